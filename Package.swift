@@ -1,0 +1,78 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+let strictSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+]
+
+let package = Package(
+    name: "cairn",
+    platforms: [.macOS(.v15)],
+    products: [
+        .library(name: "CairnStore", targets: ["CairnStore"]),
+        .library(name: "StoreLayout", targets: ["StoreLayout"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+    ],
+    targets: [
+        // System libraries: module maps only.
+        .systemLibrary(
+            name: "CLMDB",
+            pkgConfig: "lmdb",
+            providers: [.apt(["liblmdb-dev"])]
+        ),
+        .systemLibrary(
+            name: "CCrypto",
+            pkgConfig: "libcrypto",
+            providers: [.apt(["libssl-dev"])]
+        ),
+
+        // SHA-256 through libcrypto's EVP interface, and the digest value type.
+        .target(name: "CairnDigest", dependencies: ["CCrypto"], swiftSettings: strictSettings),
+
+        // The Swift face of LMDB; knows nothing about artifacts.
+        .target(name: "LMDB", dependencies: ["CLMDB"], swiftSettings: strictSettings),
+
+        // The on-disk format: databases, key/value codecs, layout versions, migrations. Pure.
+        .target(name: "StoreLayout", path: "StoreLayout", swiftSettings: strictSettings),
+
+        // The artifact store: tenants, chunked blobs, uploads, quotas, events. No networking.
+        .target(
+            name: "CairnStore",
+            dependencies: [
+                "LMDB", "StoreLayout", "CairnDigest",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
+
+        // Tools: benchmarks and fault drivers (not tests).
+        .executableTarget(
+            name: "cairn-store-bench",
+            dependencies: [
+                "CairnStore", "CairnDigest",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "tools/store-bench",
+            swiftSettings: strictSettings
+        ),
+        .executableTarget(
+            name: "cairn-crash-driver",
+            dependencies: ["CairnStore"],
+            path: "tools/crash-driver",
+            swiftSettings: strictSettings
+        ),
+
+        .testTarget(name: "CairnDigestTests", dependencies: ["CairnDigest"], swiftSettings: strictSettings),
+        .testTarget(name: "LMDBTests", dependencies: ["LMDB"], swiftSettings: strictSettings),
+        .testTarget(name: "StoreLayoutTests", dependencies: ["StoreLayout"], swiftSettings: strictSettings),
+        .testTarget(
+            name: "CairnStoreTests",
+            dependencies: ["CairnStore", "CairnDigest", "LMDB", "StoreLayout"],
+            swiftSettings: strictSettings
+        ),
+    ]
+)

@@ -1,0 +1,102 @@
+import CairnDigest
+import LMDB
+import Logging
+import StoreLayout
+
+/// Writing and verified reading of an extent's chunks.
+///
+/// A chunk value is the SHA-256 of its data followed by the data. Every
+/// chunk of an extent is full except the last.
+extension ArtifactStore {
+    /// Appends `bytes` to the content of `extent`, which holds `length`
+    /// bytes so far, filling up a partial last chunk first.
+    func appendChunks(
+        _ txn: borrowing Transaction, extent: UInt64, length: UInt64, bytes: UnsafeRawBufferPointer
+    ) throws {
+        let chunkSize = Int(geometry.chunkSize)
+        var (index, within) = geometry.position(of: length)
+        var consumed = 0
+        if within > 0, bytes.count > 0 {
+            // Merge with the stored partial chunk: copy it out first, since
+            // rewriting the key may reuse its pages.
+            var merged = try verifiedChunk(txn, extent: extent, index: index, expectedCount: within, blob: nil)
+            let take = min(chunkSize - within, bytes.count)
+            merged.append(contentsOf: bytes[0..<take])
+            try merged.withUnsafeBytes { try writeChunk(txn, extent: extent, index: index, data: $0) }
+            consumed = take
+            index += 1
+            within = 0
+        }
+        while consumed < bytes.count {
+            let take = min(chunkSize, bytes.count - consumed)
+            try writeChunk(txn, extent: extent, index: index, data: UnsafeRawBufferPointer(rebasing: bytes[consumed..<consumed + take]))
+            consumed += take
+            index += 1
+        }
+    }
+
+    private func writeChunk(_ txn: borrowing Transaction, extent: UInt64, index: UInt32, data: UnsafeRawBufferPointer) throws {
+        let digest = SHA256Hasher.digest(data).bytes
+        try txn.reserve(count: ChunkGeometry.digestPrefixSize + data.count, for: Keys.chunk(extent: extent, index: index), in: tables.chunks) { out in
+            out.copyBytes(from: digest)
+            UnsafeMutableRawBufferPointer(rebasing: out[ChunkGeometry.digestPrefixSize...]).copyMemory(from: data)
+        }
+    }
+
+    /// Calls `body` with the verified data of each chunk of `extent`
+    /// overlapping `range`, in order, together with the offset of the chunk.
+    ///
+    /// - Parameter blob: the digest to report in an integrity error.
+    func withVerifiedChunks(
+        _ txn: borrowing Transaction, extent: UInt64, size: UInt64, range: Range<UInt64>, blob: SHA256Digest?,
+        _ body: (_ chunkOffset: UInt64, _ data: UnsafeRawBufferPointer) throws -> Void
+    ) throws {
+        guard !range.isEmpty else { return }
+        let chunkSize = UInt64(geometry.chunkSize)
+        let first = geometry.position(of: range.lowerBound).index
+        let last = geometry.position(of: range.upperBound - 1).index
+        for index in first...last {
+            let chunkOffset = UInt64(index) * chunkSize
+            let expected = Int(min(chunkSize, size - chunkOffset))
+            guard let value = try txn.get(Keys.chunk(extent: extent, index: index), in: tables.chunks),
+                value.count == ChunkGeometry.digestPrefixSize + expected
+            else { throw integrityFailure(blob, extent: extent, index: index) }
+            let data = UnsafeRawBufferPointer(rebasing: value[ChunkGeometry.digestPrefixSize...])
+            guard SHA256Hasher.digest(data).bytes.elementsEqual(value[0..<ChunkGeometry.digestPrefixSize]) else {
+                throw integrityFailure(blob, extent: extent, index: index)
+            }
+            try body(chunkOffset, data)
+        }
+    }
+
+    /// The verified data of one chunk, copied out.
+    func verifiedChunk(
+        _ txn: borrowing Transaction, extent: UInt64, index: UInt32, expectedCount: Int, blob: SHA256Digest?
+    ) throws -> [UInt8] {
+        let chunkOffset = UInt64(index) * UInt64(geometry.chunkSize)
+        var result: [UInt8] = []
+        try withVerifiedChunks(
+            txn, extent: extent, size: chunkOffset + UInt64(expectedCount),
+            range: chunkOffset..<chunkOffset + UInt64(expectedCount), blob: blob
+        ) { _, data in result = Array(data) }
+        return result
+    }
+
+    private func integrityFailure(_ blob: SHA256Digest?, extent: UInt64, index: UInt32) -> StoreError {
+        logger.error("chunk failed verification", metadata: ["extent": "\(extent)", "chunk": "\(index)", "blob": "\(blob?.hex ?? "-")"])
+        if let blob { return .integrity(blob) }
+        return StoreError(.integrityError, .none, "stored bytes of an open upload failed verification")
+    }
+
+    /// Hands out a new extent number.
+    func allocateExtent(_ txn: borrowing Transaction) throws -> UInt64 {
+        guard let bytes = try txn.get(MetaKey.nextExtent, in: tables.meta), bytes.count == 8 else {
+            throw StoreError(.internalError, .none, "the store's extent counter is damaged")
+        }
+        let extent = bytes.reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
+        var next: [UInt8] = []
+        next.appendBigEndian(extent + 1)
+        try txn.put(next, for: MetaKey.nextExtent, in: tables.meta)
+        return extent
+    }
+}

@@ -1,0 +1,104 @@
+import Foundation
+import LMDB
+import Logging
+import StoreLayout
+import Synchronization
+
+/// Freeing the chunks of extents nobody needs any more: blobs whose last
+/// artifact was deleted, uploads that were aborted, expired, or committed as
+/// a duplicate.
+///
+/// The transaction that drops the last reference records the extent in
+/// ``DatabaseName/garbage``; the chunks are then deleted in small batches,
+/// each its own transaction, so that no single transaction grows with the
+/// size of the content and other writes go on in between. Work left over by
+/// a crash resumes when the store opens.
+extension ArtifactStore {
+    /// Chunks deleted per transaction.
+    static let reclaimBatch = 64
+
+    /// Queues reclamation on the writer unless it is already queued.
+    func scheduleReclaim() {
+        guard !reclaimScheduled.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        writer.enqueue { [self] in
+            reclaimScheduled.store(false, ordering: .releasing)
+            do {
+                let more = try writer.performNowOnQueue(.deferred) { txn in try self.reclaimBatch(txn) }
+                if more { scheduleReclaim() }
+            } catch {
+                logger.error("reclamation failed; it resumes at the next open", metadata: ["error": "\(error)"])
+            }
+        }
+    }
+
+    /// Reclaims everything pending, now. Used at start-up.
+    func reclaimAllNow() throws {
+        var more = true
+        var extents = 0
+        while more {
+            more = try writer.performNow(.deferred) { txn in try self.reclaimBatch(txn) }
+            extents += 1
+        }
+        if extents > 1 { logger.info("reclaimed unreferenced chunks", metadata: ["batches": "\(extents - 1)"]) }
+    }
+
+    /// Deletes up to ``reclaimBatch`` chunks of the first pending extent.
+    ///
+    /// - Returns: whether work remains.
+    private func reclaimBatch(_ txn: borrowing Transaction) throws -> Bool {
+        var pending: UInt64?
+        try txn.scan(tables.garbage, prefix: []) { key, _ in
+            pending = Keys.trailingSequence(of: key)
+            return false
+        }
+        guard let extent = pending else { return false }
+        var deleted = 0
+        var exhausted = false
+        try txn.withCursor(on: tables.chunks) { cursor in
+            let prefix = Keys.extent(extent)
+            var entry = try cursor.seek(atOrAfter: prefix)
+            while deleted < Self.reclaimBatch {
+                guard let current = entry, current.key.starts(with: prefix) else {
+                    exhausted = true
+                    return
+                }
+                try cursor.deleteCurrent()
+                deleted += 1
+                // After a delete the cursor stands on the following entry.
+                entry = try cursor.seek(atOrAfter: prefix)
+            }
+        }
+        if exhausted { try txn.delete(Keys.extent(extent), in: tables.garbage) }
+        return true
+    }
+
+    /// Expires uploads idle for longer than the configured time.
+    ///
+    /// - Returns: how many expired.
+    @discardableResult
+    public func expireIdleUploads() async throws -> Int {
+        let expired = try await writer.perform { txn in try self.expireIdle(txn) }
+        if expired > 0 { scheduleReclaim() }
+        return expired
+    }
+
+    func expireIdleUploadsNow() throws {
+        let expired = try writer.performNow { txn in try self.expireIdle(txn) }
+        if expired > 0 { logger.info("expired idle uploads", metadata: ["count": "\(expired)"]) }
+    }
+
+    private func expireIdle(_ txn: borrowing Transaction) throws -> Int {
+        var victims: [([UInt8], UInt64)] = []
+        try txn.scan(tables.uploads, prefix: []) { key, value in
+            let record = try UploadRecord(decoding: value)
+            if isExpired(record) { victims.append((Array(key), record.extent)) }
+            return true
+        }
+        for (key, extent) in victims {
+            try txn.delete(key, in: tables.uploads)
+            try txn.put([], for: Keys.extent(extent), in: tables.garbage)
+            if let id = UUID(bytes: key) { uploadDigests.forget(id) }
+        }
+        return victims.count
+    }
+}

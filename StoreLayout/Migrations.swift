@@ -1,0 +1,112 @@
+/// What a migration may do to a store: read, write and scan named databases.
+///
+/// The store implements this over an LMDB write transaction; migrations are
+/// written against it so that they stay free of LMDB calls and can be read as
+/// a description of the format. A database that does not exist yet reads as
+/// empty and is created by the first write.
+public protocol LayoutStorage: ~Copyable {
+    /// The value under `key`, or `nil`.
+    func value(for key: [UInt8], in database: DatabaseName) throws -> [UInt8]?
+    /// Stores `value` under `key`.
+    func setValue(_ value: [UInt8], for key: [UInt8], in database: DatabaseName) throws
+    /// Visits entries in key order starting at the first key ≥ `start`,
+    /// until `body` returns `false`.
+    func forEach(
+        in database: DatabaseName,
+        from start: [UInt8],
+        _ body: (_ key: [UInt8], _ value: [UInt8]) throws -> Bool
+    ) throws
+}
+
+/// One numbered step of the on-disk format.
+///
+/// Migration `n` takes a store at layout `n - 1` to layout `n`. The store
+/// runs all pending migrations in one write transaction when it opens, and
+/// records the new version in the same transaction, so a store is always
+/// at exactly one layout version.
+public protocol Migration: Sendable {
+    /// The layout version this migration produces.
+    var version: UInt32 { get }
+    /// One line on what changes.
+    var summary: String { get }
+    /// Changes the store's content from layout `version - 1` to `version`.
+    func apply<Storage: LayoutStorage & ~Copyable>(to storage: borrowing Storage) throws
+}
+
+/// The layout versions this build knows and how to reach them.
+public enum Layout {
+    /// Every migration, in order; `migrations[i].version == i + 1`.
+    public static let migrations: [any Migration] = [
+        CreateStore(),
+        AddProviderListing(),
+    ]
+
+    /// The layout version this build writes.
+    public static var currentVersion: UInt32 { UInt32(migrations.count) }
+
+    /// The databases a store at the current layout has.
+    public static let databases: [DatabaseName] = [
+        .meta, .tenants, .artifacts, .tenantArtifacts, .providerArtifacts,
+        .blobs, .blobArtifacts, .chunks, .uploads, .garbage, .events,
+    ]
+
+    /// What opening a store at `version` requires.
+    public enum Plan: Equatable, Sendable {
+        /// Nothing: the store is at the current layout.
+        case upToDate
+        /// Apply the migrations producing these versions, in order.
+        case migrate([UInt32])
+        /// The store was written by a newer build; it must not be touched.
+        case refuse(storeVersion: UInt32, supported: UInt32)
+    }
+
+    /// Decides what to do with a store at `version` (0 for a new store),
+    /// optionally stopping at `target` (for tests of older layouts).
+    public static func plan(from version: UInt32, to target: UInt32 = currentVersion) -> Plan {
+        if version > currentVersion { return .refuse(storeVersion: version, supported: currentVersion) }
+        if version >= target { return .upToDate }
+        return .migrate(Array((version + 1)...target))
+    }
+
+    /// The migration producing `version`.
+    public static func migration(producing version: UInt32) -> any Migration {
+        migrations[Int(version) - 1]
+    }
+}
+
+/// Layout 1: a new store. Records the store's id and creation time and
+/// starts the extent counter.
+struct CreateStore: Migration {
+    let version: UInt32 = 1
+    let summary = "create the store: meta, tenants, artifacts, blobs, chunks, uploads, garbage, events"
+
+    func apply<Storage: LayoutStorage & ~Copyable>(to storage: borrowing Storage) throws {
+        // Identity and clock values are supplied by the store before the
+        // migration runs (see `MetaKey`); here only the counter starts.
+        if try storage.value(for: MetaKey.nextExtent, in: .meta) == nil {
+            var one: [UInt8] = []
+            one.appendBigEndian(UInt64(1))
+            try storage.setValue(one, for: MetaKey.nextExtent, in: .meta)
+        }
+    }
+}
+
+/// Layout 2: list a tenant's artifacts of one provider without scanning
+/// the others. Adds ``DatabaseName/providerArtifacts`` and fills it from the
+/// existing artifacts.
+struct AddProviderListing: Migration {
+    let version: UInt32 = 2
+    let summary = "add the per-provider listing index and fill it from existing artifacts"
+
+    func apply<Storage: LayoutStorage & ~Copyable>(to storage: borrowing Storage) throws {
+        try storage.forEach(in: .artifacts, from: []) { key, value in
+            let record = try ArtifactRecord(decoding: value)
+            try storage.setValue(
+                key,
+                for: Keys.providerArtifact(tenant: record.tenant, providerId: record.providerId, listSeq: record.listSeq),
+                in: .providerArtifacts
+            )
+            return true
+        }
+    }
+}

@@ -1,0 +1,310 @@
+/// Keys of ``DatabaseName/meta``.
+public enum MetaKey {
+    /// u32: the layout version the store is at.
+    public static let layoutVersion = Array("layoutVersion".utf8)
+    /// 16 bytes: a random id given to the store when it is created.
+    public static let storeId = Array("storeId".utf8)
+    /// i64: milliseconds since 1970 when the store was created.
+    public static let createdAt = Array("createdAt".utf8)
+    /// u64: the next extent number to hand out.
+    public static let nextExtent = Array("nextExtent".utf8)
+}
+
+/// Usage, quotas and sequence counters of one tenant.
+///
+/// A tenant without a record has zero usage, no quotas, and counters at 1.
+public struct TenantRecord: LayoutRecord {
+    public var artifactCount: UInt64 = 0
+    /// The sum of the sizes of the tenant's artifacts.
+    public var logicalBytes: UInt64 = 0
+    /// The sum of the sizes of the tenant's unique blobs.
+    public var storedBytes: UInt64 = 0
+    public var maxBytes: UInt64? = nil
+    public var maxArtifacts: UInt64? = nil
+    /// The listing position the next artifact gets (per tenant, so that a
+    /// cursor reveals nothing about other tenants).
+    public var nextListSeq: UInt64 = 1
+    /// The sequence number the next event gets.
+    public var nextEventSeq: UInt64 = 1
+
+    public init() {}
+
+    public func encoded() -> [UInt8] {
+        var w = RecordWriter(format: 1)
+        w.write(artifactCount)
+        w.write(logicalBytes)
+        w.write(storedBytes)
+        w.write(maxBytes)
+        w.write(maxArtifacts)
+        w.write(nextListSeq)
+        w.write(nextEventSeq)
+        return w.bytes
+    }
+
+    public init(decoding bytes: UnsafeRawBufferPointer) throws(LayoutDecodingError) {
+        var r = try RecordReader(bytes, record: "TenantRecord")
+        guard r.format == 1 else { throw r.unknownFormat() }
+        artifactCount = try r.readUInt64()
+        logicalBytes = try r.readUInt64()
+        storedBytes = try r.readUInt64()
+        maxBytes = try r.readOptionalUInt64()
+        maxArtifacts = try r.readOptionalUInt64()
+        nextListSeq = try r.readUInt64()
+        nextEventSeq = try r.readUInt64()
+        try r.finish()
+    }
+}
+
+/// One artifact: a named, typed reference from a tenant to a blob.
+public struct ArtifactRecord: LayoutRecord {
+    public var tenant: String
+    public var providerId: String
+    public var mimeType: String
+    public var sizeBytes: UInt64
+    /// The 32-byte SHA-256 of the content (and the blob's key).
+    public var sha256: [UInt8]
+    /// Milliseconds since 1970.
+    public var stagedAt: Int64
+    public var stagedBy: String
+    /// The artifact's position in its tenant's listing.
+    public var listSeq: UInt64
+
+    public init(
+        tenant: String, providerId: String, mimeType: String, sizeBytes: UInt64,
+        sha256: [UInt8], stagedAt: Int64, stagedBy: String, listSeq: UInt64
+    ) {
+        self.tenant = tenant
+        self.providerId = providerId
+        self.mimeType = mimeType
+        self.sizeBytes = sizeBytes
+        self.sha256 = sha256
+        self.stagedAt = stagedAt
+        self.stagedBy = stagedBy
+        self.listSeq = listSeq
+    }
+
+    public func encoded() -> [UInt8] {
+        var w = RecordWriter(format: 1)
+        w.write(tenant)
+        w.write(providerId)
+        w.write(mimeType)
+        w.write(sizeBytes)
+        w.write(sha256)
+        w.write(stagedAt)
+        w.write(stagedBy)
+        w.write(listSeq)
+        return w.bytes
+    }
+
+    public init(decoding bytes: UnsafeRawBufferPointer) throws(LayoutDecodingError) {
+        var r = try RecordReader(bytes, record: "ArtifactRecord")
+        guard r.format == 1 else { throw r.unknownFormat() }
+        tenant = try r.readString()
+        providerId = try r.readString()
+        mimeType = try r.readString()
+        sizeBytes = try r.readUInt64()
+        sha256 = try r.readBytes()
+        stagedAt = try r.readInt64()
+        stagedBy = try r.readString()
+        listSeq = try r.readUInt64()
+        try r.finish()
+        guard sha256.count == 32 else { throw LayoutDecodingError(record: "ArtifactRecord", reason: "digest size") }
+    }
+}
+
+/// Unique content of one tenant, stored as the chunks of one extent.
+public struct BlobRecord: LayoutRecord {
+    public var sizeBytes: UInt64
+    /// How many artifacts reference the blob; the blob is freed at zero.
+    public var refCount: UInt64
+    /// The extent holding the chunks.
+    public var extent: UInt64
+    /// The data bytes per chunk (every chunk but the last is full).
+    public var chunkSize: UInt32
+    /// Milliseconds since 1970.
+    public var storedAt: Int64
+
+    public init(sizeBytes: UInt64, refCount: UInt64, extent: UInt64, chunkSize: UInt32, storedAt: Int64) {
+        self.sizeBytes = sizeBytes
+        self.refCount = refCount
+        self.extent = extent
+        self.chunkSize = chunkSize
+        self.storedAt = storedAt
+    }
+
+    /// The number of chunks: zero for empty content.
+    public var chunkCount: UInt32 { ChunkGeometry(chunkSize: chunkSize).chunkCount(for: sizeBytes) }
+
+    public func encoded() -> [UInt8] {
+        var w = RecordWriter(format: 1)
+        w.write(sizeBytes)
+        w.write(refCount)
+        w.write(extent)
+        w.write(chunkSize)
+        w.write(storedAt)
+        return w.bytes
+    }
+
+    public init(decoding bytes: UnsafeRawBufferPointer) throws(LayoutDecodingError) {
+        var r = try RecordReader(bytes, record: "BlobRecord")
+        guard r.format == 1 else { throw r.unknownFormat() }
+        sizeBytes = try r.readUInt64()
+        refCount = try r.readUInt64()
+        extent = try r.readUInt64()
+        chunkSize = try r.readUInt32()
+        storedAt = try r.readInt64()
+        try r.finish()
+        guard chunkSize > 0 else { throw LayoutDecodingError(record: "BlobRecord", reason: "zero chunk size") }
+    }
+}
+
+/// An open upload: its bytes so far live in the chunks of its extent.
+public struct UploadRecord: LayoutRecord {
+    public var tenant: String
+    public var providerId: String
+    public var mimeType: String
+    /// Who began it; only they may continue it.
+    public var owner: String
+    public var declaredSize: UInt64?
+    /// The 32-byte digest the content must have, when given at begin.
+    public var expectedSHA256: [UInt8]?
+    public var extent: UInt64
+    public var chunkSize: UInt32
+    /// The bytes received and stored so far.
+    public var offset: UInt64
+    public var startedAt: Int64
+    public var updatedAt: Int64
+
+    public init(
+        tenant: String, providerId: String, mimeType: String, owner: String,
+        declaredSize: UInt64?, expectedSHA256: [UInt8]?, extent: UInt64, chunkSize: UInt32,
+        offset: UInt64, startedAt: Int64, updatedAt: Int64
+    ) {
+        self.tenant = tenant
+        self.providerId = providerId
+        self.mimeType = mimeType
+        self.owner = owner
+        self.declaredSize = declaredSize
+        self.expectedSHA256 = expectedSHA256
+        self.extent = extent
+        self.chunkSize = chunkSize
+        self.offset = offset
+        self.startedAt = startedAt
+        self.updatedAt = updatedAt
+    }
+
+    public func encoded() -> [UInt8] {
+        var w = RecordWriter(format: 1)
+        w.write(tenant)
+        w.write(providerId)
+        w.write(mimeType)
+        w.write(owner)
+        w.write(declaredSize)
+        w.write(expectedSHA256)
+        w.write(extent)
+        w.write(chunkSize)
+        w.write(offset)
+        w.write(startedAt)
+        w.write(updatedAt)
+        return w.bytes
+    }
+
+    public init(decoding bytes: UnsafeRawBufferPointer) throws(LayoutDecodingError) {
+        var r = try RecordReader(bytes, record: "UploadRecord")
+        guard r.format == 1 else { throw r.unknownFormat() }
+        tenant = try r.readString()
+        providerId = try r.readString()
+        mimeType = try r.readString()
+        owner = try r.readString()
+        declaredSize = try r.readOptionalUInt64()
+        expectedSHA256 = try r.readOptionalBytes()
+        extent = try r.readUInt64()
+        chunkSize = try r.readUInt32()
+        offset = try r.readUInt64()
+        startedAt = try r.readInt64()
+        updatedAt = try r.readInt64()
+        try r.finish()
+        guard chunkSize > 0 else { throw LayoutDecodingError(record: "UploadRecord", reason: "zero chunk size") }
+    }
+}
+
+/// One entry of a tenant's audit log.
+public struct EventRecord: LayoutRecord {
+    /// Milliseconds since 1970.
+    public var at: Int64
+    public var actor: String
+    /// `artifact.created`, `artifact.deleted`, `quota.set`, …
+    public var action: String
+    public var artifactId: [UInt8]?
+    public var sha256: [UInt8]?
+    public var providerId: String?
+    /// A compact JSON object with action-specific facts, when there are any.
+    public var detail: String?
+
+    public init(
+        at: Int64, actor: String, action: String, artifactId: [UInt8]? = nil,
+        sha256: [UInt8]? = nil, providerId: String? = nil, detail: String? = nil
+    ) {
+        self.at = at
+        self.actor = actor
+        self.action = action
+        self.artifactId = artifactId
+        self.sha256 = sha256
+        self.providerId = providerId
+        self.detail = detail
+    }
+
+    public func encoded() -> [UInt8] {
+        var w = RecordWriter(format: 1)
+        w.write(at)
+        w.write(actor)
+        w.write(action)
+        w.write(artifactId)
+        w.write(sha256)
+        w.write(providerId)
+        w.write(detail)
+        return w.bytes
+    }
+
+    public init(decoding bytes: UnsafeRawBufferPointer) throws(LayoutDecodingError) {
+        var r = try RecordReader(bytes, record: "EventRecord")
+        guard r.format == 1 else { throw r.unknownFormat() }
+        at = try r.readInt64()
+        actor = try r.readString()
+        action = try r.readString()
+        artifactId = try r.readOptionalBytes()
+        sha256 = try r.readOptionalBytes()
+        providerId = try r.readOptionalString()
+        detail = try r.readOptionalString()
+        try r.finish()
+    }
+}
+
+/// How content maps onto fixed-size chunks.
+public struct ChunkGeometry: Sendable, Equatable {
+    /// The chunk size of layout 1: 1 MiB of data per chunk. With the 32-byte
+    /// digest in front, a chunk value fills 257 overflow pages of 4 KiB, and
+    /// every full chunk has the same size, so freed runs are reused exactly.
+    public static let standard = ChunkGeometry(chunkSize: 1 << 20)
+
+    /// Bytes of the digest in front of every chunk's data.
+    public static let digestPrefixSize = 32
+
+    /// Data bytes per chunk.
+    public let chunkSize: UInt32
+
+    public init(chunkSize: UInt32) {
+        precondition(chunkSize > 0)
+        self.chunkSize = chunkSize
+    }
+
+    /// How many chunks hold `size` bytes.
+    public func chunkCount(for size: UInt64) -> UInt32 {
+        UInt32((size + UInt64(chunkSize) - 1) / UInt64(chunkSize))
+    }
+
+    /// The chunk holding byte `offset`, and where in it the byte is.
+    public func position(of offset: UInt64) -> (index: UInt32, within: Int) {
+        (UInt32(offset / UInt64(chunkSize)), Int(offset % UInt64(chunkSize)))
+    }
+}
