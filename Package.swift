@@ -71,7 +71,10 @@ let package = Package(
         .testTarget(name: "StoreLayoutTests", dependencies: ["StoreLayout"], swiftSettings: strictSettings),
         .testTarget(
             name: "CairnStoreTests",
-            dependencies: ["CairnStore", "CairnDigest", "LMDB", "StoreLayout"],
+            dependencies: [
+                "CairnStore", "CairnDigest", "LMDB", "StoreLayout",
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: strictSettings
         ),
     ]

@@ -58,7 +58,9 @@ extension Transaction {
         _ body: (_ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer) throws -> Bool
     ) throws {
         try withCursor(on: database) { cursor in
-            var entry = try cursor.seek(atOrAfter: start ?? prefix)
+            let origin = start ?? prefix
+            // LMDB refuses an empty key; an empty origin means the first entry.
+            var entry = origin.isEmpty ? try cursor.first() : try cursor.seek(atOrAfter: origin)
             while let current = entry, current.key.starts(with: prefix) {
                 guard try body(current.key, current.value) else { return }
                 entry = try cursor.next()

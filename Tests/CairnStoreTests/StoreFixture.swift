@@ -1,0 +1,66 @@
+import CairnStore
+import Foundation
+import Logging
+import Synchronization
+
+/// A store in a fresh temporary directory, removed when the fixture goes.
+final class StoreFixture: Sendable {
+    let directory: String
+    let clock: TestClock
+    let store: ArtifactStore
+
+    init(configure: (inout ArtifactStore.Configuration) -> Void = { _ in }) throws {
+        directory = FileManager.default.temporaryDirectory
+            .appendingPathComponent("cairn-store-test-\(UUID().uuidString)").path
+        clock = TestClock()
+        var configuration = ArtifactStore.Configuration()
+        let clock = self.clock
+        configuration.clock = { clock.now }
+        configure(&configuration)
+        store = try ArtifactStore.open(directory: directory, configuration: configuration, logger: quietLogger)
+    }
+
+    /// Opens the same directory again (after the first store is dropped).
+    func reopen(configure: (inout ArtifactStore.Configuration) -> Void = { _ in }) throws -> ArtifactStore {
+        var configuration = ArtifactStore.Configuration()
+        let clock = self.clock
+        configuration.clock = { clock.now }
+        configure(&configuration)
+        return try ArtifactStore.open(directory: directory, configuration: configuration, logger: quietLogger)
+    }
+
+    deinit { try? FileManager.default.removeItem(atPath: directory) }
+}
+
+/// A clock that moves only when told to.
+final class TestClock: Sendable {
+    private let current = Mutex(Date(timeIntervalSince1970: 1_800_000_000))
+    var now: Date { current.withLock { $0 } }
+    func advance(by seconds: TimeInterval) { current.withLock { $0 += seconds } }
+}
+
+let alice = Actor("alice")
+let bob = Actor("bob")
+
+func tenant(_ name: String) -> TenantID { TenantID(name)! }
+func provider(_ name: String) -> ProviderID { ProviderID(name)! }
+
+/// Deterministic pseudo-random bytes.
+func pseudoRandomBytes(_ count: Int, seed: UInt64) -> [UInt8] {
+    var state = seed &* 0x9E37_79B9_7F4A_7C15 | 1
+    var bytes = [UInt8](repeating: 0, count: count)
+    for index in 0..<count {
+        state ^= state << 13
+        state ^= state >> 7
+        state ^= state << 17
+        bytes[index] = UInt8(truncatingIfNeeded: state)
+    }
+    return bytes
+}
+
+/// Store logs at warning and above only, so test output stays readable.
+let quietLogger: Logger = {
+    var logger = Logger(label: "cairn.store.test")
+    logger.logLevel = .warning
+    return logger
+}()
