@@ -61,7 +61,10 @@ let package = Package(
         ),
         .executableTarget(
             name: "cairn-crash-driver",
-            dependencies: ["CairnStore"],
+            dependencies: [
+                "CairnStore", "CairnDigest",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
             path: "tools/crash-driver",
             swiftSettings: strictSettings
         ),

@@ -98,7 +98,8 @@ public final class ArtifactStore: Sendable {
     /// Waits for queued writes and background reclamation to finish and
     /// flushes the store to disk. The store stays usable.
     public func flush() throws {
-        writer.drain()
+        // Reclamation re-queues itself batch by batch; wait until it stops.
+        repeat { writer.drain() } while reclaimScheduled.load(ordering: .acquiring)
         try environment.sync()
     }
 

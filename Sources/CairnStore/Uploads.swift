@@ -125,8 +125,8 @@ extension ArtifactStore {
             try txn.put(record, key, in: self.tables.uploads)
             return end
         }
-        let tentative = progress.hasher.copy()
-        var hasher = tentative
+        // Hash while the writer stores; adopt the result only if it stored.
+        var hasher = progress.hasher.copy()
         hasher.update(bytes)
         do {
             progress.offset = try await stored
