@@ -53,6 +53,8 @@ public final class Environment: @unchecked Sendable {
     public let path: String
     /// Whether the environment was opened read-only.
     public let readOnly: Bool
+    /// The mode of the files the environment creates, copies included.
+    private let fileMode: mode_t
 
     /// Opens (creating if needed) the environment in the directory `path`,
     /// which must exist.
@@ -77,6 +79,7 @@ public final class Environment: @unchecked Sendable {
         self.handle = env
         self.path = path
         self.readOnly = configuration.readOnly
+        self.fileMode = configuration.fileMode
         var dead: Int32 = 0
         _ = mdb_reader_check(env, &dead)
     }
@@ -149,10 +152,23 @@ public final class Environment: @unchecked Sendable {
     /// `path`, optionally compacted (free pages omitted, pages renumbered).
     ///
     /// Runs inside a read transaction of its own, so writers go on meanwhile.
+    /// The copy's `data.mdb` gets the environment's file mode; it must not
+    /// exist yet.
     public func copy(to path: String, compact: Bool) throws {
-        gate.enter()
-        defer { gate.leave() }
-        try check(mdb_env_copy2(handle, path, compact ? UInt32(MDB_CP_COMPACT) : 0), "mdb_env_copy2(\(path))")
+        // Not mdb_env_copy2: it creates the file with mode 0666 less the
+        // umask, which would leave a copy of an owner-only store world-readable.
+        let target = path + "/data.mdb"
+        let fd = open(target, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, fileMode)
+        guard fd >= 0 else { throw LMDBError(code: errno, operation: "open(\(target))") }
+        let rc: Int32
+        do {
+            gate.enter()
+            defer { gate.leave() }
+            rc = mdb_env_copyfd2(handle, fd, compact ? UInt32(MDB_CP_COMPACT) : 0)
+        }
+        let closed = close(fd) == 0 ? 0 : errno
+        try check(rc, "mdb_env_copyfd2(\(path))")
+        try check(closed, "close(\(target))")
     }
 
     /// Opens (or, in a write transaction, creates) the named database.
@@ -172,12 +188,25 @@ public final class Environment: @unchecked Sendable {
 
     /// Runs `body` in a read-only transaction, which ends when `body` returns
     /// or throws.
+    ///
+    /// Databases opened in `body` stay open after it returns (it ends the
+    /// transaction as LMDB's commit, which keeps them; an abort would close
+    /// them), but not after it throws.
     public func withReadTransaction<R>(_ body: (borrowing Transaction) throws -> R) throws -> R {
         gate.enter()
         defer { gate.leave() }
         let txn = try begin(readOnly: true)
-        defer { mdb_txn_abort(txn) }
-        return try body(Transaction(handle: txn, readOnly: true))
+        let result: R
+        do {
+            result = try body(Transaction(handle: txn, readOnly: true))
+        } catch {
+            mdb_txn_abort(txn)
+            throw error
+        }
+        // Frees the transaction whether or not it succeeds; for a read-only
+        // one it always does.
+        try check(mdb_txn_commit(txn), "mdb_txn_commit(read)")
+        return result
     }
 
     /// Runs `body` in a write transaction and commits it when `body`
