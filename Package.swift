@@ -12,10 +12,15 @@ let package = Package(
     products: [
         .library(name: "CairnStore", targets: ["CairnStore"]),
         .library(name: "StoreLayout", targets: ["StoreLayout"]),
+        .library(name: "CairnProtocol", targets: ["CairnProtocol"]),
+        .library(name: "CairnClient", targets: ["CairnClient"]),
+        .executable(name: "cairn", targets: ["cairn"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.80.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
     ],
     targets: [
         // System libraries: module maps only.
@@ -49,12 +54,53 @@ let package = Package(
             swiftSettings: strictSettings
         ),
 
+        // JSON-RPC 2.0 messages, strict JSON, base64 and line framing. Pure.
+        .target(name: "CairnProtocol", swiftSettings: strictSettings),
+
+        // The Unix-socket server: peers, access policy, dispatch to the store.
+        .target(
+            name: "CairnServer",
+            dependencies: [
+                "CairnStore", "CairnProtocol", "CairnDigest",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strictSettings
+        ),
+
+        // The async Swift client over the socket.
+        .target(
+            name: "CairnClient",
+            dependencies: [
+                "CairnProtocol", "CairnDigest",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: strictSettings
+        ),
+
+        // The one executable: `cairn serve` and the client subcommands.
+        .executableTarget(
+            name: "cairn",
+            dependencies: [
+                "CairnServer", "CairnClient", "CairnProtocol", "CairnDigest", "CairnStore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strictSettings
+        ),
+
         // Tools: benchmarks and fault drivers (not tests).
         .executableTarget(
             name: "cairn-store-bench",
             dependencies: [
                 "CairnStore", "CairnDigest",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             path: "tools/store-bench",
             swiftSettings: strictSettings
@@ -71,6 +117,7 @@ let package = Package(
 
         .testTarget(name: "CairnDigestTests", dependencies: ["CairnDigest"], swiftSettings: strictSettings),
         .testTarget(name: "LMDBTests", dependencies: ["LMDB"], swiftSettings: strictSettings),
+        .testTarget(name: "CairnProtocolTests", dependencies: ["CairnProtocol"], swiftSettings: strictSettings),
         .testTarget(name: "StoreLayoutTests", dependencies: ["StoreLayout"], swiftSettings: strictSettings),
         .testTarget(
             name: "CairnStoreTests",

@@ -25,6 +25,8 @@ public struct CommittedArtifact: Sendable, Equatable {
 /// An open upload as its owner sees it.
 public struct UploadStatus: Sendable, Equatable {
     public var uploadId: UUID
+    /// The tenant the upload stages into.
+    public var tenant: TenantID
     /// The bytes stored so far; the next append starts here.
     public var offset: UInt64
     public var declaredSize: UInt64?

@@ -53,15 +53,14 @@ extension ArtifactStore {
     /// Every chunk the range touches is checked against its stored digest
     /// before any byte is returned; a failed check throws
     /// ``StoreError/Code/integrityError`` with the blob's digest. A range past
-    /// the end is clamped; `offset == sizeBytes` gives no bytes and `eof`.
+    /// the end is clamped to it (an offset too), so reading at or past the
+    /// end gives no bytes and `eof`.
     public func read(tenant: TenantID, artifactId: UUID, offset: UInt64 = 0, length: Int) throws -> ArtifactRange {
         guard length >= 0 else { throw StoreError.invalid("length", "length must not be negative") }
         return try read { txn in
             let (record, blob) = try artifactAndBlob(txn, tenant: tenant, artifactId: artifactId)
             let digest = SHA256Digest(bytes: record.sha256)!
-            guard offset <= record.sizeBytes else {
-                throw StoreError.invalid("offset", "offset \(offset) is past the end (\(record.sizeBytes) bytes)")
-            }
+            let offset = min(offset, record.sizeBytes)
             let end = min(record.sizeBytes, offset + UInt64(length))
             var bytes: [UInt8] = []
             bytes.reserveCapacity(Int(end - offset))
@@ -155,8 +154,10 @@ struct ListCursor {
     init(position: UInt64) { self.position = position }
 
     init(parsing text: String, field: String) throws {
-        guard text.hasPrefix("c1."), text.utf8.count == 19,
-            let value = UInt64(text.dropFirst(3), radix: 16), value < UInt64.max
+        let digits = text.utf8.dropFirst(3)
+        guard text.hasPrefix("c1."), digits.count == 16,
+            digits.allSatisfy({ (0x30...0x39).contains($0) || (0x61...0x66).contains($0) }),
+            let value = UInt64(String(decoding: digits, as: UTF8.self), radix: 16), value < UInt64.max
         else { throw StoreError.invalid(field, "not a cursor this store issued") }
         position = value
     }

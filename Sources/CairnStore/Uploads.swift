@@ -242,7 +242,7 @@ extension ArtifactStore {
 extension UploadStatus {
     init(_ record: UploadRecord, id: UUID) {
         self.init(
-            uploadId: id, offset: record.offset, declaredSize: record.declaredSize,
+            uploadId: id, tenant: TenantID(record.tenant)!, offset: record.offset, declaredSize: record.declaredSize,
             startedAt: date(milliseconds: record.startedAt), updatedAt: date(milliseconds: record.updatedAt))
     }
 }

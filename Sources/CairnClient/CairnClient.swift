@@ -1,0 +1,196 @@
+import CairnProtocol
+import Foundation
+import NIOCore
+import NIOPosix
+
+/// An async client of a Cairn server over its Unix socket.
+///
+/// One client is one connection, lent to the body of
+/// ``withConnection(socketPath:_:)`` and closed when it ends. Use it from
+/// one task: calls are carried out in the order they are made (the server
+/// answers a connection's requests in order). Use several connections for
+/// parallelism, or ``pipeline(_:)`` to send many requests before reading
+/// their responses. Bulk bytes travel as raw attachments, never base64.
+///
+/// ```swift
+/// let meta = try await CairnClient.withConnection(socketPath: "/run/cairn/cairn.sock") { client in
+///     try await client.upload(tenant: "acme", providerId: "p", mimeType: "text/plain", bytes: Array("hi".utf8))
+/// }
+/// ```
+public final class CairnClient {
+    private var inbound: NIOAsyncChannelInboundStream<ByteBuffer>.AsyncIterator
+    private let outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>
+    private var decoder = FrameDecoder(maxLineBytes: 256 << 20)
+    private var nextID: Int64 = 1
+    private var closed = false
+
+    private init(inbound: NIOAsyncChannelInboundStream<ByteBuffer>, outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>) {
+        self.inbound = inbound.makeAsyncIterator()
+        self.outbound = outbound
+    }
+
+    /// Connects to the server's socket, runs `body` with the client, and
+    /// closes the connection when `body` returns or throws.
+    ///
+    /// - Throws: ``CairnClientError/cannotConnect(_:_:)`` when nothing listens there.
+    public static func withConnection<Result>(
+        socketPath: String,
+        _ body: (CairnClient) async throws -> Result
+    ) async throws -> Result {
+        let channel: NIOAsyncChannel<ByteBuffer, ByteBuffer>
+        do {
+            channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+                .connect(unixDomainSocketPath: socketPath) { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
+                    }
+                }
+        } catch {
+            throw CairnClientError.cannotConnect(socketPath, "\(error)")
+        }
+        return try await channel.executeThenClose { inbound, outbound in
+            let client = CairnClient(inbound: inbound, outbound: outbound)
+            return try await body(client)
+        }
+    }
+
+    /// The socket the CLI and other clients use: `--socket`, else
+    /// `$CAIRN_SOCKET`, else `<data-dir>/cairn.sock` of the default data dir.
+    public static func defaultSocketPath(environment: [String: String] = ProcessInfo.processInfo.environment) -> String {
+        if let socket = environment["CAIRN_SOCKET"], !socket.isEmpty { return socket }
+        let dataDir: String
+        if let dir = environment["CAIRN_DATA_DIR"], !dir.isEmpty {
+            dataDir = dir
+        } else {
+            let home = environment["HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? NSHomeDirectory()
+            dataDir = (home as NSString).appendingPathComponent(".local/share/cairn")
+        }
+        return (dataDir as NSString).appendingPathComponent("cairn.sock")
+    }
+
+    /// A reply: the result, and the raw bytes that followed it, if any.
+    public struct Reply: Sendable {
+        public var result: JSONValue
+        public var attachment: [UInt8]?
+    }
+
+    /// Calls `method` and waits for its result.
+    ///
+    /// - Parameters:
+    ///   - attachment: raw bytes sent after the request line (`dataLength` is added).
+    ///   - expectAttachment: read `dataLength` raw bytes after the response line.
+    /// - Throws: ``CairnClientError/server(_:)`` with the contract's error.
+    public func call(
+        _ method: String, _ params: JSONObject = JSONObject(), attachment: [UInt8]? = nil, expectAttachment: Bool = false
+    ) async throws -> Reply {
+        let replies = try await pipeline([Request(method, params, attachment: attachment, expectAttachment: expectAttachment)])
+        return try replies[0].get()
+    }
+
+    /// One request of a ``pipeline(_:)``.
+    public struct Request: Sendable {
+        public var method: String
+        public var params: JSONObject
+        public var attachment: [UInt8]?
+        public var expectAttachment: Bool
+
+        public init(_ method: String, _ params: JSONObject = JSONObject(), attachment: [UInt8]? = nil, expectAttachment: Bool = false) {
+            self.method = method
+            self.params = params
+            self.attachment = attachment
+            self.expectAttachment = expectAttachment
+        }
+    }
+
+    /// Sends every request, then reads every response, in order.
+    public func pipeline(_ requests: [Request]) async throws -> [Result<Reply, CairnClientError>] {
+        guard !closed else { throw CairnClientError.connectionClosed }
+        var buffer = ByteBuffer()
+        var ids: [Int64] = []
+        for request in requests {
+            let id = nextID
+            nextID += 1
+            ids.append(id)
+            var params = request.params
+            if let attachment = request.attachment { params["dataLength"] = .number(JSONNumber(attachment.count)) }
+            var line: [UInt8] = []
+            RPCRequest(id: .number(JSONNumber(id)), method: request.method, params: params).json.serialized(into: &line)
+            line.append(0x0a)
+            buffer.writeBytes(line)
+            if let attachment = request.attachment { buffer.writeBytes(attachment) }
+            if buffer.readableBytes >= 1 << 20 {
+                try await outbound.write(buffer)
+                buffer.clear()
+            }
+        }
+        if buffer.readableBytes > 0 { try await outbound.write(buffer) }
+        var replies: [Result<Reply, CairnClientError>] = []
+        for (index, request) in requests.enumerated() {
+            let line = try await nextFrame()
+            guard case .line(let bytes) = line else { throw CairnClientError.protocolViolation("expected a response line") }
+            let response: JSONValue
+            do { response = try JSONParser.parse(bytes) } catch {
+                throw CairnClientError.protocolViolation("unparsable response: \(error.reason)")
+            }
+            guard response["id"] == .number(JSONNumber(ids[index])) else {
+                throw CairnClientError.protocolViolation("a response out of order")
+            }
+            if let error = response["error"] {
+                replies.append(.failure(.server(RPCError(json: error) ?? RPCError(.internalError, "malformed error"))))
+                continue
+            }
+            guard let result = response["result"] else { throw CairnClientError.protocolViolation("a response without result") }
+            var attachment: [UInt8]? = nil
+            if request.expectAttachment, case .number(let n)? = result["dataLength"], let length = n.int64, length >= 0 {
+                decoder.expectAttachment(Int(length), keep: true)
+                guard case .attachment(let bytes) = try await nextFrame() else {
+                    throw CairnClientError.protocolViolation("expected an attachment")
+                }
+                attachment = bytes
+            }
+            replies.append(.success(Reply(result: result, attachment: attachment)))
+        }
+        return replies
+    }
+
+    private func nextFrame() async throws -> FrameDecoder.Frame {
+        while true {
+            if let frame = decoder.next() {
+                if case .lineTooLarge = frame { throw CairnClientError.protocolViolation("a response line too large") }
+                return frame
+            }
+            guard let buffer = try await inbound.next() else {
+                closed = true
+                throw CairnClientError.connectionClosed
+            }
+            buffer.withUnsafeReadableBytes { decoder.feed($0) }
+        }
+    }
+}
+
+/// Why a client call failed.
+public enum CairnClientError: Error, Sendable, CustomStringConvertible {
+    /// Nothing accepts connections at the socket path.
+    case cannotConnect(String, String)
+    /// The server closed the connection.
+    case connectionClosed
+    /// The server answered with a contract error.
+    case server(RPCError)
+    /// The server's bytes did not follow the protocol.
+    case protocolViolation(String)
+    /// Bytes received do not have the digest the server announced.
+    case digestMismatch(expected: String, actual: String)
+
+    public var description: String {
+        switch self {
+        case .cannotConnect(let path, let reason): "cannot connect to \(path): \(reason)"
+        case .connectionClosed: "the server closed the connection"
+        case .server(let error): "\(error.code.name): \(error.message)"
+        case .protocolViolation(let what): "protocol violation: \(what)"
+        case .digestMismatch(let expected, let actual): "DIGEST_MISMATCH: expected sha256 \(expected), got \(actual)"
+        }
+    }
+}
+
+@available(*, unavailable)
+extension CairnClient: Sendable {}

@@ -1,0 +1,167 @@
+import CairnDigest
+import CairnProtocol
+
+/// An artifact's meta as the server reports it.
+public struct ArtifactInfo: Sendable, Equatable {
+    public var artifactId: String
+    public var tenantId: String
+    public var providerId: String
+    public var mimeType: String
+    public var sizeBytes: UInt64
+    public var sha256: String
+    public var stagedAt: String
+    public var stagedBy: String
+    /// Set on results of uploads: whether the tenant already held the content.
+    public var deduplicated: Bool?
+    /// The JSON object the server sent.
+    public var json: JSONValue
+
+    public init(json: JSONValue) throws {
+        func string(_ key: String) throws -> String {
+            guard let value = json[key]?.stringValue else { throw CairnClientError.protocolViolation("meta without \(key)") }
+            return value
+        }
+        guard case .number(let size)? = json["sizeBytes"], let sizeBytes = size.int64, sizeBytes >= 0 else {
+            throw CairnClientError.protocolViolation("meta without sizeBytes")
+        }
+        artifactId = try string("artifactId")
+        tenantId = try string("tenantId")
+        providerId = try string("providerId")
+        mimeType = try string("mimeType")
+        self.sizeBytes = UInt64(sizeBytes)
+        sha256 = try string("sha256")
+        stagedAt = try string("stagedAt")
+        stagedBy = try string("stagedBy")
+        deduplicated = json["deduplicated"]?.boolValue
+        self.json = json
+    }
+}
+
+/// A range of an artifact's content, as read.
+public struct ReadChunk: Sendable, Equatable {
+    public var bytes: [UInt8]
+    public var offset: UInt64
+    public var eof: Bool
+    /// The whole artifact's digest.
+    public var sha256: String
+}
+
+extension CairnClient {
+    /// `system.hello`.
+    public func hello() async throws -> JSONValue { try await call("system.hello").result }
+
+    /// The server's chunk limit, from `system.hello`.
+    public func maxChunkBytes() async throws -> Int {
+        guard case .number(let n)? = try await hello()["limits"]?["maxChunkBytes"], let value = n.int64, value > 0 else {
+            throw CairnClientError.protocolViolation("hello without limits.maxChunkBytes")
+        }
+        return Int(value)
+    }
+
+    /// Stores small content in one request (`artifacts.upload`, as an attachment).
+    public func upload(
+        tenant: String, providerId: String, mimeType: String, bytes: [UInt8], sha256: String? = nil
+    ) async throws -> ArtifactInfo {
+        var params = JSONObject([("tenant", .string(tenant)), ("providerId", .string(providerId)), ("mimeType", .string(mimeType))])
+        if let sha256 { params["sha256"] = .string(sha256) }
+        return try ArtifactInfo(json: try await call("artifacts.upload", params, attachment: bytes).result)
+    }
+
+    /// `uploads.begin`; returns the upload id.
+    public func beginUpload(
+        tenant: String, providerId: String, mimeType: String, sizeBytes: UInt64? = nil, sha256: String? = nil
+    ) async throws -> String {
+        var params = JSONObject([("tenant", .string(tenant)), ("providerId", .string(providerId)), ("mimeType", .string(mimeType))])
+        if let sizeBytes { params["sizeBytes"] = .number(JSONNumber(sizeBytes)) }
+        if let sha256 { params["sha256"] = .string(sha256) }
+        guard let id = try await call("uploads.begin", params).result["uploadId"]?.stringValue else {
+            throw CairnClientError.protocolViolation("uploads.begin without uploadId")
+        }
+        return id
+    }
+
+    /// `uploads.append` with the bytes as an attachment; returns the new offset.
+    public func append(uploadId: String, offset: UInt64, bytes: [UInt8]) async throws -> UInt64 {
+        let params = JSONObject([("uploadId", .string(uploadId)), ("offset", .number(JSONNumber(offset)))])
+        return try offsetOf(try await call("uploads.append", params, attachment: bytes).result)
+    }
+
+    /// `uploads.status`: the offset to resume at.
+    public func uploadOffset(uploadId: String) async throws -> UInt64 {
+        try offsetOf(try await call("uploads.status", JSONObject([("uploadId", .string(uploadId))])).result)
+    }
+
+    /// `uploads.commit`.
+    public func commit(uploadId: String, sha256: String? = nil) async throws -> ArtifactInfo {
+        var params = JSONObject([("uploadId", .string(uploadId))])
+        if let sha256 { params["sha256"] = .string(sha256) }
+        return try ArtifactInfo(json: try await call("uploads.commit", params).result)
+    }
+
+    /// `uploads.abort`.
+    public func abort(uploadId: String) async throws {
+        _ = try await call("uploads.abort", JSONObject([("uploadId", .string(uploadId))]))
+    }
+
+    /// `artifacts.meta`.
+    public func meta(tenant: String, artifactId: String) async throws -> ArtifactInfo {
+        try ArtifactInfo(
+            json: try await call("artifacts.meta", JSONObject([("tenant", .string(tenant)), ("artifactId", .string(artifactId))])).result)
+    }
+
+    /// `artifacts.read` with the bytes as an attachment.
+    public func read(tenant: String, artifactId: String, offset: UInt64 = 0, length: Int? = nil) async throws -> ReadChunk {
+        var params = JSONObject([
+            ("tenant", .string(tenant)), ("artifactId", .string(artifactId)), ("offset", .number(JSONNumber(offset))),
+            ("binary", true),
+        ])
+        if let length { params["length"] = .number(JSONNumber(length)) }
+        let reply = try await call("artifacts.read", params, expectAttachment: true)
+        guard let eof = reply.result["eof"]?.boolValue, let sha256 = reply.result["sha256"]?.stringValue else {
+            throw CairnClientError.protocolViolation("artifacts.read without eof or sha256")
+        }
+        return ReadChunk(bytes: reply.attachment ?? [], offset: try offsetOf(reply.result), eof: eof, sha256: sha256)
+    }
+
+    /// Reads a whole artifact in chunks, handing each to `sink`, and checks
+    /// the digest of everything received against the artifact's.
+    ///
+    /// - Throws: ``CairnClientError/digestMismatch(expected:actual:)`` after
+    ///   the last chunk when the bytes do not match; the caller must then
+    ///   discard what `sink` received.
+    public func download(
+        tenant: String, artifactId: String, chunkBytes: Int? = nil, _ sink: ([UInt8]) throws -> Void
+    ) async throws -> ArtifactInfo {
+        let meta = try await meta(tenant: tenant, artifactId: artifactId)
+        var hasher = SHA256Hasher()
+        var offset: UInt64 = 0
+        while true {
+            let chunk = try await read(tenant: tenant, artifactId: artifactId, offset: offset, length: chunkBytes)
+            hasher.update(chunk.bytes)
+            try sink(chunk.bytes)
+            offset += UInt64(chunk.bytes.count)
+            if chunk.eof { break }
+            guard !chunk.bytes.isEmpty else { throw CairnClientError.protocolViolation("an empty read before the end") }
+        }
+        let actual = hasher.finalize().hex
+        guard actual == meta.sha256, offset == meta.sizeBytes else {
+            throw CairnClientError.digestMismatch(expected: meta.sha256, actual: actual)
+        }
+        return meta
+    }
+
+    /// `artifacts.delete`; returns whether the blob was freed.
+    public func delete(tenant: String, artifactId: String) async throws -> Bool {
+        let result = try await call(
+            "artifacts.delete", JSONObject([("tenant", .string(tenant)), ("artifactId", .string(artifactId))])
+        ).result
+        return result["blobFreed"]?.boolValue ?? false
+    }
+
+    private func offsetOf(_ result: JSONValue) throws -> UInt64 {
+        guard case .number(let n)? = result["offset"], let value = n.int64, value >= 0 else {
+            throw CairnClientError.protocolViolation("a result without offset")
+        }
+        return UInt64(value)
+    }
+}

@@ -1,0 +1,139 @@
+import CairnProtocol
+import CairnStore
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+import ServiceLifecycle
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// `cairn serve`: the store behind a Unix socket speaking the JSON-RPC
+/// contract.
+///
+/// Run it as a `Service` in a `ServiceGroup`: on a graceful shutdown
+/// (SIGTERM, SIGINT) it stops accepting, lets each connection finish the
+/// request it is carrying out, closes the store cleanly and removes the
+/// socket.
+public final class CairnServer: Service, Sendable {
+    public let configuration: ServerConfiguration
+    let store: ArtifactStore
+    let dispatcher: Dispatcher
+    let logger: Logger
+    let registry = ConnectionRegistry()
+
+    /// Opens the store and reads the access policy; binds nothing yet.
+    ///
+    /// - Throws: when the data directory, store or policy cannot be used.
+    public init(configuration: ServerConfiguration, logger: Logger) throws {
+        self.configuration = configuration
+        self.logger = logger
+        try ensurePrivateDirectory(configuration.dataDirectory)
+        var storeConfiguration = configuration.store
+        storeConfiguration.maxArtifactBytes = configuration.limits.maxArtifactBytes
+        store = try ArtifactStore.open(
+            directory: configuration.storeDirectory, configuration: storeConfiguration, logger: logger)
+        let policy = try AccessPolicy.load(path: configuration.resolvedAccessPolicyPath, serverUID: getuid())
+        dispatcher = Dispatcher(store: store, policy: policy, limits: configuration.limits, logger: logger)
+    }
+
+    public func run() async throws {
+        let path = configuration.socketPath
+        try SocketFile.prepare(path)
+        let idle = TimeAmount.nanoseconds(Int64(configuration.idleTimeout.components.seconds) * 1_000_000_000)
+        let server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .serverChannelOption(ChannelOptions.backlog, value: 256)
+            // A client may shut its writing half after the last request (socat does)
+            // and still read the responses.
+            .childChannelOption(ChannelOptions.allowRemoteHalfClosure, value: true)
+            .bind(unixDomainSocketPath: path, cleanupExistingSocketFile: false) { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(IdleStateHandler(readTimeout: idle))
+                    try channel.pipeline.syncOperations.addHandler(IdleConnectionCloser())
+                    return try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
+                }.flatMap { connection in
+                    Peer.of(channel).map { (connection, $0, channel) }
+                }
+            }
+        defer { SocketFile.remove(path) }
+        chmod(path, 0o660)
+        logger.notice(
+            "cairn serving",
+            metadata: ["socket": "\(path)", "dataDir": "\(configuration.dataDirectory)", "layout": "\(store.layoutVersion)"])
+
+        try await withGracefulShutdownHandler {
+            try await withThrowingTaskGroup(of: Void.self) { background in
+                background.addTask { await self.expireUploadsPeriodically() }
+                try await withThrowingDiscardingTaskGroup { connections in
+                    try await server.executeThenClose { inbound in
+                        for try await (channel, peer, raw) in inbound {
+                            let entry = registry.register(raw)
+                            connections.addTask {
+                                defer { self.registry.remove(entry) }
+                                await Connection(
+                                    channel: channel, peer: peer, dispatcher: self.dispatcher,
+                                    limits: self.configuration.limits, lifecycle: entry, logger: self.logger
+                                ).run()
+                            }
+                        }
+                    }
+                }
+                background.cancelAll()
+            }
+        } onGracefulShutdown: {
+            self.logger.notice("shutting down: no new connections; finishing requests in flight")
+            server.channel.close(promise: nil)
+            self.registry.shutDownAll()
+        }
+        try store.flush()
+        logger.notice("cairn stopped")
+    }
+
+    /// Expires idle uploads until cancelled.
+    private func expireUploadsPeriodically() async {
+        while true {
+            do { try await Task.sleep(for: configuration.uploadExpiryInterval) } catch { return }
+            do {
+                try await store.expireIdleUploads()
+            } catch {
+                logger.warning("expiring idle uploads failed", metadata: ["error": "\(error)"])
+            }
+        }
+    }
+}
+
+/// Closes a connection that has sent nothing for the idle timeout.
+final class IdleConnectionCloser: ChannelInboundHandler, Sendable {
+    typealias InboundIn = ByteBuffer
+    typealias InboundOut = ByteBuffer
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let idle = event as? IdleStateHandler.IdleStateEvent, idle == .read {
+            context.close(promise: nil)
+            return
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+}
+
+func ensurePrivateDirectory(_ path: String) throws {
+    var isDirectory: ObjCBool = false
+    if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) {
+        guard isDirectory.boolValue else { throw ServerError("\(path) exists and is not a directory") }
+        return
+    }
+    do {
+        try FileManager.default.createDirectory(
+            atPath: path, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+    } catch {
+        throw ServerError("cannot create the data directory \(path): \(error)")
+    }
+}
+
+/// A start-up failure of the server, with a message for the operator.
+public struct ServerError: Error, CustomStringConvertible {
+    public let description: String
+    init(_ description: String) { self.description = description }
+}

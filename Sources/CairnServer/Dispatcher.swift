@@ -1,0 +1,347 @@
+import CairnDigest
+import CairnProtocol
+import CairnStore
+import Foundation
+import Logging
+
+/// What a request produces: a result, a result followed by raw bytes, or an error.
+enum Reply: Sendable {
+    case result(JSONValue)
+    /// A result whose payload follows the response line as `dataLength` raw bytes.
+    case binary(JSONValue, [UInt8])
+    case error(RPCError)
+}
+
+/// Carries out one request for one peer: checks params and grants, calls
+/// the store, shapes the result. Knows nothing about sockets or framing.
+final class Dispatcher: Sendable {
+    let store: ArtifactStore
+    let policy: AccessPolicy
+    let limits: ServerConfiguration.Limits
+    let logger: Logger
+    static let version = "0.1.0"
+
+    init(store: ArtifactStore, policy: AccessPolicy, limits: ServerConfiguration.Limits, logger: Logger) {
+        self.store = store
+        self.policy = policy
+        self.limits = limits
+        self.logger = logger
+    }
+
+    /// The methods that may carry an attachment.
+    static let attachmentMethods: Set<String> = ["artifacts.upload", "uploads.append"]
+
+    func handle(_ request: RPCRequest, peer: Peer, attachment: [UInt8]?) async -> Reply {
+        do {
+            if attachment != nil, !Self.attachmentMethods.contains(request.method) {
+                guard Self.methods.contains(request.method) else { throw RPCError(.methodNotFound, "no method \(request.method)") }
+                throw RPCError.invalidParams("dataLength", "\(request.method) takes no attachment")
+            }
+            return try await route(request, Params(request.params), peer: peer, attachment: attachment)
+        } catch let error as RPCError {
+            return .error(error)
+        } catch let error as StoreError {
+            if error.code == .internalError {
+                logger.error("request failed", metadata: ["method": "\(request.method)", "error": "\(error)"])
+            }
+            return .error(Wire.error(error))
+        } catch {
+            logger.error("request failed", metadata: ["method": "\(request.method)", "error": "\(error)"])
+            return .error(RPCError(.internalError, "internal error"))
+        }
+    }
+
+    static let methods: Set<String> = [
+        "system.hello", "system.health", "artifacts.upload", "uploads.begin", "uploads.append", "uploads.status",
+        "uploads.commit", "uploads.abort", "artifacts.list", "artifacts.meta", "artifacts.read", "artifacts.delete",
+        "blobs.stat", "blobs.verify", "tenants.usage", "tenants.setQuota", "events.list",
+    ]
+
+    private func route(_ request: RPCRequest, _ params: Params, peer: Peer, attachment: [UInt8]?) async throws -> Reply {
+        let actor = Actor(peer.name)
+        switch request.method {
+        case "system.hello":
+            return .result(hello(peer))
+        case "system.health":
+            return .result(try health())
+
+        case "artifacts.upload":
+            let tenant = try authorize(params, peer, .admin)
+            let providerId = try providerID(params)
+            let mimeType = try params.string("mimeType")
+            let expected = try digest(params, "sha256", required: false)
+            let content = try payload(params, attachment: attachment, limit: limits.maxRequestBytes)
+            let committed = try await store.stage(
+                tenant: tenant, providerId: providerId, mimeType: mimeType, content: content,
+                expectedSHA256: expected, actor: actor)
+            return .result(Wire.committed(committed))
+
+        case "uploads.begin":
+            let tenant = try authorize(params, peer, .admin)
+            let providerId = try providerID(params)
+            let mimeType = try params.string("mimeType")
+            let size = try params.optionalInteger("sizeBytes")
+            let expected = try digest(params, "sha256", required: false)
+            let status = try await store.beginUpload(
+                tenant: tenant, providerId: providerId, mimeType: mimeType, declaredSize: size,
+                expectedSHA256: expected, actor: actor)
+            return .result(.object(JSONObject([("uploadId", Wire.id(status.uploadId)), ("offset", 0)])))
+
+        case "uploads.append":
+            let uploadId = try uuid(params, "uploadId")
+            let offset = try params.integer("offset")
+            let status = try authorizeUpload(uploadId, peer: peer, actor: actor)
+            let bytes = try payload(params, attachment: attachment, limit: limits.maxChunkBytes)
+            _ = status
+            let newOffset = try await store.append(uploadId: uploadId, offset: offset, bytes: bytes, actor: actor)
+            return .result(.object(JSONObject([("uploadId", Wire.id(uploadId)), ("offset", Wire.number(newOffset))])))
+
+        case "uploads.status":
+            let uploadId = try uuid(params, "uploadId")
+            return .result(Wire.upload(try authorizeUpload(uploadId, peer: peer, actor: actor)))
+
+        case "uploads.commit":
+            let uploadId = try uuid(params, "uploadId")
+            let expected = try digest(params, "sha256", required: false)
+            _ = try authorizeUpload(uploadId, peer: peer, actor: actor)
+            let committed = try await store.commitUpload(uploadId: uploadId, expectedSHA256: expected, actor: actor)
+            return .result(Wire.committed(committed))
+
+        case "uploads.abort":
+            let uploadId = try uuid(params, "uploadId")
+            _ = try authorizeUpload(uploadId, peer: peer, actor: actor)
+            try await store.abortUpload(uploadId: uploadId, actor: actor)
+            return .result(.object(JSONObject([("uploadId", Wire.id(uploadId)), ("aborted", true)])))
+
+        case "artifacts.list":
+            let tenant = try authorize(params, peer, .read)
+            let providerId = try params.has("providerId") && params.object["providerId"] != .null ? providerID(params) : nil
+            let limit = try params.optionalInteger("limit") ?? 100
+            guard (1...UInt64(ArtifactStore.maxPageSize)).contains(limit) else {
+                throw RPCError.invalidParams("limit", "limit must be between 1 and \(ArtifactStore.maxPageSize)")
+            }
+            let page = try store.list(
+                tenant: tenant, providerId: providerId, limit: Int(limit), cursor: try params.optionalString("cursor"))
+            return .result(
+                .object(
+                    JSONObject([
+                        ("artifacts", .array(page.artifacts.map { .object(Wire.meta($0)) })),
+                        ("nextCursor", page.nextCursor.map(JSONValue.string) ?? .null),
+                    ])))
+
+        case "artifacts.meta":
+            let tenant = try authorize(params, peer, .read)
+            return .result(.object(Wire.meta(try store.meta(tenant: tenant, artifactId: try uuid(params, "artifactId")))))
+
+        case "artifacts.read":
+            let tenant = try authorize(params, peer, .read)
+            let artifactId = try uuid(params, "artifactId")
+            let offset = try params.optionalInteger("offset") ?? 0
+            let length = try params.optionalInteger("length") ?? UInt64(limits.maxChunkBytes)
+            guard length <= UInt64(limits.maxChunkBytes) else {
+                throw RPCError(
+                    .tooLarge, "length is over maxChunkBytes",
+                    data: JSONObject([("limit", Wire.number(limits.maxChunkBytes))]))
+            }
+            let binary = try params.optionalBool("binary") ?? false
+            let range = try store.read(tenant: tenant, artifactId: artifactId, offset: offset, length: Int(length))
+            var result = JSONObject()
+            if !binary { result["data"] = .string(Base64.encode(range.bytes)) }
+            result["offset"] = Wire.number(range.offset)
+            result["length"] = Wire.number(range.bytes.count)
+            result["eof"] = .bool(range.eof)
+            result["sha256"] = .string(range.sha256.hex)
+            if binary {
+                result["dataLength"] = Wire.number(range.bytes.count)
+                return .binary(.object(result), range.bytes)
+            }
+            return .result(.object(result))
+
+        case "artifacts.delete":
+            let tenant = try authorize(params, peer, .admin)
+            let artifactId = try uuid(params, "artifactId")
+            let freed = try await store.delete(tenant: tenant, artifactId: artifactId, actor: actor)
+            return .result(
+                .object(JSONObject([("artifactId", Wire.id(artifactId)), ("deleted", true), ("blobFreed", .bool(freed))])))
+
+        case "blobs.stat":
+            let tenant = try authorize(params, peer, .read)
+            let stat = try store.stat(tenant: tenant, sha256: try digest(params, "sha256", required: true)!)
+            return .result(
+                .object(
+                    JSONObject([
+                        ("sha256", .string(stat.sha256.hex)), ("sizeBytes", Wire.number(stat.sizeBytes)),
+                        ("artifactIds", .array(stat.artifactIds.map(Wire.id))), ("storedAt", Wire.time(stat.storedAt)),
+                    ])))
+
+        case "blobs.verify":
+            let tenant = try authorize(params, peer, .admin)
+            let maxBytes = try params.optionalInteger("maxBytes") ?? (256 << 20)
+            let page = try store.verifyBlobs(tenant: tenant, cursor: try params.optionalString("cursor"), maxBytes: maxBytes)
+            let corrupt: [JSONValue] = page.corrupt.map {
+                .object(JSONObject([("sha256", .string($0.sha256.hex)), ("artifactIds", .array($0.artifactIds.map(Wire.id)))]))
+            }
+            return .result(
+                .object(
+                    JSONObject([
+                        ("checkedBlobs", Wire.number(page.checkedBlobs)), ("checkedBytes", Wire.number(page.checkedBytes)),
+                        ("corrupt", .array(corrupt)), ("nextCursor", page.nextCursor.map(JSONValue.string) ?? .null),
+                    ])))
+
+        case "tenants.usage":
+            let tenant = try authorize(params, peer, .read)
+            return .result(Wire.usage(try store.usage(tenant: tenant)))
+
+        case "tenants.setQuota":
+            let tenant = try authorize(params, peer, .admin)
+            func change(_ key: String) throws -> QuotaChange {
+                switch try params.nullableInteger(key) {
+                case .absent: .unchanged
+                case .null: .remove
+                case .value(let limit): .set(limit)
+                }
+            }
+            let usage = try await store.setQuota(
+                tenant: tenant, maxBytes: try change("maxBytes"), maxArtifacts: try change("maxArtifacts"), actor: actor)
+            return .result(Wire.usage(usage))
+
+        case "events.list":
+            let tenant = try authorize(params, peer, .read)
+            let limit = try params.optionalInteger("limit") ?? 100
+            guard (1...UInt64(ArtifactStore.maxPageSize)).contains(limit) else {
+                throw RPCError.invalidParams("limit", "limit must be between 1 and \(ArtifactStore.maxPageSize)")
+            }
+            let page = try store.events(tenant: tenant, limit: Int(limit), cursor: try params.optionalString("cursor"))
+            return .result(
+                .object(
+                    JSONObject([
+                        ("events", .array(page.events.map(Wire.event))),
+                        ("nextCursor", page.nextCursor.map(JSONValue.string) ?? .null),
+                    ])))
+
+        default:
+            throw RPCError(.methodNotFound, "no method \(request.method)")
+        }
+    }
+
+    // MARK: - System
+
+    private func hello(_ peer: Peer) -> JSONValue {
+        let grants: [JSONValue] = policy.grants(of: peer).map { grant in
+            .object(JSONObject([("tenant", .string(grant.tenant)), ("scopes", .array(grant.scopes.map { .string($0.rawValue) }))]))
+        }
+        return .object(
+            JSONObject([
+                ("server", "cairn"), ("version", .string(Self.version)), ("protocol", 1),
+                ("capabilities", .array(["binaryAttachments"])),
+                (
+                    "limits",
+                    .object(
+                        JSONObject([
+                            ("maxRequestBytes", Wire.number(limits.maxRequestBytes)),
+                            ("maxChunkBytes", Wire.number(limits.maxChunkBytes)),
+                            ("maxArtifactBytes", Wire.number(limits.maxArtifactBytes)),
+                        ]))
+                ),
+                ("peer", .object(JSONObject([("uid", Wire.number(UInt64(peer.uid))), ("gid", Wire.number(UInt64(peer.gid)))]))),
+                ("grants", .array(grants)),
+            ]))
+    }
+
+    private func health() throws -> JSONValue {
+        let health = try store.health()
+        var problems: [JSONValue] = []
+        if health.diskFreeBytes < 1 << 30 {
+            problems.append(.string("low disk space: \(health.diskFreeBytes) bytes free"))
+        }
+        if health.usedBytes * 10 > health.sizeLimitBytes * 9 {
+            problems.append("the store uses over 90% of its size limit")
+        }
+        return .object(
+            JSONObject([
+                ("status", problems.isEmpty ? "ok" : "degraded"),
+                ("layoutVersion", Wire.number(UInt64(health.layoutVersion))),
+                (
+                    "store",
+                    .object(
+                        JSONObject([
+                            ("usedBytes", Wire.number(health.usedBytes)),
+                            ("sizeLimitBytes", Wire.number(health.sizeLimitBytes)),
+                            ("diskFreeBytes", Wire.number(health.diskFreeBytes)),
+                            ("openUploads", Wire.number(health.openUploads)),
+                            ("pendingReclaim", Wire.number(health.pendingReclaim)),
+                        ]))
+                ),
+                ("problems", .array(problems)),
+            ]))
+    }
+
+    // MARK: - Params and grants
+
+    /// Validates `tenant` and checks the peer's grant for it.
+    private func authorize(_ params: Params, _ peer: Peer, _ scope: Scope) throws -> TenantID {
+        let name = try params.string("tenant")
+        guard let tenant = TenantID(name) else {
+            throw RPCError.invalidParams("tenant", "tenant must match ^[a-z0-9][a-z0-9._-]{0,62}$")
+        }
+        guard policy.allows(peer, scope, on: tenant.rawValue) else {
+            throw RPCError(
+                .forbidden, "no \(scope.rawValue) grant on tenant \(tenant.rawValue)",
+                data: JSONObject([("tenant", .string(tenant.rawValue)), ("scope", .string(scope.rawValue))]))
+        }
+        return tenant
+    }
+
+    /// Looks up the peer's own upload and checks its admin grant on the upload's tenant.
+    private func authorizeUpload(_ uploadId: UUID, peer: Peer, actor: Actor) throws -> UploadStatus {
+        let status = try store.uploadStatus(uploadId: uploadId, actor: actor)
+        guard policy.allows(peer, .admin, on: status.tenant.rawValue) else {
+            throw RPCError(
+                .forbidden, "no admin grant on tenant \(status.tenant.rawValue)",
+                data: JSONObject([("tenant", .string(status.tenant.rawValue)), ("scope", "admin")]))
+        }
+        return status
+    }
+
+    private func providerID(_ params: Params) throws -> ProviderID {
+        guard let id = ProviderID(try params.string("providerId")) else {
+            throw RPCError.invalidParams("providerId", "providerId must match ^[a-z0-9][a-z0-9._:-]{0,127}$")
+        }
+        return id
+    }
+
+    private func uuid(_ params: Params, _ key: String) throws -> UUID {
+        let text = try params.string(key)
+        guard text.utf8.count == 36, let id = UUID(uuidString: text) else {
+            throw RPCError.invalidParams(key, "\(key) must be a UUID")
+        }
+        return id
+    }
+
+    private func digest(_ params: Params, _ key: String, required: Bool) throws -> SHA256Digest? {
+        guard let text = required ? try params.string(key) : try params.optionalString(key) else { return nil }
+        guard let digest = SHA256Digest(parsing: text) else {
+            throw RPCError.invalidParams(key, "\(key) must be 64 hex digits, optionally prefixed with sha256:")
+        }
+        return digest
+    }
+
+    /// The bytes of an upload: base64 `data`, or the attachment announced by `dataLength`.
+    private func payload(_ params: Params, attachment: [UInt8]?, limit: Int) throws -> [UInt8] {
+        if let attachment {
+            if params.has("data") { throw RPCError.invalidParams("data", "give data or dataLength, not both") }
+            guard attachment.count <= limit else {
+                throw RPCError(.tooLarge, "the payload is over the limit", data: JSONObject([("limit", Wire.number(limit))]))
+            }
+            return attachment
+        }
+        if params.has("dataLength") {
+            throw RPCError.invalidParams("dataLength", "dataLength must be a non-negative integer")
+        }
+        let bytes = try params.base64("data")
+        guard bytes.count <= limit else {
+            throw RPCError(.tooLarge, "the payload is over the limit", data: JSONObject([("limit", Wire.number(limit))]))
+        }
+        return bytes
+    }
+}

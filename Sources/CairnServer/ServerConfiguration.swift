@@ -1,0 +1,49 @@
+import CairnStore
+import Foundation
+
+/// Settings of `cairn serve`.
+public struct ServerConfiguration: Sendable {
+    /// Limits announced by `system.hello` and enforced on every request.
+    public struct Limits: Sendable, Equatable {
+        /// The longest request line, in bytes.
+        public var maxRequestBytes: Int = 16 << 20
+        /// The most decoded bytes in one `uploads.append` or `artifacts.read`.
+        public var maxChunkBytes: Int = 4 << 20
+        /// The largest artifact.
+        public var maxArtifactBytes: UInt64 = 4 << 30
+
+        public init() {}
+    }
+
+    /// The data directory: the store, `access.json`, `providers.d/`.
+    public var dataDirectory: String
+    /// Where the socket is created.
+    public var socketPath: String
+    /// The access policy file; `<data-dir>/access.json` when `nil`.
+    public var accessPolicyPath: String?
+    public var limits = Limits()
+    /// A connection that sends nothing for this long is closed.
+    public var idleTimeout: Duration = .seconds(300)
+    /// How often idle uploads are expired.
+    public var uploadExpiryInterval: Duration = .seconds(600)
+    /// The store's own settings (its `maxArtifactBytes` follows ``Limits``).
+    public var store = ArtifactStore.Configuration()
+
+    public init(dataDirectory: String, socketPath: String? = nil) {
+        self.dataDirectory = dataDirectory
+        self.socketPath = socketPath ?? (dataDirectory as NSString).appendingPathComponent("cairn.sock")
+    }
+
+    /// The data directory chosen as the contract says: `--data-dir`, else
+    /// `$CAIRN_DATA_DIR`, else `$HOME/.local/share/cairn`.
+    public static func defaultDataDirectory(environment: [String: String] = ProcessInfo.processInfo.environment) -> String {
+        if let dir = environment["CAIRN_DATA_DIR"], !dir.isEmpty { return dir }
+        let home = environment["HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? NSHomeDirectory()
+        return (home as NSString).appendingPathComponent(".local/share/cairn")
+    }
+
+    var storeDirectory: String { (dataDirectory as NSString).appendingPathComponent("store") }
+    var resolvedAccessPolicyPath: String {
+        accessPolicyPath ?? (dataDirectory as NSString).appendingPathComponent("access.json")
+    }
+}

@@ -1,0 +1,127 @@
+import CairnDigest
+import CairnProtocol
+import CairnStore
+import Foundation
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// The contract's JSON shapes of the store's values.
+enum Wire {
+    /// RFC 3339 UTC with milliseconds, e.g. `2026-04-23T05:10:14.123Z`.
+    static func time(_ date: Date) -> JSONValue {
+        let millis = Int64((date.timeIntervalSince1970 * 1000).rounded(.down))
+        var seconds = time_t(millis / 1000)
+        var parts = tm()
+        gmtime_r(&seconds, &parts)
+        func pad(_ value: Int32, _ width: Int) -> String {
+            let text = String(value)
+            return String(repeating: "0", count: max(0, width - text.count)) + text
+        }
+        let text =
+            "\(pad(parts.tm_year + 1900, 4))-\(pad(parts.tm_mon + 1, 2))-\(pad(parts.tm_mday, 2))T"
+            + "\(pad(parts.tm_hour, 2)):\(pad(parts.tm_min, 2)):\(pad(parts.tm_sec, 2)).\(pad(Int32(millis % 1000), 3))Z"
+        return .string(text)
+    }
+
+    static func number(_ value: UInt64) -> JSONValue { .number(JSONNumber(value)) }
+    static func number(_ value: Int) -> JSONValue { .number(JSONNumber(value)) }
+    static func optional(_ value: UInt64?) -> JSONValue { value.map(number) ?? .null }
+
+    static func id(_ uuid: UUID) -> JSONValue { .string(uuid.uuidString.lowercased()) }
+
+    static func meta(_ meta: ArtifactMeta) -> JSONObject {
+        JSONObject([
+            ("artifactId", id(meta.artifactId)),
+            ("tenantId", .string(meta.tenant.rawValue)),
+            ("providerId", .string(meta.providerId.rawValue)),
+            ("mimeType", .string(meta.mimeType)),
+            ("sizeBytes", number(meta.sizeBytes)),
+            ("sha256", .string(meta.sha256.hex)),
+            ("stagedAt", time(meta.stagedAt)),
+            ("stagedBy", .string(meta.stagedBy)),
+        ])
+    }
+
+    static func committed(_ committed: CommittedArtifact) -> JSONValue {
+        var object = meta(committed.meta)
+        object["deduplicated"] = .bool(committed.deduplicated)
+        return .object(object)
+    }
+
+    static func usage(_ usage: TenantUsage) -> JSONValue {
+        .object(
+            JSONObject([
+                ("tenant", .string(usage.tenant.rawValue)),
+                ("artifactCount", number(usage.artifactCount)),
+                ("logicalBytes", number(usage.logicalBytes)),
+                ("storedBytes", number(usage.storedBytes)),
+                (
+                    "quota",
+                    .object(JSONObject([("maxBytes", optional(usage.maxBytes)), ("maxArtifacts", optional(usage.maxArtifacts))]))
+                ),
+            ]))
+    }
+
+    static func upload(_ status: UploadStatus) -> JSONValue {
+        var object = JSONObject([("uploadId", id(status.uploadId)), ("offset", number(status.offset))])
+        if let size = status.declaredSize { object["sizeBytes"] = number(size) }
+        object["startedAt"] = time(status.startedAt)
+        object["updatedAt"] = time(status.updatedAt)
+        return .object(object)
+    }
+
+    static func event(_ event: AuditEvent) -> JSONValue {
+        var object = JSONObject([
+            ("seq", number(event.seq)), ("at", time(event.at)), ("actor", .string(event.actor)),
+            ("action", .string(event.action)),
+        ])
+        if let artifactId = event.artifactId { object["artifactId"] = id(artifactId) }
+        if let sha256 = event.sha256 { object["sha256"] = .string(sha256.hex) }
+        if let providerId = event.providerId { object["providerId"] = .string(providerId) }
+        if let detail = event.detail, let parsed = try? JSONParser.parse(Array(detail.utf8)) { object["detail"] = parsed }
+        return .object(object)
+    }
+
+    /// The contract's error for a store failure.
+    static func error(_ error: StoreError) -> RPCError {
+        var data = JSONObject()
+        let code: RPCError.Code
+        switch error.code {
+        case .invalidArgument: code = .invalidParams
+        case .notFound: code = .notFound
+        case .quotaExceeded: code = .quotaExceeded
+        case .tooLarge: code = .tooLarge
+        case .digestMismatch: code = .digestMismatch
+        case .sizeMismatch: code = .sizeMismatch
+        case .offsetMismatch: code = .offsetMismatch
+        case .storeFull: code = .storeFull
+        case .integrityError: code = .integrityError
+        default: code = .internalError
+        }
+        switch error.detail {
+        case .none: break
+        case .field(let field): data["field"] = .string(field)
+        case .what(let what): data["what"] = .string(what)
+        case .quota(let kind, let limit, let used, let requested):
+            data["limit"] = number(limit)
+            data["used"] = number(used)
+            data["requested"] = number(requested)
+            data["kind"] = .string(kind.rawValue)
+        case .limit(let limit): data["limit"] = number(limit)
+        case .digests(let expected, let actual):
+            data["expected"] = .string(expected.hex)
+            data["actual"] = .string(actual.hex)
+        case .sizes(let expected, let actual):
+            data["expected"] = number(expected)
+            data["actual"] = number(actual)
+        case .offset(let offset): data["offset"] = number(offset)
+        case .blob(let digest): data["sha256"] = .string(digest.hex)
+        case .versions(let store, let supported):
+            data["storeVersion"] = number(UInt64(store))
+            data["supportedVersion"] = number(UInt64(supported))
+        }
+        return RPCError(code, error.message, data: data)
+    }
+}

@@ -1,0 +1,78 @@
+import ArgumentParser
+import CairnServer
+import Logging
+import ServiceLifecycle
+import UnixSignals
+import CairnStore
+
+/// `cairn serve`: runs the server until SIGTERM or SIGINT.
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run the Cairn server on a Unix socket.",
+        discussion: """
+            The data directory is --data-dir, else $CAIRN_DATA_DIR, else $HOME/.local/share/cairn; \
+            it is created with mode 0700. The socket is --socket, else <data-dir>/cairn.sock (mode 0660).
+            """
+    )
+
+    @Option(help: "The data directory (store, access.json, providers.d/).")
+    var dataDir: String?
+
+    @Option(help: "The socket path.")
+    var socket: String?
+
+    @Option(help: "The access policy file (default <data-dir>/access.json).")
+    var accessPolicy: String?
+
+    @Option(help: "trace, debug, info, notice, warning, error or critical.")
+    var logLevel: String = "info"
+
+    @Option(help: "Close connections idle for this many seconds.")
+    var idleTimeout: Int = 300
+
+    @Option(help: "Expire uploads not appended to for this many seconds.")
+    var uploadIdleTimeout: Int = 24 * 3600
+
+    @Option(help: "The most bytes the store may grow to.")
+    var storeSizeLimit: Int?
+
+    @Option(help: "The largest artifact accepted, in bytes.")
+    var maxArtifactBytes: UInt64?
+
+    func run() async throws {
+        guard let level = Logger.Level(rawValue: logLevel) else {
+            throw ValidationError("unknown log level \(logLevel)")
+        }
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        let logger = Logger(label: "cairn")
+        var configuration = ServerConfiguration(
+            dataDirectory: dataDir ?? ServerConfiguration.defaultDataDirectory(), socketPath: socket)
+        configuration.accessPolicyPath = accessPolicy
+        configuration.idleTimeout = .seconds(idleTimeout)
+        configuration.store.uploadIdleTimeout = .seconds(uploadIdleTimeout)
+        if let storeSizeLimit { configuration.store.mapSizeLimit = storeSizeLimit }
+        if let maxArtifactBytes { configuration.limits.maxArtifactBytes = maxArtifactBytes }
+        let server: CairnServer
+        do {
+            server = try CairnServer(configuration: configuration, logger: logger)
+        } catch {
+            logger.critical("cannot start: \(error)")
+            throw ExitCode(1)
+        }
+        let group = ServiceGroup(
+            configuration: .init(
+                services: [.init(service: server, successTerminationBehavior: .gracefullyShutdownGroup)],
+                gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: logger))
+        do {
+            try await group.run()
+        } catch {
+            logger.critical("server failed: \(error)")
+            throw ExitCode(1)
+        }
+    }
+}
