@@ -117,6 +117,19 @@ let package = Package(
 
         .testTarget(name: "CairnDigestTests", dependencies: ["CairnDigest"], swiftSettings: strictSettings),
         .testTarget(name: "LMDBTests", dependencies: ["LMDB"], swiftSettings: strictSettings),
+        .testTarget(
+            name: "CairnServerTests",
+            dependencies: [
+                "CairnServer", "CairnClient", "CairnProtocol", "CairnDigest", "CairnStore",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "EndToEndTests",
+            dependencies: ["CairnClient", "CairnProtocol", "CairnDigest"],
+            swiftSettings: strictSettings
+        ),
         .testTarget(name: "CairnProtocolTests", dependencies: ["CairnProtocol"], swiftSettings: strictSettings),
         .testTarget(name: "StoreLayoutTests", dependencies: ["StoreLayout"], swiftSettings: strictSettings),
         .testTarget(
