@@ -17,17 +17,25 @@ extension ArtifactStore {
     /// Chunks deleted per transaction.
     static let reclaimBatch = 64
 
-    /// Queues reclamation on the writer unless it is already queued.
+    /// Queues reclamation on the writer unless it is already queued or
+    /// running. The flag stays set until no work remains, so ``flush()`` can
+    /// wait for it.
     func scheduleReclaim() {
         guard !reclaimScheduled.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        enqueueReclaimBatch()
+    }
+
+    private func enqueueReclaimBatch() {
         writer.enqueue { [self] in
-            reclaimScheduled.store(false, ordering: .releasing)
             do {
-                let more = try writer.performNowOnQueue(.deferred) { txn in try self.reclaimBatch(txn) }
-                if more { scheduleReclaim() }
+                if try writer.performNowOnQueue(.deferred, { txn in try self.reclaimBatch(txn) }) {
+                    enqueueReclaimBatch()
+                    return
+                }
             } catch {
                 logger.error("reclamation failed; it resumes at the next open", metadata: ["error": "\(error)"])
             }
+            reclaimScheduled.store(false, ordering: .releasing)
         }
     }
 

@@ -1,6 +1,7 @@
 import Dispatch
 import LMDB
 import Logging
+import StoreLayout
 
 /// The store's single writer: runs write transactions one at a time on a
 /// dedicated queue, so callers await instead of blocking threads, and no
@@ -68,11 +69,25 @@ final class StoreWriter: Sendable {
     private func run<R>(_ durability: Durability, _ body: (borrowing Transaction) throws -> R) throws -> R {
         dispatchPrecondition(condition: .onQueue(queue))
         try environment.setMetaSyncDeferred(durability == .deferred)
+        var turnedOver = false
         while true {
             do {
                 return try environment.withWriteTransaction(body)
             } catch let error as LMDBError where error.code == LMDBError.mapFull {
-                guard try growMap() else { throw StoreError.storeFull }
+                if try growMap() { continue }
+                // LMDB reuses pages freed by a commit only once a later commit
+                // has happened; a failed write does not count. Commit an empty
+                // transaction once so space freed just now becomes usable.
+                guard !turnedOver else { throw StoreError.storeFull }
+                turnedOver = true
+                try environment.withWriteTransaction { txn in
+                    // A commit without changes is not a commit to LMDB: rewrite
+                    // the layout version with its own value.
+                    guard let meta = try txn.openDatabase(DatabaseName.meta.rawValue, create: false),
+                        let version = try txn.get(MetaKey.layoutVersion, in: meta).map(Array.init)
+                    else { return }
+                    try txn.put(version, for: MetaKey.layoutVersion, in: meta)
+                }
             } catch let error as LMDBError where error.isOutOfSpace {
                 logger.warning("write refused, no space", metadata: ["error": "\(error)"])
                 throw StoreError.storeFull

@@ -191,11 +191,12 @@ extension ArtifactStore {
 
     /// Abandons the upload and reclaims its bytes.
     public func abortUpload(uploadId: UUID, actor: Actor) async throws {
-        guard case .some(let progress) = uploadDigests.claim(uploadId) else {
-            throw StoreError(.offsetMismatch, .none, "another operation on the upload is running")
+        // Ownership first: another peer's upload is not found, never busy.
+        let status = try uploadStatus(uploadId: uploadId, actor: actor)
+        guard case .some = uploadDigests.claim(uploadId) else {
+            throw StoreError(.offsetMismatch, .offset(status.offset), "another operation on the upload is running")
         }
         defer { uploadDigests.release(uploadId, keeping: nil) }
-        _ = progress
         try await writer.perform { txn in
             let key = Keys.upload(uploadId.uuidBytes)
             guard let record = try txn.record(UploadRecord.self, key, in: self.tables.uploads), record.owner == actor.name else {
@@ -210,9 +211,10 @@ extension ArtifactStore {
     /// Claims the upload for one operation and returns its running digest,
     /// rebuilding it from the stored chunks when this process has none.
     private func claim(_ uploadId: UUID, actor: Actor) throws -> UploadDigests.Progress {
+        // Ownership first: another peer's upload is not found, never busy.
+        let status = try uploadStatus(uploadId: uploadId, actor: actor)
         guard case .some(let cached) = uploadDigests.claim(uploadId) else {
-            let status = try? uploadStatus(uploadId: uploadId, actor: actor)
-            throw StoreError(.offsetMismatch, .offset(status?.offset ?? 0), "another operation on the upload is running")
+            throw StoreError(.offsetMismatch, .offset(status.offset), "another operation on the upload is running")
         }
         do {
             return try read { txn in

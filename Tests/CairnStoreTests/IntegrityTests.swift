@@ -1,0 +1,98 @@
+import CairnDigest
+import CairnStore
+import Foundation
+import Testing
+
+/// Stored bytes damaged on disk are detected on read; no damaged byte is
+/// ever served, and undamaged content stays readable.
+@Suite struct IntegrityTests {
+    let acme = tenant("acme")
+
+    /// Flips one byte of `data.mdb` at `delta` bytes from the only place
+    /// where `pattern` occurs. The store must be closed.
+    func flipByte(in directory: StoreDirectory, after pattern: [UInt8], delta: Int) throws {
+        var file = try Data(contentsOf: URL(fileURLWithPath: directory.dataFile))
+        let found = try #require(file.range(of: Data(pattern)), "the pattern is not in data.mdb")
+        let again = file.range(of: Data(pattern), in: found.upperBound..<file.count)
+        try #require(again == nil, "the pattern occurs twice in data.mdb")
+        file[found.lowerBound + delta] ^= 0x01
+        try file.write(to: URL(fileURLWithPath: directory.dataFile))
+    }
+
+    @Test func aFlippedDataByteIsAnIntegrityErrorNamingTheBlob() async throws {
+        let directory = StoreDirectory()
+        let damaged = pseudoRandomBytes(chunkBytes + 100_000, seed: 0xC0FF_EE01)
+        let intact = pseudoRandomBytes(50_000, seed: 0xC0FF_EE02)
+        let (damagedId, intactId) = try await directory.withStore { store in
+            (
+                try await stage(store, acme, damaged).meta.artifactId,
+                try await stage(store, acme, intact).meta.artifactId
+            )
+        }
+        // A byte in the middle of the second chunk's data.
+        try flipByte(in: directory, after: Array(damaged[chunkBytes..<chunkBytes + 64]), delta: 50_000)
+
+        try await directory.withStore { store in
+            let blob = StoreError.Detail.blob(SHA256Hasher.digest(damaged))
+            await expectStoreError(.integrityError, blob) {
+                try store.read(tenant: acme, artifactId: damagedId, length: damaged.count)
+            }
+            await expectStoreError(.integrityError, blob) {
+                try store.read(tenant: acme, artifactId: damagedId, offset: UInt64(chunkBytes + 49_000), length: 10)
+            }
+            // A range that ends just before the damaged chunk still reads.
+            let head = try store.read(tenant: acme, artifactId: damagedId, offset: 0, length: chunkBytes)
+            #expect(head.bytes == Array(damaged[..<chunkBytes]))
+            #expect(head.eof == false)
+            // And so does another artifact.
+            #expect(try readAll(store, acme, intactId) == intact)
+            // What the store knows about the artifact is still there.
+            #expect(try store.meta(tenant: acme, artifactId: damagedId).sha256 == SHA256Hasher.digest(damaged))
+            #expect(try store.stat(tenant: acme, sha256: SHA256Hasher.digest(damaged)).refCount == 1)
+        }
+    }
+
+    @Test func aFlippedChunkDigestIsAnIntegrityError() async throws {
+        let directory = StoreDirectory()
+        let damaged = pseudoRandomBytes(30_000, seed: 0xC0FF_EE03)
+        let intact = pseudoRandomBytes(30_000, seed: 0xC0FF_EE04)
+        let (damagedId, intactId) = try await directory.withStore { store in
+            (
+                try await stage(store, acme, damaged).meta.artifactId,
+                try await stage(store, acme, intact).meta.artifactId
+            )
+        }
+        // The chunk value is the data's digest, then the data: damage the digest.
+        try flipByte(in: directory, after: Array(damaged[..<64]), delta: -5)
+        try await directory.withStore { store throws in
+            await expectStoreError(.integrityError, .blob(SHA256Hasher.digest(damaged))) {
+                try store.read(tenant: acme, artifactId: damagedId, offset: 100, length: 1)
+            }
+            #expect(try readAll(store, acme, intactId) == intact)
+        }
+    }
+
+    @Test func anOpenUploadWithDamagedChunksRefusesToContinue() async throws {
+        let directory = StoreDirectory()
+        let content = pseudoRandomBytes(40_000, seed: 0xC0FF_EE05)
+        let uploadId = try await directory.withStore { store in
+            let upload = try await store.beginUpload(
+                tenant: acme, providerId: provider("p"), mimeType: "application/octet-stream", actor: alice)
+            _ = try await store.append(
+                uploadId: upload.uploadId, offset: 0, bytes: Array(content[..<30_000]), actor: alice)
+            return upload.uploadId
+        }
+        try flipByte(in: directory, after: Array(content[..<64]), delta: 20_000)
+        try await directory.withStore { store in
+            #expect(try store.uploadStatus(uploadId: uploadId, actor: alice).offset == 30_000)
+            // Rebuilding the running digest reads every stored chunk, verified.
+            await expectStoreError(.integrityError) {
+                try await store.append(
+                    uploadId: uploadId, offset: 30_000, bytes: Array(content[30_000...]), actor: alice)
+            }
+            await expectStoreError(.integrityError) { try await store.commitUpload(uploadId: uploadId, actor: alice) }
+            #expect(try store.usage(tenant: acme).artifactCount == 0)
+            try await store.abortUpload(uploadId: uploadId, actor: alice)
+        }
+    }
+}

@@ -1,0 +1,120 @@
+import StoreLayout
+import Testing
+
+/// Layout versions, the plan for opening a store, and the migrations,
+/// run against storage held in memory.
+@Suite struct LayoutTests {
+    /// Named databases in memory, in key order: what a migration sees.
+    final class MemoryStorage: LayoutStorage {
+        var databases: [DatabaseName: [[UInt8]: [UInt8]]] = [:]
+
+        func value(for key: [UInt8], in database: DatabaseName) throws -> [UInt8]? {
+            databases[database]?[key]
+        }
+
+        func setValue(_ value: [UInt8], for key: [UInt8], in database: DatabaseName) throws {
+            databases[database, default: [:]][key] = value
+        }
+
+        func forEach(
+            in database: DatabaseName, from start: [UInt8], _ body: (_ key: [UInt8], _ value: [UInt8]) throws -> Bool
+        ) throws {
+            let entries = (databases[database] ?? [:]).sorted { $0.key.lexicographicallyPrecedes($1.key) }
+            for (key, value) in entries where !key.lexicographicallyPrecedes(start) {
+                guard try body(key, value) else { return }
+            }
+        }
+    }
+
+    @Test func theCurrentVersionIsTheNumberOfMigrations() {
+        #expect(Layout.currentVersion == 2)
+        #expect(Layout.migrations.count == 2)
+        for (index, migration) in Layout.migrations.enumerated() {
+            #expect(migration.version == UInt32(index + 1))
+            #expect(Layout.migration(producing: migration.version).version == migration.version)
+            #expect(!migration.summary.isEmpty)
+        }
+    }
+
+    @Test func theDatabasesHaveDistinctNames() {
+        let names = Layout.databases.map(\.rawValue)
+        #expect(Set(names).count == names.count)
+        #expect(names.count == 11)
+        #expect(
+            Set(names) == [
+                "meta", "tenants", "artifacts", "tenantArtifacts", "providerArtifacts", "blobs", "blobArtifacts",
+                "chunks",
+                "uploads", "garbage", "events",
+            ])
+    }
+
+    @Test func plans() {
+        #expect(Layout.plan(from: 0) == .migrate([1, 2]))
+        #expect(Layout.plan(from: 1) == .migrate([2]))
+        #expect(Layout.plan(from: 2) == .upToDate)
+        #expect(Layout.plan(from: 3) == .refuse(storeVersion: 3, supported: 2))
+        #expect(Layout.plan(from: 99) == .refuse(storeVersion: 99, supported: 2))
+        #expect(Layout.plan(from: .max) == .refuse(storeVersion: .max, supported: 2))
+        // Stopping at an older target, for tests of older layouts.
+        #expect(Layout.plan(from: 0, to: 1) == .migrate([1]))
+        #expect(Layout.plan(from: 1, to: 1) == .upToDate)
+        #expect(Layout.plan(from: 2, to: 1) == .upToDate)
+        #expect(Layout.plan(from: 0, to: 0) == .upToDate)
+        // A newer store is refused whatever the target.
+        #expect(Layout.plan(from: 3, to: 1) == .refuse(storeVersion: 3, supported: 2))
+    }
+
+    @Test func layoutOneStartsTheExtentCounterOnce() throws {
+        let storage = MemoryStorage()
+        try Layout.migration(producing: 1).apply(to: storage)
+        var one: [UInt8] = []
+        one.appendBigEndian(UInt64(1))
+        #expect(try storage.value(for: MetaKey.nextExtent, in: .meta) == one)
+
+        // Applied again over a counter that has moved, it leaves it.
+        var moved: [UInt8] = []
+        moved.appendBigEndian(UInt64(77))
+        try storage.setValue(moved, for: MetaKey.nextExtent, in: .meta)
+        try Layout.migration(producing: 1).apply(to: storage)
+        #expect(try storage.value(for: MetaKey.nextExtent, in: .meta) == moved)
+    }
+
+    @Test func layoutTwoIndexesEveryArtifactByProvider() throws {
+        let storage = MemoryStorage()
+        var records: [(id: [UInt8], record: ArtifactRecord)] = []
+        for index in 0..<6 {
+            let record = ArtifactRecord(
+                tenant: index % 2 == 0 ? "a" : "ab", providerId: index % 3 == 0 ? "p" : "p:x", mimeType: "t",
+                sizeBytes: UInt64(index), sha256: [UInt8](repeating: UInt8(index), count: 32), stagedAt: 0,
+                stagedBy: "u",
+                listSeq: UInt64(10 + index))
+            let id = [UInt8](repeating: UInt8(200 - index), count: 16)
+            records.append((id, record))
+            try storage.setValue(record.encoded(), for: Keys.artifact(UUIDBytes(id)!), in: .artifacts)
+        }
+        try Layout.migration(producing: 2).apply(to: storage)
+
+        let index = storage.databases[.providerArtifacts] ?? [:]
+        #expect(index.count == records.count)
+        for (id, record) in records {
+            let key = Keys.providerArtifact(
+                tenant: record.tenant, providerId: record.providerId, listSeq: record.listSeq)
+            #expect(index[key] == id)
+        }
+        // Nothing else changed.
+        #expect(storage.databases[.artifacts]?.count == records.count)
+        #expect(storage.databases.keys.sorted { $0.rawValue < $1.rawValue } == [.artifacts, .providerArtifacts])
+    }
+
+    @Test func layoutTwoOverNoArtifactsWritesNothing() throws {
+        let storage = MemoryStorage()
+        try Layout.migration(producing: 2).apply(to: storage)
+        #expect(storage.databases.isEmpty)
+    }
+
+    @Test func layoutTwoRefusesADamagedArtifactRecord() throws {
+        let storage = MemoryStorage()
+        try storage.setValue([1, 2, 3], for: Array(repeating: 1, count: 16), in: .artifacts)
+        #expect(throws: LayoutDecodingError.self) { try Layout.migration(producing: 2).apply(to: storage) }
+    }
+}
