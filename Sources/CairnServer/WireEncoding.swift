@@ -11,8 +11,13 @@ import Foundation
 enum Wire {
     /// RFC 3339 UTC with milliseconds, e.g. `2026-04-23T05:10:14.123Z`.
     static func time(_ date: Date) -> JSONValue {
-        let millis = Int64((date.timeIntervalSince1970 * 1000).rounded(.down))
-        var seconds = time_t(millis / 1000)
+        // Truncate to the millisecond; a microsecond of slack absorbs binary
+        // fractions (Date keeps seconds since 2001 in a Double).
+        let millis = Int64((date.timeIntervalSince1970 * 1000 + 1e-3).rounded(.down))
+        // Floor division, so that times before 1970 keep a positive millisecond part.
+        let wholeSeconds = millis >= 0 ? millis / 1000 : (millis - 999) / 1000
+        let milliseconds = Int32(millis - wholeSeconds * 1000)
+        var seconds = time_t(wholeSeconds)
         var parts = tm()
         gmtime_r(&seconds, &parts)
         func pad(_ value: Int32, _ width: Int) -> String {
@@ -21,7 +26,7 @@ enum Wire {
         }
         let text =
             "\(pad(parts.tm_year + 1900, 4))-\(pad(parts.tm_mon + 1, 2))-\(pad(parts.tm_mday, 2))T"
-            + "\(pad(parts.tm_hour, 2)):\(pad(parts.tm_min, 2)):\(pad(parts.tm_sec, 2)).\(pad(Int32(millis % 1000), 3))Z"
+            + "\(pad(parts.tm_hour, 2)):\(pad(parts.tm_min, 2)):\(pad(parts.tm_sec, 2)).\(pad(milliseconds, 3))Z"
         return .string(text)
     }
 

@@ -1,0 +1,187 @@
+import ArgumentParser
+import CairnClient
+import CairnProtocol
+import Foundation
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+/// `cairn get ID [-o FILE]`: writes an artifact's content, verified.
+struct Get: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Write an artifact's content to a file or standard output, checking its sha256.",
+        discussion: """
+            With -o FILE the content goes to a temporary file next to FILE, which replaces FILE only \
+            once every byte has arrived and the sha256 matches; on any failure FILE is left as it was \
+            and the temporary file is removed. Without -o the bytes go to standard output as they \
+            arrive, which cannot be taken back: on a failure the exit status is non-zero and what was \
+            written must be discarded.
+            """
+    )
+
+    @OptionGroup var client: ClientOptions
+    @OptionGroup var tenant: TenantOptions
+
+    @Argument(help: ArgumentHelp("The artifact id.", valueName: "id"))
+    var id: String
+
+    @Option(
+        name: [.short, .customLong("output")], help: ArgumentHelp("Write to this file, atomically.", valueName: "file"))
+    var output: String?
+
+    func validate() throws {
+        _ = try Names.artifactId(id)
+        if let output, output != "-", let info = FileIO.status(path: output), FileIO.isDirectory(info) {
+            throw ValidationError("\(output) is a directory")
+        }
+    }
+
+    func run() async throws {
+        let artifactId = try Names.artifactId(id)
+        guard let output, output != "-" else {
+            try await toStandardOutput(artifactId)
+            return
+        }
+        var staged = try StagedFile(replacing: output)
+        let meta: ArtifactInfo
+        do {
+            meta = try await client.withClient { connection in
+                try await download(artifactId, with: connection) { bytes in try staged.write(bytes) }
+            }
+            try staged.publish()
+        } catch {
+            staged.discard()
+            throw error
+        }
+        if client.json {
+            Output.json(meta.json)
+        } else {
+            let size = meta.sizeBytes >= 1024 ? " (\(Output.bytes(meta.sizeBytes)))" : ""
+            Output.line("wrote \(meta.sizeBytes) bytes\(size) to \(output) (sha256 \(meta.sha256), verified)")
+        }
+    }
+
+    private func toStandardOutput(_ artifactId: String) async throws {
+        do {
+            _ = try await client.withClient { connection in
+                try await download(artifactId, with: connection) { bytes in
+                    var bytes = bytes
+                    do {
+                        try FileIO.writeAll(1, &bytes)
+                    } catch {
+                        throw LocalFailure("cannot write to standard output: \(error)")
+                    }
+                }
+            }
+        } catch let exit as ExitCode where exit == Failure.Status.verification {
+            Output.error("cairn: the bytes already written to standard output are not the artifact's; discard them")
+            throw exit
+        }
+    }
+
+    /// Downloads with a progress bar when one is wanted; the client checks size and digest at the end.
+    private func download(
+        _ artifactId: String, with connection: CairnClient, _ sink: ([UInt8]) throws -> Void
+    ) async throws -> ArtifactInfo {
+        // On standard output too when that is not the terminal the bar is drawn on (`cairn get ID > file`).
+        let toFile = (output != nil && output != "-") || isatty(1) == 0
+        let showProgress = toFile && ProgressBar.shouldShow(json: client.json)
+        var progress: ProgressBar? = nil
+        if showProgress {
+            let meta = try await connection.meta(tenant: tenant.name, artifactId: artifactId)
+            let label =
+                output.flatMap { $0 == "-" ? nil : ($0 as NSString).lastPathComponent } ?? String(artifactId.prefix(8))
+            progress = ProgressBar(label: label, total: meta.sizeBytes, enabled: true)
+        }
+        defer { progress?.interrupt() }
+        var received: UInt64 = 0
+        let meta = try await connection.download(tenant: tenant.name, artifactId: artifactId) { bytes in
+            try sink(bytes)
+            received += UInt64(bytes.count)
+            progress?.update(received)
+        }
+        progress?.finish()
+        return meta
+    }
+}
+
+/// The content of a `get -o FILE` on its way: a temporary file beside FILE
+/// that becomes FILE only through ``publish()``.
+///
+/// The temporary file is created exclusively (`O_CREAT|O_EXCL`, mode 0600)
+/// in FILE's directory, so the final `rename(2)` is atomic and nobody else
+/// can read a partial download. ``publish()`` flushes it to disk, gives it
+/// FILE's current mode (or the umask's default for a new file), renames it
+/// over FILE and syncs the directory; ``discard()`` removes it. Every path
+/// that does not publish must discard.
+struct StagedFile {
+    let target: String
+    let temporary: String
+    private var fd: Int32
+
+    init(replacing target: String) throws {
+        self.target = target
+        let directory = (target as NSString).deletingLastPathComponent
+        let name = (target as NSString).lastPathComponent
+        var attempt = 0
+        while true {
+            let candidate = ((directory.isEmpty ? "." : directory) as NSString)
+                .appendingPathComponent(".\(name).cairn-\(FileIO.randomHex(bytes: 6)).part")
+            let fd = open(candidate, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+            if fd >= 0 {
+                self.fd = fd
+                temporary = candidate
+                return
+            }
+            attempt += 1
+            guard errno == EEXIST, attempt < 16 else {
+                throw LocalFailure.system("cannot create a file beside", target)
+            }
+        }
+    }
+
+    /// Appends bytes to the temporary file.
+    mutating func write(_ bytes: [UInt8]) throws {
+        var bytes = bytes
+        do {
+            try FileIO.writeAll(fd, &bytes)
+        } catch {
+            throw LocalFailure("cannot write \(temporary): \(error)")
+        }
+    }
+
+    /// Makes the temporary file FILE: fsync, mode, rename, directory fsync.
+    mutating func publish() throws {
+        guard fsync(fd) == 0 else { throw LocalFailure.system("cannot flush", temporary) }
+        let mode: mode_t
+        if let existing = FileIO.status(path: target), FileIO.isRegular(existing) {
+            mode = existing.st_mode & 0o7777
+        } else {
+            let mask = umask(0o077)
+            umask(mask)
+            mode = 0o666 & ~mask
+        }
+        guard fchmod(fd, mode) == 0 else { throw LocalFailure.system("cannot set the mode of", temporary) }
+        close(fd)
+        fd = -1
+        guard rename(temporary, target) == 0 else { throw LocalFailure.system("cannot rename the download to", target) }
+        let directory = (target as NSString).deletingLastPathComponent
+        let directoryFD = open(directory.isEmpty ? "." : directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        if directoryFD >= 0 {
+            _ = fsync(directoryFD)
+            close(directoryFD)
+        }
+    }
+
+    /// Removes the temporary file; after a successful ``publish()`` there is nothing left to remove.
+    mutating func discard() {
+        if fd >= 0 {
+            close(fd)
+            fd = -1
+        }
+        if access(temporary, F_OK) == 0 { unlink(temporary) }
+    }
+}

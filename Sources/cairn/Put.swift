@@ -1,0 +1,236 @@
+import ArgumentParser
+import CairnClient
+import CairnDigest
+import CairnProtocol
+import Foundation
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+/// `cairn put FILE|-`: stores a file or standard input as an artifact.
+struct Put: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Store a file, or standard input (-), as an artifact.",
+        discussion: """
+            The content is streamed in chunks (uploads.begin, uploads.append, uploads.commit) and its \
+            sha256 is computed while reading, so the server refuses the commit if a byte went astray. \
+            An interrupted put of a regular file resumes where it stopped when the same command is run \
+            again (state in $XDG_STATE_HOME/cairn/uploads/); standard input never resumes. Prints the \
+            artifact's meta.
+            """
+    )
+
+    @OptionGroup var client: ClientOptions
+    @OptionGroup var tenant: TenantOptions
+
+    @Argument(help: ArgumentHelp("The file to store, or - for standard input.", valueName: "file"))
+    var file: String
+
+    @Option(help: ArgumentHelp("The provider the artifact is staged for, e.g. excititor:oci-openvex.", valueName: "id"))
+    var provider: String
+
+    @Option(help: ArgumentHelp("The artifact's media type.", valueName: "type"))
+    var mimeType = "application/octet-stream"
+
+    @Option(
+        help: ArgumentHelp(
+            "Send at most this many bytes per append (default and upper bound: the server's maxChunkBytes, at most 4 MiB).",
+            valueName: "bytes"))
+    var chunkBytes: Int?
+
+    /// The largest append the CLI sends, whatever the server allows.
+    static let maxChunk = 4 << 20
+
+    func validate() throws {
+        guard Names.isProvider(provider) else {
+            throw ValidationError("'\(provider)' is not a provider id (^[a-z0-9][a-z0-9._:-]{0,127}$)")
+        }
+        if let chunkBytes, chunkBytes < 1 { throw ValidationError("--chunk-bytes must be at least 1") }
+        if file != "-" {
+            guard let info = FileIO.status(path: file) else {
+                throw ValidationError("cannot read \(file): \(SystemError())")
+            }
+            if FileIO.isDirectory(info) { throw ValidationError("\(file) is a directory") }
+        }
+    }
+
+    func run() async throws {
+        let fd: Int32
+        if file == "-" {
+            fd = 0
+        } else {
+            fd = open(file, O_RDONLY | O_CLOEXEC)
+            guard fd >= 0 else { throw LocalFailure.system("cannot open", file) }
+        }
+        defer { if fd != 0 { close(fd) } }
+        let meta = try await client.withClient { connection in
+            let serverChunk = try await connection.maxChunkBytes()
+            let chunk = min(serverChunk, Self.maxChunk, chunkBytes ?? .max)
+            let info = try FileIO.status(fd)
+            let upload = Upload(
+                connection: connection, tenant: tenant.name, providerId: provider, mimeType: mimeType, chunk: chunk,
+                label: file == "-" ? "stdin" : (file as NSString).lastPathComponent, json: client.json)
+            if file != "-", FileIO.isRegular(info) {
+                let key = ResumeRecords.Key(
+                    socket: FileIO.absolute(client.socket), tenant: tenant.name, providerId: provider,
+                    mimeType: mimeType,
+                    path: FileIO.absolute(file), sizeBytes: UInt64(info.st_size),
+                    modified: FileIO.modificationNanoseconds(info))
+                return try await upload.file(fd, path: file, key: key)
+            }
+            return try await upload.stream(fd, path: file)
+        }
+        if client.json {
+            Output.json(meta.json)
+        } else {
+            printMeta(meta)
+        }
+    }
+}
+
+/// One put in progress: the connection, what to stage, and the progress shown.
+private struct Upload {
+    let connection: CairnClient
+    let tenant: String
+    let providerId: String
+    let mimeType: String
+    let chunk: Int
+    let label: String
+    let json: Bool
+    let records = ResumeRecords()
+
+    /// Uploads a regular file of known size, resuming the upload remembered under `key` if there is one.
+    func file(_ fd: Int32, path: String, key: ResumeRecords.Key) async throws -> ArtifactInfo {
+        records.prune()
+        let size = key.sizeBytes
+        var hasher = SHA256Hasher()
+        var offset: UInt64 = 0
+        var uploadId: String? = nil
+        if let saved = records.uploadId(for: key) {
+            do {
+                let resumeAt = try await connection.uploadOffset(uploadId: saved)
+                if resumeAt <= size {
+                    uploadId = saved
+                    offset = resumeAt
+                } else {
+                    try? await connection.abort(uploadId: saved)
+                    records.remove(key)
+                }
+            } catch CairnClientError.server(let error) where error.code == .notFound {
+                // Expired or aborted: start over.
+                records.remove(key)
+            }
+        }
+        if let uploadId {
+            if !json {
+                Output.error("cairn: resuming upload \(uploadId) at \(Output.bytes(offset)) of \(Output.bytes(size))")
+            }
+            // The server holds the first `offset` bytes; hash them again here to continue the digest.
+            var position: UInt64 = 0
+            while position < offset {
+                let bytes = try readChunk(
+                    fd, path: path, count: Int(min(UInt64(Put.maxChunk), offset - position)), at: position)
+                guard !bytes.isEmpty else {
+                    throw LocalFailure("\(path) is shorter than the upload \(uploadId) it resumes")
+                }
+                hasher.update(bytes)
+                position += UInt64(bytes.count)
+            }
+        } else {
+            let id = try await connection.beginUpload(
+                tenant: tenant, providerId: providerId, mimeType: mimeType, sizeBytes: size)
+            records.save(id, for: key)
+            uploadId = id
+        }
+        let id = uploadId!
+        var progress = ProgressBar(
+            label: label, total: size, resumedBytes: offset, enabled: ProgressBar.shouldShow(json: json))
+        defer { progress.interrupt() }
+        progress.update(offset)
+        while offset < size {
+            let count = Int(min(UInt64(chunk), size - offset))
+            let bytes = try readChunk(fd, path: path, count: count, at: offset)
+            guard bytes.count == count else {
+                try? await connection.abort(uploadId: id)
+                records.remove(key)
+                throw LocalFailure("\(path) shrank while it was being uploaded; nothing was stored")
+            }
+            hasher.update(bytes)
+            let next = try await connection.append(uploadId: id, offset: offset, bytes: bytes)
+            guard next == offset + UInt64(count) else {
+                throw CairnClientError.protocolViolation(
+                    "uploads.append answered offset \(next), not \(offset + UInt64(count))")
+            }
+            offset = next
+            progress.update(offset)
+        }
+        let after = try FileIO.status(fd)
+        guard UInt64(after.st_size) == size, FileIO.modificationNanoseconds(after) == key.modified else {
+            try? await connection.abort(uploadId: id)
+            records.remove(key)
+            throw LocalFailure("\(path) changed while it was being uploaded; nothing was stored")
+        }
+        progress.finish()
+        do {
+            let meta = try await connection.commit(uploadId: id, sha256: hasher.finalize().hex)
+            records.remove(key)
+            return meta
+        } catch CairnClientError.server(let error) where error.code == .digestMismatch || error.code == .sizeMismatch {
+            // The server's bytes are not this file's: resuming would never succeed.
+            records.remove(key)
+            try? await connection.abort(uploadId: id)
+            throw CairnClientError.server(error)
+        }
+    }
+
+    /// Uploads a stream of unknown size (standard input, a pipe); nothing to resume.
+    func stream(_ fd: Int32, path: String) async throws -> ArtifactInfo {
+        let id = try await connection.beginUpload(tenant: tenant, providerId: providerId, mimeType: mimeType)
+        var progress = ProgressBar(label: label, total: nil, enabled: ProgressBar.shouldShow(json: json))
+        defer { progress.interrupt() }
+        do {
+            var hasher = SHA256Hasher()
+            var offset: UInt64 = 0
+            while true {
+                let bytes: [UInt8]
+                do {
+                    bytes = try FileIO.read(fd, upTo: chunk)
+                } catch {
+                    throw LocalFailure("cannot read \(path == "-" ? "standard input" : path): \(error)")
+                }
+                if bytes.isEmpty { break }
+                hasher.update(bytes)
+                offset = try await connection.append(uploadId: id, offset: offset, bytes: bytes)
+                progress.update(offset)
+            }
+            progress.finish()
+            return try await connection.commit(uploadId: id, sha256: hasher.finalize().hex)
+        } catch {
+            // Best effort: over a connection that still works, leave nothing open behind.
+            try? await connection.abort(uploadId: id)
+            throw error
+        }
+    }
+
+    private func readChunk(_ fd: Int32, path: String, count: Int, at offset: UInt64) throws -> [UInt8] {
+        do {
+            return try FileIO.read(fd, upTo: count, at: offset)
+        } catch {
+            throw LocalFailure("cannot read \(path): \(error)")
+        }
+    }
+}
+
+/// Prints an artifact's meta as `key: value` lines (with `deduplicated` after an upload).
+func printMeta(_ meta: ArtifactInfo) {
+    var lines: [(String, String)] = [
+        ("artifactId", meta.artifactId), ("tenantId", meta.tenantId), ("providerId", meta.providerId),
+        ("mimeType", meta.mimeType), ("sizeBytes", Output.exactBytes(meta.sizeBytes)), ("sha256", meta.sha256),
+        ("stagedAt", meta.stagedAt), ("stagedBy", meta.stagedBy),
+    ]
+    if let deduplicated = meta.deduplicated { lines.append(("deduplicated", deduplicated ? "true" : "false")) }
+    Output.fields(lines)
+}
