@@ -80,11 +80,12 @@ public struct FrameDecoder: Sendable {
             case .line:
                 let available = buffer.count - start
                 if let newline = indexOfNewline() {
-                    let line = Array(buffer[start..<newline])
-                    start = newline + 1
-                    scanned = start
-                    if line.count > maxLineBytes { return .lineTooLarge }
-                    return .line(line)
+                    defer {
+                        start = newline + 1
+                        scanned = start
+                    }
+                    if newline - start > maxLineBytes { return .lineTooLarge }
+                    return .line(Array(buffer[start..<newline]))
                 }
                 if available > maxLineBytes {
                     start = buffer.count

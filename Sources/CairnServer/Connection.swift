@@ -82,6 +82,9 @@ struct Connection {
         switch RPCLine.parse(line) {
         case .single(.invalid(let id, let error)):
             append(RPCResponse.failure(id: id, error: error), to: &output)
+            // A refused request still has its announced bytes dropped, so the
+            // stream stays framed.
+            if let length = announcedLength(inInvalid: line) { decoder.expectAttachment(length, keep: false) }
             return .proceed
         case .single(.request(let request)):
             switch attachmentLength(of: request) {
@@ -107,7 +110,8 @@ struct Connection {
                     switch attachmentLength(of: request) {
                     case .none:
                         let reply = await dispatcher.handle(request, peer: peer, attachment: nil)
-                        if let id = request.id { responses.append(response(reply, id: id).json) }
+                        // No raw bytes inside a batch: a binary read answers base64 `data`.
+                        if let id = request.id { responses.append(response(inline(reply), id: id).json) }
                     case .some(.success(let length)):
                         dropped += length
                         responses.append(
@@ -144,6 +148,23 @@ struct Connection {
                     data: JSONObject([("limit", .number(JSONNumber(attachmentLimit)))])))
         }
         return .success(Int(length))
+    }
+
+    /// The `dataLength` of a line refused as an invalid request, when it can
+    /// be read and is within the limits.
+    private func announcedLength(inInvalid line: [UInt8]) -> Int? {
+        guard let value = try? JSONParser.parse(line), case .number(let number)? = value["params"]?["dataLength"],
+            let length = number.int64, length >= 0, length <= attachmentLimit
+        else { return nil }
+        return Int(length)
+    }
+
+    /// A binary reply turned into one carrying its bytes as base64 `data`.
+    private func inline(_ reply: Reply) -> Reply {
+        guard case .binary(.object(var result), let bytes) = reply else { return reply }
+        result["dataLength"] = nil
+        result["data"] = .string(Base64.encode(bytes))
+        return .result(.object(result))
     }
 
     private struct Response {
