@@ -23,6 +23,10 @@ public final class CairnClient {
     private var decoder = FrameDecoder(maxLineBytes: 256 << 20)
     private var nextID: Int64 = 1
     private var closed = false
+    /// Requests sent and not yet answered: their ids, and whether raw bytes follow the response.
+    private var pending: [(id: Int64, expectAttachment: Bool)] = []
+    private var outgoing = ByteBuffer()
+    var cachedMaxChunkBytes: Int?
 
     private init(inbound: NIOAsyncChannelInboundStream<ByteBuffer>, outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>) {
         self.inbound = inbound.makeAsyncIterator()
@@ -104,53 +108,72 @@ public final class CairnClient {
 
     /// Sends every request, then reads every response, in order.
     public func pipeline(_ requests: [Request]) async throws -> [Result<Reply, CairnClientError>] {
-        guard !closed else { throw CairnClientError.connectionClosed }
-        var buffer = ByteBuffer()
-        var ids: [Int64] = []
-        for request in requests {
-            let id = nextID
-            nextID += 1
-            ids.append(id)
-            var params = request.params
-            if let attachment = request.attachment { params["dataLength"] = .number(JSONNumber(attachment.count)) }
-            var line: [UInt8] = []
-            RPCRequest(id: .number(JSONNumber(id)), method: request.method, params: params).json.serialized(into: &line)
-            line.append(0x0a)
-            buffer.writeBytes(line)
-            if let attachment = request.attachment { buffer.writeBytes(attachment) }
-            if buffer.readableBytes >= 1 << 20 {
-                try await outbound.write(buffer)
-                buffer.clear()
-            }
-        }
-        if buffer.readableBytes > 0 { try await outbound.write(buffer) }
+        for request in requests { try await send(request, flush: false) }
+        try await flush()
         var replies: [Result<Reply, CairnClientError>] = []
-        for (index, request) in requests.enumerated() {
-            let line = try await nextFrame()
-            guard case .line(let bytes) = line else { throw CairnClientError.protocolViolation("expected a response line") }
-            let response: JSONValue
-            do { response = try JSONParser.parse(bytes) } catch {
-                throw CairnClientError.protocolViolation("unparsable response: \(error.reason)")
-            }
-            guard response["id"] == .number(JSONNumber(ids[index])) else {
-                throw CairnClientError.protocolViolation("a response out of order")
-            }
-            if let error = response["error"] {
-                replies.append(.failure(.server(RPCError(json: error) ?? RPCError(.internalError, "malformed error"))))
-                continue
-            }
-            guard let result = response["result"] else { throw CairnClientError.protocolViolation("a response without result") }
-            var attachment: [UInt8]? = nil
-            if request.expectAttachment, case .number(let n)? = result["dataLength"], let length = n.int64, length >= 0 {
-                decoder.expectAttachment(Int(length), keep: true)
-                guard case .attachment(let bytes) = try await nextFrame() else {
-                    throw CairnClientError.protocolViolation("expected an attachment")
-                }
-                attachment = bytes
-            }
-            replies.append(.success(Reply(result: result, attachment: attachment)))
-        }
+        for _ in requests { replies.append(try await receive()) }
         return replies
+    }
+
+    /// Sends one request without waiting for its response; take the
+    /// responses with ``receive()``, in the order the requests were sent.
+    ///
+    /// Keeping a few requests in flight lets the client prepare the next
+    /// one while the server works on the previous one.
+    public func send(_ request: Request) async throws {
+        try await send(request, flush: true)
+    }
+
+    /// The response to the oldest request sent and not yet received.
+    public func receive() async throws -> Result<Reply, CairnClientError> {
+        guard !pending.isEmpty else { throw CairnClientError.protocolViolation("no request is waiting for a response") }
+        let (id, expectAttachment) = pending.removeFirst()
+        let line = try await nextFrame()
+        guard case .line(let bytes) = line else { throw CairnClientError.protocolViolation("expected a response line") }
+        let response: JSONValue
+        do { response = try JSONParser.parse(bytes) } catch {
+            throw CairnClientError.protocolViolation("unparsable response: \(error.reason)")
+        }
+        guard response["id"] == .number(JSONNumber(id)) else {
+            throw CairnClientError.protocolViolation("a response out of order")
+        }
+        if let error = response["error"] {
+            return .failure(.server(RPCError(json: error) ?? RPCError(.internalError, "malformed error")))
+        }
+        guard let result = response["result"] else { throw CairnClientError.protocolViolation("a response without result") }
+        var attachment: [UInt8]? = nil
+        if expectAttachment, case .number(let n)? = result["dataLength"], let length = n.int64, length >= 0 {
+            decoder.expectAttachment(Int(length), keep: true)
+            guard case .attachment(let bytes) = try await nextFrame() else {
+                throw CairnClientError.protocolViolation("expected an attachment")
+            }
+            attachment = bytes
+        }
+        return .success(Reply(result: result, attachment: attachment))
+    }
+
+    /// How many sent requests still wait for their response.
+    public var requestsInFlight: Int { pending.count }
+
+    private func send(_ request: Request, flush: Bool) async throws {
+        guard !closed else { throw CairnClientError.connectionClosed }
+        let id = nextID
+        nextID += 1
+        var params = request.params
+        if let attachment = request.attachment { params["dataLength"] = .number(JSONNumber(attachment.count)) }
+        var line: [UInt8] = []
+        RPCRequest(id: .number(JSONNumber(id)), method: request.method, params: params).json.serialized(into: &line)
+        line.append(0x0a)
+        outgoing.writeBytes(line)
+        if let attachment = request.attachment { outgoing.writeBytes(attachment) }
+        pending.append((id, request.expectAttachment))
+        if flush || outgoing.readableBytes >= 1 << 20 { try await self.flush() }
+    }
+
+    private func flush() async throws {
+        guard outgoing.readableBytes > 0 else { return }
+        try await outbound.write(outgoing)
+        outgoing = ByteBuffer()
     }
 
     private func nextFrame() async throws -> FrameDecoder.Frame {

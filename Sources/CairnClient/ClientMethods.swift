@@ -50,11 +50,13 @@ extension CairnClient {
     /// `system.hello`.
     public func hello() async throws -> JSONValue { try await call("system.hello").result }
 
-    /// The server's chunk limit, from `system.hello`.
+    /// The server's chunk limit, from `system.hello` (asked once per connection).
     public func maxChunkBytes() async throws -> Int {
+        if let cachedMaxChunkBytes { return cachedMaxChunkBytes }
         guard case .number(let n)? = try await hello()["limits"]?["maxChunkBytes"], let value = n.int64, value > 0 else {
             throw CairnClientError.protocolViolation("hello without limits.maxChunkBytes")
         }
+        cachedMaxChunkBytes = Int(value)
         return Int(value)
     }
 
@@ -84,6 +86,27 @@ extension CairnClient {
     public func append(uploadId: String, offset: UInt64, bytes: [UInt8]) async throws -> UInt64 {
         let params = JSONObject([("uploadId", .string(uploadId)), ("offset", .number(JSONNumber(offset)))])
         return try offsetOf(try await call("uploads.append", params, attachment: bytes).result)
+    }
+
+    /// Sends an `uploads.append` without waiting; take its new offset with
+    /// ``receiveAppendOffset()``. Keeping two appends in flight overlaps the
+    /// client's reading and hashing with the server's storing.
+    public func sendAppend(uploadId: String, offset: UInt64, bytes: [UInt8]) async throws {
+        let params = JSONObject([("uploadId", .string(uploadId)), ("offset", .number(JSONNumber(offset)))])
+        try await send(Request("uploads.append", params, attachment: bytes))
+    }
+
+    /// The new offset answered to the oldest ``sendAppend(uploadId:offset:bytes:)``.
+    public func receiveAppendOffset() async throws -> UInt64 {
+        try offsetOf(try await receive().get().result)
+    }
+
+    /// Receives and drops every response still in flight (after a failure,
+    /// before the connection is used for something else).
+    public func discardResponsesInFlight() async {
+        while requestsInFlight > 0 {
+            guard (try? await receive()) != nil else { return }
+        }
     }
 
     /// `uploads.status`: the offset to resume at.
@@ -133,15 +156,51 @@ extension CairnClient {
         tenant: String, artifactId: String, chunkBytes: Int? = nil, _ sink: ([UInt8]) throws -> Void
     ) async throws -> ArtifactInfo {
         let meta = try await meta(tenant: tenant, artifactId: artifactId)
+        return try await download(meta, chunkBytes: chunkBytes, sink)
+    }
+
+    /// Reads the whole artifact described by `meta` (as from
+    /// ``meta(tenant:artifactId:)``), like ``download(tenant:artifactId:chunkBytes:_:)``.
+    ///
+    /// Keeps a few reads in flight, so the server verifies the next range
+    /// while this side hashes and writes the previous one.
+    public func download(
+        _ meta: ArtifactInfo, chunkBytes: Int? = nil, _ sink: ([UInt8]) throws -> Void
+    ) async throws -> ArtifactInfo {
+        let chunk = UInt64(try await min(chunkBytes ?? .max, maxChunkBytes()))
+        let window = 3
         var hasher = SHA256Hasher()
+        var requested: UInt64 = 0
         var offset: UInt64 = 0
-        while true {
-            let chunk = try await read(tenant: tenant, artifactId: artifactId, offset: offset, length: chunkBytes)
-            hasher.update(chunk.bytes)
-            try sink(chunk.bytes)
-            offset += UInt64(chunk.bytes.count)
-            if chunk.eof { break }
-            guard !chunk.bytes.isEmpty else { throw CairnClientError.protocolViolation("an empty read before the end") }
+        func request(at position: UInt64) -> Request {
+            Request(
+                "artifacts.read",
+                JSONObject([
+                    ("tenant", .string(meta.tenantId)), ("artifactId", .string(meta.artifactId)),
+                    ("offset", .number(JSONNumber(position))), ("length", .number(JSONNumber(chunk))), ("binary", true),
+                ]), expectAttachment: true)
+        }
+        do {
+            // Artifacts never change, so every range can be asked for up
+            // front; an empty artifact still takes one read.
+            let end = max(meta.sizeBytes, 1)
+            repeat {
+                while requestsInFlight < window && requested < end {
+                    try await send(request(at: requested))
+                    requested += chunk
+                }
+                let reply = try await receive().get()
+                guard case .number(let n)? = reply.result["offset"], n.int64 == Int64(offset) else {
+                    throw CairnClientError.protocolViolation("a read answered the wrong offset")
+                }
+                let bytes = reply.attachment ?? []
+                hasher.update(bytes)
+                try sink(bytes)
+                offset += UInt64(bytes.count)
+            } while requestsInFlight > 0
+        } catch {
+            await discardResponsesInFlight()
+            throw error
         }
         let actual = hasher.finalize().hex
         guard actual == meta.sha256, offset == meta.sizeBytes else {

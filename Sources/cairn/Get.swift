@@ -89,16 +89,16 @@ struct Get: AsyncParsableCommand {
         // On standard output too when that is not the terminal the bar is drawn on (`cairn get ID > file`).
         let toFile = (output != nil && output != "-") || isatty(1) == 0
         let showProgress = toFile && ProgressBar.shouldShow(json: client.json)
+        let meta = try await connection.meta(tenant: tenant.name, artifactId: artifactId)
         var progress: ProgressBar? = nil
         if showProgress {
-            let meta = try await connection.meta(tenant: tenant.name, artifactId: artifactId)
             let label =
                 output.flatMap { $0 == "-" ? nil : ($0 as NSString).lastPathComponent } ?? String(artifactId.prefix(8))
             progress = ProgressBar(label: label, total: meta.sizeBytes, enabled: true)
         }
         defer { progress?.interrupt() }
         var received: UInt64 = 0
-        let meta = try await connection.download(tenant: tenant.name, artifactId: artifactId) { bytes in
+        _ = try await connection.download(meta) { bytes in
             try sink(bytes)
             received += UInt64(bytes.count)
             progress?.update(received)

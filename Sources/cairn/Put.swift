@@ -150,22 +150,35 @@ private struct Upload {
             label: label, total: size, resumedBytes: offset, enabled: ProgressBar.shouldShow(json: json))
         defer { progress.interrupt() }
         progress.update(offset)
-        while offset < size {
-            let count = Int(min(UInt64(chunk), size - offset))
-            let bytes = try readChunk(fd, path: path, count: count, at: offset)
-            guard bytes.count == count else {
-                try? await connection.abort(uploadId: id)
-                records.remove(key)
-                throw LocalFailure("\(path) shrank while it was being uploaded; nothing was stored")
+        // Two appends in flight: the next chunk is read and hashed here while
+        // the server stores the previous one.
+        var sent = offset
+        do {
+            while sent < size || connection.requestsInFlight > 0 {
+                if sent < size && connection.requestsInFlight < 2 {
+                    let count = Int(min(UInt64(chunk), size - sent))
+                    let bytes = try readChunk(fd, path: path, count: count, at: sent)
+                    guard bytes.count == count else {
+                        await connection.discardResponsesInFlight()
+                        try? await connection.abort(uploadId: id)
+                        records.remove(key)
+                        throw LocalFailure("\(path) shrank while it was being uploaded; nothing was stored")
+                    }
+                    hasher.update(bytes)
+                    try await connection.sendAppend(uploadId: id, offset: sent, bytes: bytes)
+                    sent += UInt64(count)
+                    continue
+                }
+                let next = try await connection.receiveAppendOffset()
+                guard next > offset, next <= sent else {
+                    throw CairnClientError.protocolViolation("uploads.append answered offset \(next) after \(offset)")
+                }
+                offset = next
+                progress.update(offset)
             }
-            hasher.update(bytes)
-            let next = try await connection.append(uploadId: id, offset: offset, bytes: bytes)
-            guard next == offset + UInt64(count) else {
-                throw CairnClientError.protocolViolation(
-                    "uploads.append answered offset \(next), not \(offset + UInt64(count))")
-            }
-            offset = next
-            progress.update(offset)
+        } catch {
+            await connection.discardResponsesInFlight()
+            throw error
         }
         let after = try FileIO.status(fd)
         guard UInt64(after.st_size) == size, FileIO.modificationNanoseconds(after) == key.modified else {
