@@ -35,6 +35,9 @@ let package = Package(
             providers: [.apt(["libssl-dev"])]
         ),
 
+        // glibc's mallopt, for the executables' allocator tuning.
+        .systemLibrary(name: "CMalloc"),
+
         // SHA-256 through libcrypto's EVP interface, and the digest value type.
         .target(name: "CairnDigest", dependencies: ["CCrypto"], swiftSettings: strictSettings),
 
@@ -85,7 +88,7 @@ let package = Package(
         .executableTarget(
             name: "cairn",
             dependencies: [
-                "CairnServer", "CairnClient", "CairnProtocol", "CairnDigest", "CairnStore",
+                "CairnServer", "CairnClient", "CairnProtocol", "CairnDigest", "CairnStore", "CMalloc",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -98,6 +101,7 @@ let package = Package(
         .executableTarget(
             name: "cairn-store-bench",
             dependencies: [
+                "CMalloc",
                 "CairnStore", "CairnDigest",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),

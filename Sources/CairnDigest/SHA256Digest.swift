@@ -16,11 +16,25 @@ public struct SHA256Digest: Hashable, Sendable, Comparable, CustomStringConverti
     /// - Returns: `nil` when `bytes` is not 32 bytes long.
     public init?(bytes: some Collection<UInt8>) {
         guard bytes.count == Self.byteCount else { return nil }
-        var words: [UInt64] = [0, 0, 0, 0]
-        for (index, byte) in bytes.enumerated() {
-            words[index / 8] = words[index / 8] << 8 | UInt64(byte)
-        }
-        (w0, w1, w2, w3) = (words[0], words[1], words[2], words[3])
+        self.init(contiguous: Array(bytes))
+    }
+
+    /// Creates a digest from exactly 32 bytes (the common, fast path).
+    public init?(bytes: [UInt8]) {
+        guard bytes.count == Self.byteCount else { return nil }
+        self.init(contiguous: bytes)
+    }
+
+    /// Creates a digest from exactly 32 bytes in memory.
+    public init?(bytes: UnsafeRawBufferPointer) {
+        guard bytes.count == Self.byteCount else { return nil }
+        func word(_ at: Int) -> UInt64 { UInt64(bigEndian: bytes.loadUnaligned(fromByteOffset: at, as: UInt64.self)) }
+        (w0, w1, w2, w3) = (word(0), word(8), word(16), word(24))
+    }
+
+    private init(contiguous bytes: [UInt8]) {
+        let digest = bytes.withUnsafeBytes { SHA256Digest(bytes: $0)! }
+        self = digest
     }
 
     /// Parses the contract's textual forms: 64 hex digits of either case,

@@ -49,6 +49,7 @@ struct Serve: AsyncParsableCommand {
             return handler
         }
         let logger = Logger(label: "cairn")
+        ProcessTuning.keepLargeAllocationsInTheHeap()
         var configuration = ServerConfiguration(
             dataDirectory: dataDir ?? ServerConfiguration.defaultDataDirectory(), socketPath: socket)
         configuration.accessPolicyPath = accessPolicy
