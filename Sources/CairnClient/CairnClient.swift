@@ -108,10 +108,19 @@ public final class CairnClient {
 
     /// Sends every request, then reads every response, in order.
     public func pipeline(_ requests: [Request]) async throws -> [Result<Reply, CairnClientError>] {
-        for request in requests { try await send(request, flush: false) }
-        try await flush()
         var replies: [Result<Reply, CairnClientError>] = []
-        for _ in requests { replies.append(try await receive()) }
+        replies.reserveCapacity(requests.count)
+        for request in requests {
+            try await send(request, flush: false)
+            // Read while writing: with unbounded requests in flight the server
+            // stops reading once its answers back up, and both sides wait forever.
+            if pending.count > 128 {
+                try await flush()
+                replies.append(try await receive())
+            }
+        }
+        try await flush()
+        while replies.count < requests.count { replies.append(try await receive()) }
         return replies
     }
 

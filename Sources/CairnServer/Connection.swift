@@ -84,8 +84,13 @@ struct Connection {
             append(RPCResponse.failure(id: id, error: error), to: &output)
             // A refused request still has its announced bytes dropped, so the
             // stream stays framed.
-            if let length = announcedLength(inInvalid: line) { decoder.expectAttachment(length, keep: false) }
-            return .proceed
+            switch announcedLength(inInvalid: (try? JSONParser.parse(line)) ?? .null) {
+            case .none: return .proceed
+            case .some(.some(let length)):
+                decoder.expectAttachment(length, keep: false)
+                return .proceed
+            case .some(.none): return .close  // announced bytes that cannot be skipped
+            }
         case .single(.request(let request)):
             switch attachmentLength(of: request) {
             case .none:
@@ -96,16 +101,26 @@ struct Connection {
                 decoder.expectAttachment(length, keep: true)
                 return .await(request)
             case .some(.failure(let error)):
-                append(RPCResponse.failure(id: request.id ?? .null, error: error), to: &output)
+                // REQUEST_TOO_LARGE answers with id null (protocol-v1, precise rules).
+                let id = error.code == .requestTooLarge ? .null : request.id ?? .null
+                append(RPCResponse.failure(id: id, error: error), to: &output)
                 return .close
             }
         case .batch(let entries):
             var responses: [JSONValue] = []
             var dropped = 0
-            for entry in entries {
+            let elements = ((try? JSONParser.parse(line))?.arrayValue) ?? []
+            for (index, entry) in entries.enumerated() {
                 switch entry {
                 case .invalid(let id, let error):
                     responses.append(RPCResponse.failure(id: id, error: error))
+                    switch announcedLength(inInvalid: index < elements.count ? elements[index] : .null) {
+                    case .none: break
+                    case .some(.some(let length)): dropped += length
+                    case .some(.none):
+                        append(.array(responses), to: &output)
+                        return .close
+                    }
                 case .request(let request):
                     switch attachmentLength(of: request) {
                     case .none:
@@ -150,13 +165,14 @@ struct Connection {
         return .success(Int(length))
     }
 
-    /// The `dataLength` of a line refused as an invalid request, when it can
-    /// be read and is within the limits.
-    private func announcedLength(inInvalid line: [UInt8]) -> Int? {
-        guard let value = try? JSONParser.parse(line), case .number(let number)? = value["params"]?["dataLength"],
-            let length = number.int64, length >= 0, length <= attachmentLimit
-        else { return nil }
-        return Int(length)
+    /// The `dataLength` announced by a request refused as invalid: `nil` when
+    /// it announces none, `.some(nil)` when it announces one that cannot be
+    /// skipped (not a length, or over every limit).
+    private func announcedLength(inInvalid value: JSONValue) -> Int?? {
+        guard let announced = value["params"]?["dataLength"] else { return nil }
+        guard case .number(let number) = announced, let length = number.int64, length >= 0, length <= attachmentLimit
+        else { return .some(nil) }
+        return .some(Int(length))
     }
 
     /// A binary reply turned into one carrying its bytes as base64 `data`.

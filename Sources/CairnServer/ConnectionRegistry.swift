@@ -24,7 +24,13 @@ final class ConnectionRegistry: Sendable {
                 state.shuttingDown = true
                 return !state.busy
             }
-            if close { channel.close(promise: nil) }
+            if close {
+                channel.close(promise: nil)
+            } else {
+                // A request may finish, but a client that does not read must not hold the shutdown.
+                let channel = self.channel
+                channel.eventLoop.scheduleTask(in: .seconds(3)) { channel.close(promise: nil) }
+            }
         }
     }
 

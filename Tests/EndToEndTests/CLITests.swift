@@ -128,13 +128,14 @@ struct CLITests {
     @Test(.timeLimit(.minutes(1)))
     func interruptedPutResumes() async throws {
         let server = try await ServerProcess.start()
-        let content = randomBytes(40 << 20)
+        let content = randomBytes(96 << 20)
         let file = server.scratch("big.bin")
         try Data(content).write(to: URL(fileURLWithPath: file))
         let arguments = ["put", file, "--provider", "p"] + tenant
 
-        // Small appends make the first put slow enough to interrupt half-way.
-        let first = try server.launch(arguments + ["--chunk-bytes", "65536"])
+        // Small appends (each a transaction of its own) make the first put
+        // slow enough to interrupt half-way, even with appends pipelined.
+        let first = try server.launch(arguments + ["--chunk-bytes", "32768"])
         let records = (server.stateDirectory as NSString).appendingPathComponent("cairn/uploads")
         var uploadId: String? = nil
         var offset: UInt64 = 0

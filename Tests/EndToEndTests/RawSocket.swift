@@ -1,0 +1,277 @@
+import CairnProtocol
+import Foundation
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+/// A client connection to a Unix socket made of plain POSIX calls, for
+/// sending bytes no well-behaved client would send and reading the answer
+/// line by line.
+///
+/// The descriptor is non-blocking and every wait is bounded: reads and
+/// writes poll and sleep in short steps, so a silent server fails the test
+/// with ``Failure/timedOut(_:)`` instead of hanging it, and the cooperative
+/// thread pool is never blocked for long. Writes use `MSG_NOSIGNAL`, so a
+/// connection the server closed gives ``Failure/closed`` rather than a
+/// SIGPIPE that would end the test process.
+///
+/// Not `Sendable`: one task drives one connection.
+final class RawSocket {
+    /// Why a read or write did not complete.
+    enum Failure: Error, CustomStringConvertible {
+        /// Nothing (or not enough) arrived in time; the bytes buffered so far.
+        case timedOut(String)
+        /// The peer closed the connection (or reset it).
+        case closed(String)
+        /// A system call failed.
+        case system(String, Int32)
+
+        var description: String {
+            switch self {
+            case .timedOut(let pending): "timed out waiting for the server; buffered: \(pending)"
+            case .closed(let pending): "the server closed the connection; buffered: \(pending)"
+            case .system(let call, let code): "\(call) failed: \(String(cString: strerror(code)))"
+            }
+        }
+    }
+
+    private var descriptor: Int32
+    /// Bytes received and not yet handed out.
+    private var received: [UInt8] = []
+    /// Whether the peer has closed its side.
+    private(set) var peerClosed = false
+
+    /// Connects to the socket at `path`.
+    ///
+    /// - Throws: ``Failure/system(_:_:)`` when nothing accepts there.
+    init(path: String) throws {
+        #if canImport(Glibc)
+            let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        #else
+            let fd = socket(AF_UNIX, SOCK_STREAM, 0)
+        #endif
+        guard fd >= 0 else { throw Failure.system("socket", errno) }
+        let connected = ServerProcess.withUnixAddress(path) { connect(fd, $0, $1) }
+        guard connected == 0 else {
+            let code = errno
+            posixClose(fd)
+            throw Failure.system("connect \(path)", code)
+        }
+        _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
+        descriptor = fd
+    }
+
+    deinit { close() }
+
+    /// Closes the connection; idempotent.
+    func close() {
+        guard descriptor >= 0 else { return }
+        posixClose(descriptor)
+        descriptor = -1
+    }
+
+    /// Shuts the writing half, as `socat` does after its last request.
+    func shutdownWrite() {
+        _ = shutdown(descriptor, Int32(SHUT_WR))
+    }
+
+    // MARK: - Writing
+
+    /// Sends all of `bytes`, reading whatever the server answers meanwhile
+    /// so that neither side can block the other.
+    func send(_ bytes: [UInt8], timeout: Duration = .seconds(30)) async throws {
+        let deadline = ContinuousClock.now + timeout
+        var sent = 0
+        while sent < bytes.count {
+            let count = bytes.withUnsafeBytes { raw in
+                posixSend(descriptor, raw.baseAddress! + sent, min(bytes.count - sent, 1 << 20))
+            }
+            if count > 0 {
+                sent += count
+                continue
+            }
+            let code = errno
+            guard count < 0, code == EAGAIN || code == EWOULDBLOCK || code == EINTR else {
+                throw Failure.closed(
+                    "send failed (\(String(cString: strerror(code)))) after \(sent) of \(bytes.count) bytes")
+            }
+            _ = try fill()
+            guard ContinuousClock.now < deadline else { throw Failure.timedOut("sent \(sent) of \(bytes.count) bytes") }
+            try await Task.sleep(for: .milliseconds(1))
+        }
+    }
+
+    /// Sends `text` as UTF-8.
+    func send(_ text: String) async throws {
+        try await send(Array(text.utf8))
+    }
+
+    /// Sends `request` serialized as one line.
+    func send(line request: JSONValue) async throws {
+        try await send(request.serialized() + [0x0a])
+    }
+
+    // MARK: - Reading
+
+    /// The next line, without its newline.
+    func readLine(timeout: Duration = .seconds(20)) async throws -> [UInt8] {
+        let deadline = ContinuousClock.now + timeout
+        while true {
+            if let newline = received.firstIndex(of: 0x0a) {
+                let line = Array(received[..<newline])
+                received.removeSubrange(...newline)
+                return line
+            }
+            try await waitForBytes(until: deadline)
+        }
+    }
+
+    /// The next line, parsed as JSON.
+    func readJSON(timeout: Duration = .seconds(20)) async throws -> JSONValue {
+        let line = try await readLine(timeout: timeout)
+        do {
+            return try JSONParser.parse(line)
+        } catch {
+            throw Failure.closed("an unparsable response line: \(String(decoding: line.prefix(300), as: UTF8.self))")
+        }
+    }
+
+    /// Exactly `count` raw bytes (an attachment after a response line).
+    func readBytes(_ count: Int, timeout: Duration = .seconds(20)) async throws -> [UInt8] {
+        let deadline = ContinuousClock.now + timeout
+        while received.count < count { try await waitForBytes(until: deadline) }
+        defer { received.removeFirst(count) }
+        return Array(received[..<count])
+    }
+
+    /// Sends a request line and reads one response line.
+    func call(_ request: JSONValue, timeout: Duration = .seconds(20)) async throws -> JSONValue {
+        try await send(line: request)
+        return try await readJSON(timeout: timeout)
+    }
+
+    /// Sends `bytes` and reads `count` lines, writing and reading at once
+    /// (for pipelines too long for the socket buffers).
+    func exchange(_ bytes: [UInt8], lines count: Int, timeout: Duration = .seconds(60)) async throws -> [[UInt8]] {
+        let deadline = ContinuousClock.now + timeout
+        var lines: [[UInt8]] = []
+        lines.reserveCapacity(count)
+        var sent = 0
+        var scanned = 0
+        while lines.count < count {
+            var progressed = false
+            if sent < bytes.count {
+                let written = bytes.withUnsafeBytes { raw in
+                    posixSend(descriptor, raw.baseAddress! + sent, min(bytes.count - sent, 256 << 10))
+                }
+                if written > 0 {
+                    sent += written
+                    progressed = true
+                } else if written < 0, errno != EAGAIN, errno != EWOULDBLOCK, errno != EINTR {
+                    throw Failure.closed("send failed after \(sent) bytes and \(lines.count) lines")
+                }
+            }
+            if try fill() > 0 { progressed = true }
+            var start = 0
+            while let newline = received[scanned...].firstIndex(of: 0x0a) {
+                lines.append(Array(received[start..<newline]))
+                start = newline + 1
+                scanned = start
+            }
+            if start > 0 {
+                received.removeFirst(start)
+                scanned -= start
+            }
+            scanned = received.count
+            if lines.count >= count { break }
+            if peerClosed { throw Failure.closed("after \(lines.count) of \(count) lines") }
+            guard ContinuousClock.now < deadline else {
+                throw Failure.timedOut("\(lines.count) of \(count) lines; sent \(sent) of \(bytes.count) bytes")
+            }
+            if !progressed { try await Task.sleep(for: .milliseconds(1)) }
+        }
+        return lines
+    }
+
+    /// Whether no byte arrives for `duration` (the server is waiting).
+    func staysSilent(for duration: Duration) async throws -> Bool {
+        let deadline = ContinuousClock.now + duration
+        while ContinuousClock.now < deadline {
+            if try fill() > 0 || !received.isEmpty || peerClosed { return false }
+            try await Task.sleep(for: .milliseconds(5))
+        }
+        return true
+    }
+
+    /// Reads until the peer closes; `true` when it did within `timeout`.
+    /// Bytes that arrive meanwhile stay readable with ``readLine(timeout:)``.
+    func waitForClose(timeout: Duration = .seconds(10)) async throws -> Bool {
+        let deadline = ContinuousClock.now + timeout
+        while !peerClosed {
+            guard ContinuousClock.now < deadline else { return false }
+            if try fill() == 0 { try await Task.sleep(for: .milliseconds(2)) }
+        }
+        return true
+    }
+
+    /// Bytes buffered but not handed out yet.
+    var pending: [UInt8] { received }
+
+    private func waitForBytes(until deadline: ContinuousClock.Instant) async throws {
+        while true {
+            if try fill() > 0 { return }
+            if peerClosed { throw Failure.closed(describe(received)) }
+            guard ContinuousClock.now < deadline else { throw Failure.timedOut(describe(received)) }
+            try await Task.sleep(for: .milliseconds(1))
+        }
+    }
+
+    /// Reads what is available without waiting; the number of bytes read.
+    private func fill() throws -> Int {
+        guard !peerClosed else { return 0 }
+        var total = 0
+        var buffer = [UInt8](repeating: 0, count: 256 << 10)
+        while true {
+            let count = buffer.withUnsafeMutableBytes { recv(descriptor, $0.baseAddress!, $0.count, 0) }
+            if count > 0 {
+                received.append(contentsOf: buffer[..<count])
+                total += count
+                continue
+            }
+            if count == 0 {
+                peerClosed = true
+                return total
+            }
+            switch errno {
+            case EAGAIN, EWOULDBLOCK: return total
+            case EINTR: continue
+            case ECONNRESET, EPIPE:
+                peerClosed = true
+                return total
+            default: throw Failure.system("recv", errno)
+            }
+        }
+    }
+
+    private func describe(_ bytes: [UInt8]) -> String {
+        let text = String(decoding: bytes.prefix(400), as: UTF8.self)
+        return bytes.count > 400 ? "\(text)… (\(bytes.count) bytes)" : "\(text) (\(bytes.count) bytes)"
+    }
+}
+
+/// `close(2)`, named apart from ``RawSocket/close()``.
+private func posixClose(_ fd: Int32) {
+    close(fd)
+}
+
+/// `send(2)` without SIGPIPE, named apart from ``RawSocket/send(_:timeout:)``.
+private func posixSend(_ fd: Int32, _ bytes: UnsafeRawPointer, _ count: Int) -> Int {
+    #if canImport(Glibc)
+        send(fd, bytes, count, Int32(MSG_NOSIGNAL))
+    #else
+        send(fd, bytes, count, 0)
+    #endif
+}
