@@ -103,7 +103,8 @@ struct AddProviderListing: Migration {
             let record = try ArtifactRecord(decoding: value)
             try storage.setValue(
                 key,
-                for: Keys.providerArtifact(tenant: record.tenant, providerId: record.providerId, listSeq: record.listSeq),
+                for: Keys.providerArtifact(
+                    tenant: record.tenant, providerId: record.providerId, listSeq: record.listSeq),
                 in: .providerArtifacts
             )
             return true

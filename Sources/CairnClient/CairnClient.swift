@@ -28,7 +28,8 @@ public final class CairnClient {
     private var outgoing = ByteBuffer()
     var cachedMaxChunkBytes: Int?
 
-    private init(inbound: NIOAsyncChannelInboundStream<ByteBuffer>, outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>) {
+    private init(inbound: NIOAsyncChannelInboundStream<ByteBuffer>, outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>)
+    {
         self.inbound = inbound.makeAsyncIterator()
         self.outbound = outbound
     }
@@ -60,7 +61,8 @@ public final class CairnClient {
 
     /// The socket the CLI and other clients use: `--socket`, else
     /// `$CAIRN_SOCKET`, else `<data-dir>/cairn.sock` of the default data dir.
-    public static func defaultSocketPath(environment: [String: String] = ProcessInfo.processInfo.environment) -> String {
+    public static func defaultSocketPath(environment: [String: String] = ProcessInfo.processInfo.environment) -> String
+    {
         if let socket = environment["CAIRN_SOCKET"], !socket.isEmpty { return socket }
         let dataDir: String
         if let dir = environment["CAIRN_DATA_DIR"], !dir.isEmpty {
@@ -85,9 +87,12 @@ public final class CairnClient {
     ///   - expectAttachment: read `dataLength` raw bytes after the response line.
     /// - Throws: ``CairnClientError/server(_:)`` with the contract's error.
     public func call(
-        _ method: String, _ params: JSONObject = JSONObject(), attachment: [UInt8]? = nil, expectAttachment: Bool = false
+        _ method: String, _ params: JSONObject = JSONObject(), attachment: [UInt8]? = nil,
+        expectAttachment: Bool = false
     ) async throws -> Reply {
-        let replies = try await pipeline([Request(method, params, attachment: attachment, expectAttachment: expectAttachment)])
+        let replies = try await pipeline([
+            Request(method, params, attachment: attachment, expectAttachment: expectAttachment)
+        ])
         return try replies[0].get()
     }
 
@@ -98,7 +103,10 @@ public final class CairnClient {
         public var attachment: [UInt8]?
         public var expectAttachment: Bool
 
-        public init(_ method: String, _ params: JSONObject = JSONObject(), attachment: [UInt8]? = nil, expectAttachment: Bool = false) {
+        public init(
+            _ method: String, _ params: JSONObject = JSONObject(), attachment: [UInt8]? = nil,
+            expectAttachment: Bool = false
+        ) {
             self.method = method
             self.params = params
             self.attachment = attachment
@@ -149,7 +157,9 @@ public final class CairnClient {
         if let error = response["error"] {
             return .failure(.server(RPCError(json: error) ?? RPCError(.internalError, "malformed error")))
         }
-        guard let result = response["result"] else { throw CairnClientError.protocolViolation("a response without result") }
+        guard let result = response["result"] else {
+            throw CairnClientError.protocolViolation("a response without result")
+        }
         var attachment: [UInt8]? = nil
         if expectAttachment, case .number(let n)? = result["dataLength"], let length = n.int64, length >= 0 {
             decoder.expectAttachment(Int(length), keep: true)

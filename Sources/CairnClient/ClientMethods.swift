@@ -18,7 +18,9 @@ public struct ArtifactInfo: Sendable, Equatable {
 
     public init(json: JSONValue) throws {
         func string(_ key: String) throws -> String {
-            guard let value = json[key]?.stringValue else { throw CairnClientError.protocolViolation("meta without \(key)") }
+            guard let value = json[key]?.stringValue else {
+                throw CairnClientError.protocolViolation("meta without \(key)")
+            }
             return value
         }
         guard case .number(let size)? = json["sizeBytes"], let sizeBytes = size.int64, sizeBytes >= 0 else {
@@ -53,7 +55,8 @@ extension CairnClient {
     /// The server's chunk limit, from `system.hello` (asked once per connection).
     public func maxChunkBytes() async throws -> Int {
         if let cachedMaxChunkBytes { return cachedMaxChunkBytes }
-        guard case .number(let n)? = try await hello()["limits"]?["maxChunkBytes"], let value = n.int64, value > 0 else {
+        guard case .number(let n)? = try await hello()["limits"]?["maxChunkBytes"], let value = n.int64, value > 0
+        else {
             throw CairnClientError.protocolViolation("hello without limits.maxChunkBytes")
         }
         cachedMaxChunkBytes = Int(value)
@@ -64,7 +67,9 @@ extension CairnClient {
     public func upload(
         tenant: String, providerId: String, mimeType: String, bytes: [UInt8], sha256: String? = nil
     ) async throws -> ArtifactInfo {
-        var params = JSONObject([("tenant", .string(tenant)), ("providerId", .string(providerId)), ("mimeType", .string(mimeType))])
+        var params = JSONObject([
+            ("tenant", .string(tenant)), ("providerId", .string(providerId)), ("mimeType", .string(mimeType)),
+        ])
         if let sha256 { params["sha256"] = .string(sha256) }
         return try ArtifactInfo(json: try await call("artifacts.upload", params, attachment: bytes).result)
     }
@@ -73,7 +78,9 @@ extension CairnClient {
     public func beginUpload(
         tenant: String, providerId: String, mimeType: String, sizeBytes: UInt64? = nil, sha256: String? = nil
     ) async throws -> String {
-        var params = JSONObject([("tenant", .string(tenant)), ("providerId", .string(providerId)), ("mimeType", .string(mimeType))])
+        var params = JSONObject([
+            ("tenant", .string(tenant)), ("providerId", .string(providerId)), ("mimeType", .string(mimeType)),
+        ])
         if let sizeBytes { params["sizeBytes"] = .number(JSONNumber(sizeBytes)) }
         if let sha256 { params["sha256"] = .string(sha256) }
         guard let id = try await call("uploads.begin", params).result["uploadId"]?.stringValue else {
@@ -129,11 +136,15 @@ extension CairnClient {
     /// `artifacts.meta`.
     public func meta(tenant: String, artifactId: String) async throws -> ArtifactInfo {
         try ArtifactInfo(
-            json: try await call("artifacts.meta", JSONObject([("tenant", .string(tenant)), ("artifactId", .string(artifactId))])).result)
+            json: try await call(
+                "artifacts.meta", JSONObject([("tenant", .string(tenant)), ("artifactId", .string(artifactId))])
+            ).result)
     }
 
     /// `artifacts.read` with the bytes as an attachment.
-    public func read(tenant: String, artifactId: String, offset: UInt64 = 0, length: Int? = nil) async throws -> ReadChunk {
+    public func read(tenant: String, artifactId: String, offset: UInt64 = 0, length: Int? = nil) async throws
+        -> ReadChunk
+    {
         var params = JSONObject([
             ("tenant", .string(tenant)), ("artifactId", .string(artifactId)), ("offset", .number(JSONNumber(offset))),
             ("binary", true),

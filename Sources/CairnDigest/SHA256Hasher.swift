@@ -54,7 +54,9 @@ public struct SHA256Hasher: ~Copyable {
     public static func digest(_ buffer: UnsafeRawBufferPointer) -> SHA256Digest {
         var output = [UInt8](repeating: 0, count: SHA256Digest.byteCount)
         output.withUnsafeMutableBufferPointer { out in
-            _ = EVP_Digest(buffer.baseAddress ?? UnsafeRawPointer(bitPattern: 1), buffer.count, out.baseAddress, nil, EVP_sha256(), nil)
+            _ = EVP_Digest(
+                buffer.baseAddress ?? UnsafeRawPointer(bitPattern: 1), buffer.count, out.baseAddress, nil, EVP_sha256(),
+                nil)
         }
         return SHA256Digest(bytes: output)!
     }
@@ -64,4 +66,3 @@ public struct SHA256Hasher: ~Copyable {
         bytes.withUnsafeBytes { digest($0) }
     }
 }
-

@@ -48,7 +48,9 @@ public enum RPCLine: Sendable, Equatable {
         do {
             value = try JSONParser.parse(bytes)
         } catch {
-            return .single(.invalid(id: .null, error: RPCError(.parseError, "parse error: \(error.reason) at byte \(error.offset)")))
+            return .single(
+                .invalid(
+                    id: .null, error: RPCError(.parseError, "parse error: \(error.reason) at byte \(error.offset)")))
         }
         if case .array(let elements) = value {
             guard !elements.isEmpty else {

@@ -146,4 +146,3 @@ public struct AccessPolicyError: Error, CustomStringConvertible {
     public let problem: String
     public var description: String { "access policy \(path) \(problem)" }
 }
-

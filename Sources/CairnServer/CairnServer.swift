@@ -61,7 +61,9 @@ public final class CairnServer: Service, Sendable {
         chmod(path, 0o660)
         logger.notice(
             "cairn serving",
-            metadata: ["socket": "\(path)", "dataDir": "\(configuration.dataDirectory)", "layout": "\(store.layoutVersion)"])
+            metadata: [
+                "socket": "\(path)", "dataDir": "\(configuration.dataDirectory)", "layout": "\(store.layoutVersion)",
+            ])
 
         try await withGracefulShutdownHandler {
             try await withThrowingTaskGroup(of: Void.self) { background in

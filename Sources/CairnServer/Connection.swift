@@ -134,7 +134,9 @@ struct Connection {
                                 id: request.id ?? .null,
                                 error: RPCError(.invalidRequest, "attachments are not allowed inside a batch")))
                     case .some(.failure(let error)):
-                        append(.array(responses + [RPCResponse.failure(id: request.id ?? .null, error: error)]), to: &output)
+                        append(
+                            .array(responses + [RPCResponse.failure(id: request.id ?? .null, error: error)]),
+                            to: &output)
                         return .close
                     }
                 }
@@ -154,7 +156,8 @@ struct Connection {
         guard let value = request.params["dataLength"] else { return nil }
         guard case .number(let number) = value, let length = number.int64, length >= 0 else {
             return .failure(
-                RPCError.invalidParams("dataLength", "dataLength must be a non-negative integer; the connection is closed"))
+                RPCError.invalidParams(
+                    "dataLength", "dataLength must be a non-negative integer; the connection is closed"))
         }
         guard length <= attachmentLimit else {
             return .failure(
@@ -191,7 +194,8 @@ struct Connection {
     private func response(_ reply: Reply, id: JSONValue) -> Response {
         switch reply {
         case .result(let result): Response(json: RPCResponse.success(id: id, result: result))
-        case .binary(let result, let bytes): Response(json: RPCResponse.success(id: id, result: result), attachment: bytes)
+        case .binary(let result, let bytes):
+            Response(json: RPCResponse.success(id: id, result: result), attachment: bytes)
         case .error(let error): Response(json: RPCResponse.failure(id: id, error: error))
         }
     }

@@ -34,7 +34,9 @@ final class Dispatcher: Sendable {
     func handle(_ request: RPCRequest, peer: Peer, attachment: [UInt8]?) async -> Reply {
         do {
             if attachment != nil, !Self.attachmentMethods.contains(request.method) {
-                guard Self.methods.contains(request.method) else { throw RPCError(.methodNotFound, "no method \(request.method)") }
+                guard Self.methods.contains(request.method) else {
+                    throw RPCError(.methodNotFound, "no method \(request.method)")
+                }
                 throw RPCError.invalidParams("dataLength", "\(request.method) takes no attachment")
             }
             return try await route(request, Params(request.params), peer: peer, attachment: attachment)
@@ -57,7 +59,8 @@ final class Dispatcher: Sendable {
         "blobs.stat", "blobs.verify", "tenants.usage", "tenants.setQuota", "events.list",
     ]
 
-    private func route(_ request: RPCRequest, _ params: Params, peer: Peer, attachment: [UInt8]?) async throws -> Reply {
+    private func route(_ request: RPCRequest, _ params: Params, peer: Peer, attachment: [UInt8]?) async throws -> Reply
+    {
         let actor = Actor(peer.name)
         switch request.method {
         case "system.hello":
@@ -115,7 +118,8 @@ final class Dispatcher: Sendable {
 
         case "artifacts.list":
             let tenant = try authorize(params, peer, .read)
-            let providerId = try params.has("providerId") && params.object["providerId"] != .null ? providerID(params) : nil
+            let providerId =
+                try params.has("providerId") && params.object["providerId"] != .null ? providerID(params) : nil
             let limit = try params.optionalInteger("limit") ?? 100
             guard (1...UInt64(ArtifactStore.maxPageSize)).contains(limit) else {
                 throw RPCError.invalidParams("limit", "limit must be between 1 and \(ArtifactStore.maxPageSize)")
@@ -131,7 +135,8 @@ final class Dispatcher: Sendable {
 
         case "artifacts.meta":
             let tenant = try authorize(params, peer, .read)
-            return .result(.object(Wire.meta(try store.meta(tenant: tenant, artifactId: try uuid(params, "artifactId")))))
+            return .result(
+                .object(Wire.meta(try store.meta(tenant: tenant, artifactId: try uuid(params, "artifactId")))))
 
         case "artifacts.read":
             let tenant = try authorize(params, peer, .read)
@@ -162,7 +167,8 @@ final class Dispatcher: Sendable {
             let artifactId = try uuid(params, "artifactId")
             let freed = try await store.delete(tenant: tenant, artifactId: artifactId, actor: actor)
             return .result(
-                .object(JSONObject([("artifactId", Wire.id(artifactId)), ("deleted", true), ("blobFreed", .bool(freed))])))
+                .object(
+                    JSONObject([("artifactId", Wire.id(artifactId)), ("deleted", true), ("blobFreed", .bool(freed))])))
 
         case "blobs.stat":
             let tenant = try authorize(params, peer, .read)
@@ -177,14 +183,19 @@ final class Dispatcher: Sendable {
         case "blobs.verify":
             let tenant = try authorize(params, peer, .admin)
             let maxBytes = try params.optionalInteger("maxBytes") ?? (256 << 20)
-            let page = try store.verifyBlobs(tenant: tenant, cursor: try params.optionalString("cursor"), maxBytes: maxBytes)
+            let page = try store.verifyBlobs(
+                tenant: tenant, cursor: try params.optionalString("cursor"), maxBytes: maxBytes)
             let corrupt: [JSONValue] = page.corrupt.map {
-                .object(JSONObject([("sha256", .string($0.sha256.hex)), ("artifactIds", .array($0.artifactIds.map(Wire.id)))]))
+                .object(
+                    JSONObject([
+                        ("sha256", .string($0.sha256.hex)), ("artifactIds", .array($0.artifactIds.map(Wire.id))),
+                    ]))
             }
             return .result(
                 .object(
                     JSONObject([
-                        ("checkedBlobs", Wire.number(page.checkedBlobs)), ("checkedBytes", Wire.number(page.checkedBytes)),
+                        ("checkedBlobs", Wire.number(page.checkedBlobs)),
+                        ("checkedBytes", Wire.number(page.checkedBytes)),
                         ("corrupt", .array(corrupt)), ("nextCursor", page.nextCursor.map(JSONValue.string) ?? .null),
                     ])))
 
@@ -202,7 +213,8 @@ final class Dispatcher: Sendable {
                 }
             }
             let usage = try await store.setQuota(
-                tenant: tenant, maxBytes: try change("maxBytes"), maxArtifacts: try change("maxArtifacts"), actor: actor)
+                tenant: tenant, maxBytes: try change("maxBytes"), maxArtifacts: try change("maxArtifacts"), actor: actor
+            )
             return .result(Wire.usage(usage))
 
         case "events.list":
@@ -228,7 +240,10 @@ final class Dispatcher: Sendable {
 
     private func hello(_ peer: Peer) -> JSONValue {
         let grants: [JSONValue] = policy.grants(of: peer).map { grant in
-            .object(JSONObject([("tenant", .string(grant.tenant)), ("scopes", .array(grant.scopes.map { .string($0.rawValue) }))]))
+            .object(
+                JSONObject([
+                    ("tenant", .string(grant.tenant)), ("scopes", .array(grant.scopes.map { .string($0.rawValue) })),
+                ]))
         }
         return .object(
             JSONObject([
@@ -243,7 +258,11 @@ final class Dispatcher: Sendable {
                             ("maxArtifactBytes", Wire.number(limits.maxArtifactBytes)),
                         ]))
                 ),
-                ("peer", .object(JSONObject([("uid", Wire.number(UInt64(peer.uid))), ("gid", Wire.number(UInt64(peer.gid)))]))),
+                (
+                    "peer",
+                    .object(
+                        JSONObject([("uid", Wire.number(UInt64(peer.uid))), ("gid", Wire.number(UInt64(peer.gid)))]))
+                ),
                 ("grants", .array(grants)),
             ]))
     }
@@ -331,7 +350,8 @@ final class Dispatcher: Sendable {
         if let attachment {
             if params.has("data") { throw RPCError.invalidParams("data", "give data or dataLength, not both") }
             guard attachment.count <= limit else {
-                throw RPCError(.tooLarge, "the payload is over the limit", data: JSONObject([("limit", Wire.number(limit))]))
+                throw RPCError(
+                    .tooLarge, "the payload is over the limit", data: JSONObject([("limit", Wire.number(limit))]))
             }
             return attachment
         }
@@ -340,7 +360,8 @@ final class Dispatcher: Sendable {
         }
         let bytes = try params.base64("data")
         guard bytes.count <= limit else {
-            throw RPCError(.tooLarge, "the payload is over the limit", data: JSONObject([("limit", Wire.number(limit))]))
+            throw RPCError(
+                .tooLarge, "the payload is over the limit", data: JSONObject([("limit", Wire.number(limit))]))
         }
         return bytes
     }

@@ -36,7 +36,9 @@ public struct ServerConfiguration: Sendable {
 
     /// The data directory chosen as the contract says: `--data-dir`, else
     /// `$CAIRN_DATA_DIR`, else `$HOME/.local/share/cairn`.
-    public static func defaultDataDirectory(environment: [String: String] = ProcessInfo.processInfo.environment) -> String {
+    public static func defaultDataDirectory(environment: [String: String] = ProcessInfo.processInfo.environment)
+        -> String
+    {
         if let dir = environment["CAIRN_DATA_DIR"], !dir.isEmpty { return dir }
         let home = environment["HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? NSHomeDirectory()
         return (home as NSString).appendingPathComponent(".local/share/cairn")

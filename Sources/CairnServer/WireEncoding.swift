@@ -64,7 +64,10 @@ enum Wire {
                 ("storedBytes", number(usage.storedBytes)),
                 (
                     "quota",
-                    .object(JSONObject([("maxBytes", optional(usage.maxBytes)), ("maxArtifacts", optional(usage.maxArtifacts))]))
+                    .object(
+                        JSONObject([
+                            ("maxBytes", optional(usage.maxBytes)), ("maxArtifacts", optional(usage.maxArtifacts)),
+                        ]))
                 ),
             ]))
     }
@@ -85,7 +88,9 @@ enum Wire {
         if let artifactId = event.artifactId { object["artifactId"] = id(artifactId) }
         if let sha256 = event.sha256 { object["sha256"] = .string(sha256.hex) }
         if let providerId = event.providerId { object["providerId"] = .string(providerId) }
-        if let detail = event.detail, let parsed = try? JSONParser.parse(Array(detail.utf8)) { object["detail"] = parsed }
+        if let detail = event.detail, let parsed = try? JSONParser.parse(Array(detail.utf8)) {
+            object["detail"] = parsed
+        }
         return .object(object)
     }
 

@@ -108,7 +108,9 @@ public final class ArtifactStore: Sendable {
         let info = environment.info
         var fs = statvfs()
         let free: UInt64 = statvfs(directory, &fs) == 0 ? UInt64(fs.f_bavail) * UInt64(fs.f_frsize) : 0
-        let (uploads, garbage) = try read { txn in (try txn.count(of: tables.uploads), try txn.count(of: tables.garbage)) }
+        let (uploads, garbage) = try read { txn in
+            (try txn.count(of: tables.uploads), try txn.count(of: tables.garbage))
+        }
         return StoreHealth(
             layoutVersion: layoutVersion, usedBytes: UInt64(info.usedBytes),
             sizeLimitBytes: UInt64(configuration.mapSizeLimit), diskFreeBytes: free,
@@ -137,12 +139,13 @@ public final class ArtifactStore: Sendable {
         _ txn: borrowing Transaction, now: Int64, target: UInt32, logger: Logger
     ) throws -> UInt32 {
         let stored = try txn.value(for: MetaKey.layoutVersion, in: .meta)
-        let version = try stored.map { bytes -> UInt32 in
-            guard bytes.count == 4 else {
-                throw StoreError(.internalError, .none, "the store's layout version record is damaged")
-            }
-            return bytes.reduce(0) { $0 << 8 | UInt32($1) }
-        } ?? 0
+        let version =
+            try stored.map { bytes -> UInt32 in
+                guard bytes.count == 4 else {
+                    throw StoreError(.internalError, .none, "the store's layout version record is damaged")
+                }
+                return bytes.reduce(0) { $0 << 8 | UInt32($1) }
+            } ?? 0
         switch Layout.plan(from: version, to: target) {
         case .upToDate:
             return version
@@ -198,7 +201,9 @@ extension UUID {
     init?(bytes: some Collection<UInt8>) {
         guard bytes.count == 16 else { return nil }
         let b = Array(bytes)
-        self.init(uuid: (b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]))
+        self.init(
+            uuid: (b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15])
+        )
     }
 
     var uuidBytes: UUIDBytes { UUIDBytes(bytes)! }

@@ -29,15 +29,22 @@ extension ArtifactStore {
         }
         while consumed < bytes.count {
             let take = min(chunkSize, bytes.count - consumed)
-            try writeChunk(txn, extent: extent, index: index, data: UnsafeRawBufferPointer(rebasing: bytes[consumed..<consumed + take]))
+            try writeChunk(
+                txn, extent: extent, index: index,
+                data: UnsafeRawBufferPointer(rebasing: bytes[consumed..<consumed + take]))
             consumed += take
             index += 1
         }
     }
 
-    private func writeChunk(_ txn: borrowing Transaction, extent: UInt64, index: UInt32, data: UnsafeRawBufferPointer) throws {
+    private func writeChunk(_ txn: borrowing Transaction, extent: UInt64, index: UInt32, data: UnsafeRawBufferPointer)
+        throws
+    {
         let digest = SHA256Hasher.digest(data).bytes
-        try txn.reserve(count: ChunkGeometry.digestPrefixSize + data.count, for: Keys.chunk(extent: extent, index: index), in: tables.chunks) { out in
+        try txn.reserve(
+            count: ChunkGeometry.digestPrefixSize + data.count, for: Keys.chunk(extent: extent, index: index),
+            in: tables.chunks
+        ) { out in
             out.copyBytes(from: digest)
             UnsafeMutableRawBufferPointer(rebasing: out[ChunkGeometry.digestPrefixSize...]).copyMemory(from: data)
         }
@@ -83,7 +90,9 @@ extension ArtifactStore {
     }
 
     private func integrityFailure(_ blob: SHA256Digest?, extent: UInt64, index: UInt32) -> StoreError {
-        logger.error("chunk failed verification", metadata: ["extent": "\(extent)", "chunk": "\(index)", "blob": "\(blob?.hex ?? "-")"])
+        logger.error(
+            "chunk failed verification",
+            metadata: ["extent": "\(extent)", "chunk": "\(index)", "blob": "\(blob?.hex ?? "-")"])
         if let blob { return .integrity(blob) }
         return StoreError(.integrityError, .none, "stored bytes of an open upload failed verification")
     }

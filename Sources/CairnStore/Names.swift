@@ -13,7 +13,9 @@ public struct TenantID: Hashable, Sendable, CustomStringConvertible {
     static func isValid(_ text: String) -> Bool {
         let utf8 = Array(text.utf8)
         guard (1...63).contains(utf8.count), isLowerAlnum(utf8[0]) else { return false }
-        return utf8.dropFirst().allSatisfy { isLowerAlnum($0) || $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: "-") }
+        return utf8.dropFirst().allSatisfy {
+            isLowerAlnum($0) || $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: "-")
+        }
     }
 }
 

@@ -20,12 +20,16 @@ extension ArtifactStore {
     /// through while others write neither repeats nor skips an artifact
     /// that existed throughout. Artifacts created meanwhile appear at the
     /// end.
-    public func list(tenant: TenantID, providerId: ProviderID? = nil, limit: Int = 100, cursor: String? = nil) throws -> ArtifactPage {
+    public func list(tenant: TenantID, providerId: ProviderID? = nil, limit: Int = 100, cursor: String? = nil) throws
+        -> ArtifactPage
+    {
         guard (1...Self.maxPageSize).contains(limit) else {
             throw StoreError.invalid("limit", "limit must be between 1 and \(Self.maxPageSize)")
         }
         let after = try cursor.map { try ListCursor(parsing: $0, field: "cursor").position } ?? 0
-        let prefix = providerId.map { Keys.providerPrefix(tenant: tenant.rawValue, providerId: $0.rawValue) } ?? Keys.tenant(tenant.rawValue)
+        let prefix =
+            providerId.map { Keys.providerPrefix(tenant: tenant.rawValue, providerId: $0.rawValue) }
+            ?? Keys.tenant(tenant.rawValue)
         let database = providerId == nil ? tables.tenantArtifacts : tables.providerArtifacts
         return try read { txn in
             var ids: [(UInt64, UUID)] = []
@@ -64,12 +68,14 @@ extension ArtifactStore {
             let end = min(record.sizeBytes, offset + UInt64(length))
             var bytes: [UInt8] = []
             bytes.reserveCapacity(Int(end - offset))
-            try withVerifiedChunks(txn, extent: blob.extent, size: blob.sizeBytes, range: offset..<end, blob: digest) { chunkOffset, data in
+            try withVerifiedChunks(txn, extent: blob.extent, size: blob.sizeBytes, range: offset..<end, blob: digest) {
+                chunkOffset, data in
                 let from = Int(max(offset, chunkOffset) - chunkOffset)
                 let to = Int(min(end, chunkOffset + UInt64(data.count)) - chunkOffset)
                 bytes.append(contentsOf: data[from..<to])
             }
-            return ArtifactRange(bytes: bytes, offset: offset, eof: end == record.sizeBytes, sha256: digest, sizeBytes: record.sizeBytes)
+            return ArtifactRange(
+                bytes: bytes, offset: offset, eof: end == record.sizeBytes, sha256: digest, sizeBytes: record.sizeBytes)
         }
     }
 
@@ -78,20 +84,25 @@ extension ArtifactStore {
     public func stat(tenant: TenantID, sha256: SHA256Digest) throws -> BlobStat {
         try read { txn in
             let key = Keys.blob(tenant: tenant.rawValue, sha256: sha256.bytes)
-            guard let blob = try txn.record(BlobRecord.self, key, in: tables.blobs) else { throw StoreError.notFound("blob") }
+            guard let blob = try txn.record(BlobRecord.self, key, in: tables.blobs) else {
+                throw StoreError.notFound("blob")
+            }
             var ids: [UUID] = []
             try txn.scan(tables.blobArtifacts, prefix: key) { entry, _ in
                 if let id = UUID(bytes: entry.suffix(16)) { ids.append(id) }
                 return true
             }
-            return BlobStat(sha256: sha256, sizeBytes: blob.sizeBytes, artifactIds: ids, storedAt: date(milliseconds: blob.storedAt), refCount: blob.refCount)
+            return BlobStat(
+                sha256: sha256, sizeBytes: blob.sizeBytes, artifactIds: ids,
+                storedAt: date(milliseconds: blob.storedAt), refCount: blob.refCount)
         }
     }
 
     /// The tenant's usage and quotas; zero and none for an unused tenant.
     public func usage(tenant: TenantID) throws -> TenantUsage {
         try read { txn in
-            let record = try txn.record(TenantRecord.self, Keys.tenant(tenant.rawValue), in: tables.tenants) ?? TenantRecord()
+            let record =
+                try txn.record(TenantRecord.self, Keys.tenant(tenant.rawValue), in: tables.tenants) ?? TenantRecord()
             return TenantUsage(tenant: tenant, record: record)
         }
     }
@@ -106,7 +117,8 @@ extension ArtifactStore {
         return try read { txn in
             var events: [AuditEvent] = []
             var more = false
-            try txn.scan(tables.events, prefix: prefix, from: Keys.event(tenant: tenant.rawValue, seq: after + 1)) { key, value in
+            try txn.scan(tables.events, prefix: prefix, from: Keys.event(tenant: tenant.rawValue, seq: after + 1)) {
+                key, value in
                 guard events.count < limit else {
                     more = true
                     return false
@@ -114,7 +126,8 @@ extension ArtifactStore {
                 let record = try EventRecord(decoding: value)
                 events.append(
                     AuditEvent(
-                        seq: Keys.trailingSequence(of: key) ?? 0, at: date(milliseconds: record.at), actor: record.actor,
+                        seq: Keys.trailingSequence(of: key) ?? 0, at: date(milliseconds: record.at),
+                        actor: record.actor,
                         action: record.action, artifactId: record.artifactId.flatMap { UUID(bytes: $0) },
                         sha256: record.sha256.flatMap { SHA256Digest(bytes: $0) }, providerId: record.providerId,
                         detail: record.detail))
@@ -124,23 +137,32 @@ extension ArtifactStore {
         }
     }
 
-    func artifactAndBlob(_ txn: borrowing Transaction, tenant: TenantID, artifactId: UUID) throws -> (ArtifactRecord, BlobRecord) {
-        guard let record = try txn.record(ArtifactRecord.self, Keys.artifact(artifactId.uuidBytes), in: tables.artifacts),
+    func artifactAndBlob(_ txn: borrowing Transaction, tenant: TenantID, artifactId: UUID) throws -> (
+        ArtifactRecord, BlobRecord
+    ) {
+        guard
+            let record = try txn.record(ArtifactRecord.self, Keys.artifact(artifactId.uuidBytes), in: tables.artifacts),
             record.tenant == tenant.rawValue
         else { throw StoreError.notFound("artifact") }
-        guard let blob = try txn.record(BlobRecord.self, Keys.blob(tenant: record.tenant, sha256: record.sha256), in: tables.blobs) else {
+        guard
+            let blob = try txn.record(
+                BlobRecord.self, Keys.blob(tenant: record.tenant, sha256: record.sha256), in: tables.blobs)
+        else {
             throw StoreError(.internalError, .none, "artifact \(artifactId) has no blob")
         }
         return (record, blob)
     }
 
     func artifactMeta(_ txn: borrowing Transaction, tenant: TenantID, artifactId: UUID) throws -> ArtifactMeta {
-        guard let record = try txn.record(ArtifactRecord.self, Keys.artifact(artifactId.uuidBytes), in: tables.artifacts),
+        guard
+            let record = try txn.record(ArtifactRecord.self, Keys.artifact(artifactId.uuidBytes), in: tables.artifacts),
             record.tenant == tenant.rawValue
         else { throw StoreError.notFound("artifact") }
         return ArtifactMeta(
-            artifactId: artifactId, tenant: tenant, providerId: ProviderID(record.providerId)!, mimeType: record.mimeType,
-            sizeBytes: record.sizeBytes, sha256: SHA256Digest(bytes: record.sha256)!, stagedAt: date(milliseconds: record.stagedAt),
+            artifactId: artifactId, tenant: tenant, providerId: ProviderID(record.providerId)!,
+            mimeType: record.mimeType,
+            sizeBytes: record.sizeBytes, sha256: SHA256Digest(bytes: record.sha256)!,
+            stagedAt: date(milliseconds: record.stagedAt),
             stagedBy: record.stagedBy)
     }
 }

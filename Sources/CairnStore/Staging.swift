@@ -25,11 +25,14 @@ extension ArtifactStore {
     ) async throws -> CommittedArtifact {
         try validate(mimeType: mimeType)
         guard UInt64(content.count) <= configuration.maxArtifactBytes else {
-            throw StoreError(.tooLarge, .limit(configuration.maxArtifactBytes), "the artifact is larger than the store accepts")
+            throw StoreError(
+                .tooLarge, .limit(configuration.maxArtifactBytes), "the artifact is larger than the store accepts")
         }
         let digest = SHA256Hasher.digest(content)
         if let expectedSHA256, expectedSHA256 != digest {
-            throw StoreError(.digestMismatch, .digests(expected: expectedSHA256, actual: digest), "the content's sha256 is not the expected one")
+            throw StoreError(
+                .digestMismatch, .digests(expected: expectedSHA256, actual: digest),
+                "the content's sha256 is not the expected one")
         }
         let now = self.now
         return try await writer.perform { txn in
@@ -81,7 +84,8 @@ extension ArtifactStore {
             case .extent(let uploaded):
                 extent = uploaded
             }
-            blob = BlobRecord(sizeBytes: size, refCount: 1, extent: extent, chunkSize: geometry.chunkSize, storedAt: now)
+            blob = BlobRecord(
+                sizeBytes: size, refCount: 1, extent: extent, chunkSize: geometry.chunkSize, storedAt: now)
             usage.storedBytes += size
         }
         try txn.put(blob!, blobKey, in: tables.blobs)
@@ -93,12 +97,16 @@ extension ArtifactStore {
             tenant: tenant.rawValue, providerId: providerId.rawValue, mimeType: mimeType, sizeBytes: size,
             sha256: digest.bytes, stagedAt: now, stagedBy: actor.name, listSeq: listSeq)
         try txn.put(record, Keys.artifact(artifactId.uuidBytes), in: tables.artifacts)
-        try txn.put(artifactId.bytes, for: Keys.tenantArtifact(tenant: tenant.rawValue, listSeq: listSeq), in: tables.tenantArtifacts)
+        try txn.put(
+            artifactId.bytes, for: Keys.tenantArtifact(tenant: tenant.rawValue, listSeq: listSeq),
+            in: tables.tenantArtifacts)
         try txn.put(
             artifactId.bytes,
             for: Keys.providerArtifact(tenant: tenant.rawValue, providerId: providerId.rawValue, listSeq: listSeq),
             in: tables.providerArtifacts)
-        try txn.put([], for: Keys.blobArtifact(tenant: tenant.rawValue, sha256: digest.bytes, artifactId: artifactId.uuidBytes), in: tables.blobArtifacts)
+        try txn.put(
+            [], for: Keys.blobArtifact(tenant: tenant.rawValue, sha256: digest.bytes, artifactId: artifactId.uuidBytes),
+            in: tables.blobArtifacts)
         usage.artifactCount += 1
         usage.logicalBytes += size
         try appendEvent(
@@ -128,7 +136,8 @@ extension ArtifactStore {
             let tenantKey = Keys.tenant(tenant.rawValue)
             var usage = try txn.record(TenantRecord.self, tenantKey, in: self.tables.tenants) ?? TenantRecord()
             try txn.delete(key, in: self.tables.artifacts)
-            try txn.delete(Keys.tenantArtifact(tenant: record.tenant, listSeq: record.listSeq), in: self.tables.tenantArtifacts)
+            try txn.delete(
+                Keys.tenantArtifact(tenant: record.tenant, listSeq: record.listSeq), in: self.tables.tenantArtifacts)
             try txn.delete(
                 Keys.providerArtifact(tenant: record.tenant, providerId: record.providerId, listSeq: record.listSeq),
                 in: self.tables.providerArtifacts)
@@ -183,15 +192,20 @@ extension ArtifactStore {
             }
             apply(maxBytes, to: &usage.maxBytes)
             apply(maxArtifacts, to: &usage.maxArtifacts)
-            let detail = #"{"maxBytes":\#(usage.maxBytes.map(String.init) ?? "null"),"maxArtifacts":\#(usage.maxArtifacts.map(String.init) ?? "null")}"#
-            try self.appendEvent(txn, tenant: tenant, usage: &usage, EventRecord(at: now, actor: actor.name, action: "quota.set", detail: detail))
+            let detail =
+                #"{"maxBytes":\#(usage.maxBytes.map(String.init) ?? "null"),"maxArtifacts":\#(usage.maxArtifacts.map(String.init) ?? "null")}"#
+            try self.appendEvent(
+                txn, tenant: tenant, usage: &usage,
+                EventRecord(at: now, actor: actor.name, action: "quota.set", detail: detail))
             try txn.put(usage, tenantKey, in: self.tables.tenants)
             return TenantUsage(tenant: tenant, record: usage)
         }
     }
 
     /// Appends an event to the tenant's log; the caller stores `usage`.
-    func appendEvent(_ txn: borrowing Transaction, tenant: TenantID, usage: inout TenantRecord, _ event: EventRecord) throws {
+    func appendEvent(_ txn: borrowing Transaction, tenant: TenantID, usage: inout TenantRecord, _ event: EventRecord)
+        throws
+    {
         let seq = usage.nextEventSeq
         usage.nextEventSeq += 1
         try txn.put(event, Keys.event(tenant: tenant.rawValue, seq: seq), in: tables.events)

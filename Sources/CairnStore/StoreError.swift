@@ -74,5 +74,6 @@ public struct StoreError: Error, Sendable, Equatable, CustomStringConvertible {
         StoreError(.integrityError, .blob(digest), "stored bytes of blob \(digest) failed verification")
     }
 
-    static let storeFull = StoreError(.storeFull, .none, "the store's size limit or the disk is full; nothing was written")
+    static let storeFull = StoreError(
+        .storeFull, .none, "the store's size limit or the disk is full; nothing was written")
 }

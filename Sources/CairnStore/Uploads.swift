@@ -58,21 +58,25 @@ extension ArtifactStore {
     ) async throws -> UploadStatus {
         try validate(mimeType: mimeType)
         if let declaredSize, declaredSize > configuration.maxArtifactBytes {
-            throw StoreError(.tooLarge, .limit(configuration.maxArtifactBytes), "the declared size is larger than the store accepts")
+            throw StoreError(
+                .tooLarge, .limit(configuration.maxArtifactBytes), "the declared size is larger than the store accepts")
         }
         let now = self.now
         let uploadId = UUID()
         return try await writer.perform { txn in
-            let usage = try txn.record(TenantRecord.self, Keys.tenant(tenant.rawValue), in: self.tables.tenants) ?? TenantRecord()
+            let usage =
+                try txn.record(TenantRecord.self, Keys.tenant(tenant.rawValue), in: self.tables.tenants)
+                ?? TenantRecord()
             if let max = usage.maxArtifacts, usage.artifactCount + 1 > max {
                 throw StoreError(
                     .quotaExceeded, .quota(kind: .artifacts, limit: max, used: usage.artifactCount, requested: 1),
                     "the tenant's artifact quota (\(max)) would be exceeded")
             }
             if let size = declaredSize, let max = usage.maxBytes, usage.storedBytes + size > max {
-                let alreadyHeld = try expectedSHA256.map {
-                    try txn.get(Keys.blob(tenant: tenant.rawValue, sha256: $0.bytes), in: self.tables.blobs) != nil
-                } ?? false
+                let alreadyHeld =
+                    try expectedSHA256.map {
+                        try txn.get(Keys.blob(tenant: tenant.rawValue, sha256: $0.bytes), in: self.tables.blobs) != nil
+                    } ?? false
                 if !alreadyHeld {
                     throw StoreError(
                         .quotaExceeded, .quota(kind: .bytes, limit: max, used: usage.storedBytes, requested: size),
@@ -100,21 +104,27 @@ extension ArtifactStore {
         var kept: UploadDigests.Progress? = progress
         defer { uploadDigests.release(uploadId, keeping: kept) }
         guard progress.offset == offset else {
-            throw StoreError(.offsetMismatch, .offset(progress.offset), "the upload is at offset \(progress.offset), not \(offset)")
+            throw StoreError(
+                .offsetMismatch, .offset(progress.offset), "the upload is at offset \(progress.offset), not \(offset)")
         }
         let end = offset + UInt64(bytes.count)
         let now = self.now
         let limit = configuration.maxArtifactBytes
         async let stored: UInt64 = writer.perform(.deferred) { txn in
             let key = Keys.upload(uploadId.uuidBytes)
-            guard var record = try txn.record(UploadRecord.self, key, in: self.tables.uploads), record.owner == actor.name else {
+            guard var record = try txn.record(UploadRecord.self, key, in: self.tables.uploads),
+                record.owner == actor.name
+            else {
                 throw StoreError.notFound("upload")
             }
             guard record.offset == offset else {
-                throw StoreError(.offsetMismatch, .offset(record.offset), "the upload is at offset \(record.offset), not \(offset)")
+                throw StoreError(
+                    .offsetMismatch, .offset(record.offset), "the upload is at offset \(record.offset), not \(offset)")
             }
             if let declared = record.declaredSize, end > declared {
-                throw StoreError(.sizeMismatch, .sizes(expected: declared, actual: end), "the content would pass its declared size \(declared)")
+                throw StoreError(
+                    .sizeMismatch, .sizes(expected: declared, actual: end),
+                    "the content would pass its declared size \(declared)")
             }
             guard end <= limit else {
                 throw StoreError(.tooLarge, .limit(limit), "the artifact would be larger than the store accepts")
@@ -154,7 +164,9 @@ extension ArtifactStore {
     /// expected digest given now or at begin
     /// (``StoreError/Code/digestMismatch``), and the quotas, atomically. On
     /// a failed check the upload stays open.
-    public func commitUpload(uploadId: UUID, expectedSHA256: SHA256Digest? = nil, actor: Actor) async throws -> CommittedArtifact {
+    public func commitUpload(uploadId: UUID, expectedSHA256: SHA256Digest? = nil, actor: Actor) async throws
+        -> CommittedArtifact
+    {
         let progress = try claim(uploadId, actor: actor)
         var kept: UploadDigests.Progress? = progress
         defer { uploadDigests.release(uploadId, keeping: kept) }
@@ -163,18 +175,25 @@ extension ArtifactStore {
         let now = self.now
         let committed = try await writer.perform { txn in
             let key = Keys.upload(uploadId.uuidBytes)
-            guard let record = try txn.record(UploadRecord.self, key, in: self.tables.uploads), record.owner == actor.name else {
+            guard let record = try txn.record(UploadRecord.self, key, in: self.tables.uploads),
+                record.owner == actor.name
+            else {
                 throw StoreError.notFound("upload")
             }
             guard record.offset == offset else {
-                throw StoreError(.internalError, .none, "the upload's stored offset \(record.offset) disagrees with \(offset)")
+                throw StoreError(
+                    .internalError, .none, "the upload's stored offset \(record.offset) disagrees with \(offset)")
             }
             if let declared = record.declaredSize, declared != record.offset {
-                throw StoreError(.sizeMismatch, .sizes(expected: declared, actual: record.offset), "the content is \(record.offset) bytes, not the declared \(declared)")
+                throw StoreError(
+                    .sizeMismatch, .sizes(expected: declared, actual: record.offset),
+                    "the content is \(record.offset) bytes, not the declared \(declared)")
             }
             for expected in [record.expectedSHA256.flatMap { SHA256Digest(bytes: $0) }, expectedSHA256] {
                 if let expected, expected != digest {
-                    throw StoreError(.digestMismatch, .digests(expected: expected, actual: digest), "the content's sha256 is not the expected one")
+                    throw StoreError(
+                        .digestMismatch, .digests(expected: expected, actual: digest),
+                        "the content's sha256 is not the expected one")
                 }
             }
             let tenant = TenantID(record.tenant)!
@@ -199,7 +218,9 @@ extension ArtifactStore {
         defer { uploadDigests.release(uploadId, keeping: nil) }
         try await writer.perform { txn in
             let key = Keys.upload(uploadId.uuidBytes)
-            guard let record = try txn.record(UploadRecord.self, key, in: self.tables.uploads), record.owner == actor.name else {
+            guard let record = try txn.record(UploadRecord.self, key, in: self.tables.uploads),
+                record.owner == actor.name
+            else {
                 throw StoreError.notFound("upload")
             }
             try txn.delete(key, in: self.tables.uploads)
@@ -218,12 +239,15 @@ extension ArtifactStore {
         }
         do {
             return try read { txn in
-                guard let record = try txn.record(UploadRecord.self, Keys.upload(uploadId.uuidBytes), in: tables.uploads),
+                guard
+                    let record = try txn.record(UploadRecord.self, Keys.upload(uploadId.uuidBytes), in: tables.uploads),
                     record.owner == actor.name, !isExpired(record)
                 else { throw StoreError.notFound("upload") }
                 if let cached, cached.offset == record.offset { return cached }
                 var hasher = SHA256Hasher()
-                try withVerifiedChunks(txn, extent: record.extent, size: record.offset, range: 0..<record.offset, blob: nil) { _, data in
+                try withVerifiedChunks(
+                    txn, extent: record.extent, size: record.offset, range: 0..<record.offset, blob: nil
+                ) { _, data in
                     hasher.update(data)
                 }
                 return UploadDigests.Progress(hasher: hasher, offset: record.offset)

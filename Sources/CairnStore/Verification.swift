@@ -25,7 +25,9 @@ extension ArtifactStore {
     ///
     /// Each blob is checked chunk by chunk and as a whole against its
     /// SHA-256. Each blob is read in its own read transaction.
-    public func verifyBlobs(tenant: TenantID, cursor: String? = nil, maxBytes: UInt64 = 256 << 20) throws -> VerificationPage {
+    public func verifyBlobs(tenant: TenantID, cursor: String? = nil, maxBytes: UInt64 = 256 << 20) throws
+        -> VerificationPage
+    {
         var after: SHA256Digest? = nil
         if let cursor {
             guard cursor.hasPrefix("v1."), let digest = SHA256Digest(parsing: cursor.dropFirst(3)) else {
@@ -70,7 +72,9 @@ extension ArtifactStore {
         do {
             return try read { txn in
                 var whole = SHA256Hasher()
-                try withVerifiedChunks(txn, extent: blob.extent, size: blob.sizeBytes, range: 0..<blob.sizeBytes, blob: digest) { _, data in
+                try withVerifiedChunks(
+                    txn, extent: blob.extent, size: blob.sizeBytes, range: 0..<blob.sizeBytes, blob: digest
+                ) { _, data in
                     whole.update(data)
                 }
                 return whole.finalize() == digest

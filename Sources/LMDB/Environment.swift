@@ -249,4 +249,3 @@ public final class Environment: @unchecked Sendable {
         return txn!
     }
 }
-

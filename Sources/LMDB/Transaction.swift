@@ -57,7 +57,8 @@ public struct Transaction: ~Copyable {
         try key.withUnsafeBytes { (keyBytes) throws in
             var k = MDB_val(mv_size: keyBytes.count, mv_data: UnsafeMutableRawPointer(mutating: keyBytes.baseAddress))
             var v = MDB_val(mv_size: count, mv_data: nil)
-            try check(mdb_put(handle, database.handle, &k, &v, UInt32(MDB_RESERVE)), "mdb_put(\(database.name), reserve)")
+            try check(
+                mdb_put(handle, database.handle, &k, &v, UInt32(MDB_RESERVE)), "mdb_put(\(database.name), reserve)")
             fill(UnsafeMutableRawBufferPointer(start: v.mv_data, count: count))
         }
     }

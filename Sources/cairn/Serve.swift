@@ -1,9 +1,9 @@
 import ArgumentParser
 import CairnServer
+import CairnStore
 import Logging
 import ServiceLifecycle
 import UnixSignals
-import CairnStore
 
 /// `cairn serve`: runs the server until SIGTERM or SIGINT.
 struct Serve: AsyncParsableCommand {

@@ -12,7 +12,9 @@ import Testing
 
     @Test func fileGrantsAreTheOnlyOnesThatCount() throws {
         let policy = try AccessPolicy.parse(
-            Array(#"{"grants":[{"uid":1000,"tenants":["acme"],"scopes":["read","admin"]},{"gid":1001,"tenants":["*"],"scopes":["read"]}]}"#.utf8))
+            Array(
+                #"{"grants":[{"uid":1000,"tenants":["acme"],"scopes":["read","admin"]},{"gid":1001,"tenants":["*"],"scopes":["read"]}]}"#
+                    .utf8))
         #expect(policy.allows(Peer(pid: 1, uid: 1000, gid: 5), .admin, on: "acme"))
         #expect(!policy.allows(Peer(pid: 1, uid: 1000, gid: 5), .admin, on: "beta"))
         #expect(policy.allows(Peer(pid: 1, uid: 4242, gid: 1001), .read, on: "beta"))

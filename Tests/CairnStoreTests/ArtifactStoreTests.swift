@@ -13,10 +13,12 @@ import Testing
             content: content, actor: alice)
         #expect(staged.deduplicated == false)
         #expect(staged.meta.sha256 == SHA256Hasher.digest(content))
-        let whole = try store.read(tenant: tenant("acme"), artifactId: staged.meta.artifactId, length: content.count + 10)
+        let whole = try store.read(
+            tenant: tenant("acme"), artifactId: staged.meta.artifactId, length: content.count + 10)
         #expect(whole.bytes == content)
         #expect(whole.eof)
-        let middle = try store.read(tenant: tenant("acme"), artifactId: staged.meta.artifactId, offset: 1_000_000, length: 100_000)
+        let middle = try store.read(
+            tenant: tenant("acme"), artifactId: staged.meta.artifactId, offset: 1_000_000, length: 100_000)
         #expect(middle.bytes == Array(content[1_000_000..<1_100_000]))
         #expect(!middle.eof)
 
@@ -28,7 +30,8 @@ import Testing
         #expect(usage.storedBytes == UInt64(content.count))
         #expect(usage.logicalBytes == 2 * UInt64(content.count))
 
-        #expect(try await store.delete(tenant: tenant("acme"), artifactId: staged.meta.artifactId, actor: alice) == false)
+        #expect(
+            try await store.delete(tenant: tenant("acme"), artifactId: staged.meta.artifactId, actor: alice) == false)
         #expect(try await store.delete(tenant: tenant("acme"), artifactId: again.meta.artifactId, actor: alice) == true)
         usage = try store.usage(tenant: tenant("acme"))
         #expect(usage.artifactCount == 0 && usage.storedBytes == 0 && usage.logicalBytes == 0)
@@ -46,10 +49,12 @@ import Testing
         var offset: UInt64 = 0
         for piece in stride(from: 0, to: content.count, by: 700_001) {
             let end = min(content.count, piece + 700_001)
-            offset = try await store.append(uploadId: begun.uploadId, offset: offset, bytes: Array(content[piece..<end]), actor: alice)
+            offset = try await store.append(
+                uploadId: begun.uploadId, offset: offset, bytes: Array(content[piece..<end]), actor: alice)
         }
         #expect(offset == UInt64(content.count))
-        let committed = try await store.commitUpload(uploadId: begun.uploadId, expectedSHA256: SHA256Hasher.digest(content), actor: alice)
+        let committed = try await store.commitUpload(
+            uploadId: begun.uploadId, expectedSHA256: SHA256Hasher.digest(content), actor: alice)
         let back = try store.read(tenant: tenant("acme"), artifactId: committed.meta.artifactId, length: content.count)
         #expect(back.bytes == content)
     }

@@ -10,7 +10,8 @@ final class StoreFixture: Sendable {
     let store: ArtifactStore
 
     init(configure: (inout ArtifactStore.Configuration) -> Void = { _ in }) throws {
-        directory = FileManager.default.temporaryDirectory
+        directory =
+            FileManager.default.temporaryDirectory
             .appendingPathComponent("cairn-store-test-\(UUID().uuidString)").path
         clock = TestClock()
         var configuration = ArtifactStore.Configuration()

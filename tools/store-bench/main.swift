@@ -1,6 +1,6 @@
 import ArgumentParser
-import CairnDigest
 import CMalloc
+import CairnDigest
 import CairnStore
 import Foundation
 import Logging
