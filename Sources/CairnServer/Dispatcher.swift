@@ -93,9 +93,8 @@ final class Dispatcher: Sendable {
         case "uploads.append":
             let uploadId = try uuid(params, "uploadId")
             let offset = try params.integer("offset")
-            let status = try authorizeUpload(uploadId, peer: peer, actor: actor)
+            _ = try authorizeUpload(uploadId, peer: peer, actor: actor)
             let bytes = try payload(params, attachment: attachment, limit: limits.maxChunkBytes)
-            _ = status
             let newOffset = try await store.append(uploadId: uploadId, offset: offset, bytes: bytes, actor: actor)
             return .result(.object(JSONObject([("uploadId", Wire.id(uploadId)), ("offset", Wire.number(newOffset))])))
 
