@@ -60,6 +60,9 @@ let package = Package(
         // JSON-RPC 2.0 messages, strict JSON, base64 and line framing. Pure.
         .target(name: "CairnProtocol", swiftSettings: strictSettings),
 
+        // The provider catalog, field shapes, OCI reference grammar and readiness rules. Pure.
+        .target(name: "CairnProviders", swiftSettings: strictSettings),
+
         // The Unix-socket server: peers, access policy, dispatch to the store.
         .target(
             name: "CairnServer",
@@ -134,6 +137,7 @@ let package = Package(
             dependencies: ["CairnClient", "CairnProtocol", "CairnDigest"],
             swiftSettings: strictSettings
         ),
+        .testTarget(name: "CairnProvidersTests", dependencies: ["CairnProviders"], swiftSettings: strictSettings),
         .testTarget(name: "CairnProtocolTests", dependencies: ["CairnProtocol"], swiftSettings: strictSettings),
         .testTarget(name: "StoreLayoutTests", dependencies: ["StoreLayout"], swiftSettings: strictSettings),
         .testTarget(
