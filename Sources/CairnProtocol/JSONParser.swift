@@ -278,22 +278,7 @@ private struct Parser {
     /// character or non-ASCII (or `count`, or a position near the end the caller checks bytewise).
     @inline(__always)
     func skipPlainASCII(from start: Int) -> Int {
-        var index = start
-        let raw = UnsafeRawPointer(bytes)
-        let ones: UInt64 = 0x0101_0101_0101_0101
-        let highs: UInt64 = 0x8080_8080_8080_8080
-        while index + 8 <= count {
-            let word = raw.loadUnaligned(fromByteOffset: index, as: UInt64.self)
-            let quote = word ^ (ones &* UInt64(UInt8(ascii: "\"")))
-            let backslash = word ^ (ones &* UInt64(UInt8(ascii: "\\")))
-            // A byte is flagged when it is zero after the xor, below 0x20, or has its high bit set.
-            let special =
-                ((quote &- ones) & ~quote) | ((backslash &- ones) & ~backslash) | ((word &- ones &* 0x20) & ~word)
-                | word
-            if special & highs != 0 { break }
-            index += 8
-        }
-        return index
+        StringScan.skip(UnsafeRawPointer(bytes), count: count, from: start, stopAtNonASCII: true)
     }
 
     /// Validates one multi-byte UTF-8 sequence (Unicode Table 3-7) and moves past it.

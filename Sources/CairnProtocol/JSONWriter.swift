@@ -120,19 +120,6 @@ enum JSONWriter {
     /// may stop early at a byte that needs none.
     @inline(__always)
     private static func skipUnescaped(_ base: UnsafePointer<UInt8>, count: Int, from start: Int) -> Int {
-        var index = start
-        let raw = UnsafeRawPointer(base)
-        let ones: UInt64 = 0x0101_0101_0101_0101
-        let highs: UInt64 = 0x8080_8080_8080_8080
-        while index + 8 <= count {
-            let word = raw.loadUnaligned(fromByteOffset: index, as: UInt64.self)
-            let quote = word ^ (ones &* UInt64(UInt8(ascii: "\"")))
-            let backslash = word ^ (ones &* UInt64(UInt8(ascii: "\\")))
-            let special =
-                ((quote &- ones) & ~quote) | ((backslash &- ones) & ~backslash) | ((word &- ones &* 0x20) & ~word)
-            if special & highs != 0 { break }
-            index += 8
-        }
-        return index
+        StringScan.skip(UnsafeRawPointer(base), count: count, from: start, stopAtNonASCII: false)
     }
 }
