@@ -44,8 +44,8 @@ let package = Package(
         // The Swift face of LMDB; knows nothing about artifacts.
         .target(name: "LMDB", dependencies: ["CLMDB"], swiftSettings: strictSettings),
 
-        // The on-disk format: databases, key/value codecs, layout versions, migrations. Pure.
-        .target(name: "StoreLayout", path: "StoreLayout", swiftSettings: strictSettings),
+        // The on-disk format: databases, key/value codecs, layout versions, migrations, the event chain. Pure.
+        .target(name: "StoreLayout", dependencies: ["CairnDigest"], path: "StoreLayout", swiftSettings: strictSettings),
 
         // The artifact store: tenants, chunked blobs, uploads, quotas, events. No networking.
         .target(
@@ -139,7 +139,8 @@ let package = Package(
         ),
         .testTarget(name: "CairnProvidersTests", dependencies: ["CairnProviders"], swiftSettings: strictSettings),
         .testTarget(name: "CairnProtocolTests", dependencies: ["CairnProtocol"], swiftSettings: strictSettings),
-        .testTarget(name: "StoreLayoutTests", dependencies: ["StoreLayout"], swiftSettings: strictSettings),
+        .testTarget(
+            name: "StoreLayoutTests", dependencies: ["StoreLayout", "CairnDigest"], swiftSettings: strictSettings),
         .testTarget(
             name: "CairnStoreTests",
             dependencies: [

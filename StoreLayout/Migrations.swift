@@ -40,6 +40,7 @@ public enum Layout {
         CreateStore(),
         AddProviderListing(),
         AddProviderConfigurations(),
+        AddEventChain(),
     ]
 
     /// The layout version this build writes.
@@ -123,4 +124,32 @@ struct AddProviderConfigurations: Migration {
     let summary = "add provider configurations and the artifact reference index"
 
     func apply<Storage: LayoutStorage & ~Copyable>(to storage: borrowing Storage) throws {}
+}
+
+/// Layout 4: a tamper-evident audit log. Rewrites every event as an
+/// ``EventRecord`` of format 2 holding the chain hash of the tenant's
+/// previous event (see ``EventChain``), in key order, so that existing logs
+/// join the chain as if it had always been kept.
+struct AddEventChain: Migration {
+    let version: UInt32 = 4
+    let summary = "chain every tenant's audit log: each event records the hash of the one before"
+
+    func apply<Storage: LayoutStorage & ~Copyable>(to storage: borrowing Storage) throws {
+        var tenant: String? = nil
+        var previous = EventChain.origin
+        try storage.forEach(in: .events, from: []) { key, value in
+            guard let position = EventChain.position(of: key) else {
+                throw LayoutDecodingError(record: "event key", reason: "not a tenant prefix and a sequence number")
+            }
+            if position.tenant != tenant {
+                tenant = position.tenant
+                previous = EventChain.origin
+            }
+            var record = try EventRecord(decoding: value)
+            record.previous = previous
+            try storage.setValue(record.encoded(), for: key, in: .events)
+            previous = EventChain.hash(tenant: position.tenant, seq: position.seq, previous: previous, event: record)
+            return true
+        }
+    }
 }

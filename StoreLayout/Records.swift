@@ -229,6 +229,10 @@ public struct UploadRecord: LayoutRecord {
 }
 
 /// One entry of a tenant's audit log.
+///
+/// Format 2 (layout 4) adds ``previous``: the chain hash of the tenant's
+/// previous event (see ``EventChain``). Format 1 records, written before
+/// layout 4, have none.
 public struct EventRecord: LayoutRecord {
     /// Milliseconds since 1970.
     public var at: Int64
@@ -240,10 +244,13 @@ public struct EventRecord: LayoutRecord {
     public var providerId: String?
     /// A compact JSON object with action-specific facts, when there are any.
     public var detail: String?
+    /// The 32-byte chain hash of the tenant's previous event (32 zero bytes
+    /// for its first); `nil` in a format 1 record.
+    public var previous: [UInt8]?
 
     public init(
         at: Int64, actor: String, action: String, artifactId: [UInt8]? = nil,
-        sha256: [UInt8]? = nil, providerId: String? = nil, detail: String? = nil
+        sha256: [UInt8]? = nil, providerId: String? = nil, detail: String? = nil, previous: [UInt8]? = nil
     ) {
         self.at = at
         self.actor = actor
@@ -252,10 +259,20 @@ public struct EventRecord: LayoutRecord {
         self.sha256 = sha256
         self.providerId = providerId
         self.detail = detail
+        self.previous = previous
     }
 
+    /// Format 2 when the record has a ``previous`` hash, else format 1.
     public func encoded() -> [UInt8] {
-        var w = RecordWriter(format: 1)
+        var w = RecordWriter(format: previous == nil ? 1 : 2)
+        writeFields(into: &w)
+        if let previous { w.write(previous) }
+        return w.bytes
+    }
+
+    /// The fields of format 1, in order, without the format byte: what the
+    /// chain hash covers (see ``EventChain/hash(tenant:seq:previous:event:)``).
+    public func writeFields(into w: inout RecordWriter) {
         w.write(at)
         w.write(actor)
         w.write(action)
@@ -263,12 +280,11 @@ public struct EventRecord: LayoutRecord {
         w.write(sha256)
         w.write(providerId)
         w.write(detail)
-        return w.bytes
     }
 
     public init(decoding bytes: UnsafeRawBufferPointer) throws(LayoutDecodingError) {
         var r = try RecordReader(bytes, record: "EventRecord")
-        guard r.format == 1 else { throw r.unknownFormat() }
+        guard r.format == 1 || r.format == 2 else { throw r.unknownFormat() }
         at = try r.readInt64()
         actor = try r.readString()
         action = try r.readString()
@@ -276,7 +292,11 @@ public struct EventRecord: LayoutRecord {
         sha256 = try r.readOptionalBytes()
         providerId = try r.readOptionalString()
         detail = try r.readOptionalString()
+        previous = r.format == 2 ? try r.readBytes() : nil
         try r.finish()
+        if let previous, previous.count != 32 {
+            throw LayoutDecodingError(record: "EventRecord", reason: "previous hash size")
+        }
     }
 }
 

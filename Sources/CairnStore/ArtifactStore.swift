@@ -48,7 +48,7 @@ public final class ArtifactStore: Sendable {
     let uploadDigests = UploadDigests()
     let reclaimScheduled = Atomic<Bool>(false)
 
-    private init(
+    init(
         environment: Environment, tables: Tables, writer: StoreWriter, configuration: Configuration,
         logger: Logger, directory: String, layoutVersion: UInt32
     ) {
@@ -173,7 +173,7 @@ public final class ArtifactStore: Sendable {
         }
     }
 
-    private static func createPrivateDirectory(_ path: String) throws {
+    static func createPrivateDirectory(_ path: String) throws {
         var isDirectory: ObjCBool = false
         if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) {
             guard isDirectory.boolValue else {

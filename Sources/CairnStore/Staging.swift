@@ -212,12 +212,15 @@ extension ArtifactStore {
         }
     }
 
-    /// Appends an event to the tenant's log; the caller stores `usage`.
+    /// Appends an event to the tenant's log, chained to the event before
+    /// it (see ``EventChain``); the caller stores `usage`.
     func appendEvent(_ txn: borrowing Transaction, tenant: TenantID, usage: inout TenantRecord, _ event: EventRecord)
         throws
     {
         let seq = usage.nextEventSeq
         usage.nextEventSeq += 1
+        var event = event
+        event.previous = try chainHash(txn, tenant: tenant, seq: seq - 1)
         try txn.put(event, Keys.event(tenant: tenant.rawValue, seq: seq), in: tables.events)
     }
 

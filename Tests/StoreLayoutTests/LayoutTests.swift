@@ -27,8 +27,8 @@ import Testing
     }
 
     @Test func theCurrentVersionIsTheNumberOfMigrations() {
-        #expect(Layout.currentVersion == 3)
-        #expect(Layout.migrations.count == 3)
+        #expect(Layout.currentVersion == 4)
+        #expect(Layout.migrations.count == 4)
         for (index, migration) in Layout.migrations.enumerated() {
             #expect(migration.version == UInt32(index + 1))
             #expect(Layout.migration(producing: migration.version).version == migration.version)
@@ -48,20 +48,21 @@ import Testing
     }
 
     @Test func plans() {
-        #expect(Layout.plan(from: 0) == .migrate([1, 2, 3]))
-        #expect(Layout.plan(from: 1) == .migrate([2, 3]))
-        #expect(Layout.plan(from: 2) == .migrate([3]))
-        #expect(Layout.plan(from: 3) == .upToDate)
-        #expect(Layout.plan(from: 4) == .refuse(storeVersion: 4, supported: 3))
-        #expect(Layout.plan(from: 99) == .refuse(storeVersion: 99, supported: 3))
-        #expect(Layout.plan(from: .max) == .refuse(storeVersion: .max, supported: 3))
+        #expect(Layout.plan(from: 0) == .migrate([1, 2, 3, 4]))
+        #expect(Layout.plan(from: 1) == .migrate([2, 3, 4]))
+        #expect(Layout.plan(from: 2) == .migrate([3, 4]))
+        #expect(Layout.plan(from: 3) == .migrate([4]))
+        #expect(Layout.plan(from: 4) == .upToDate)
+        #expect(Layout.plan(from: 5) == .refuse(storeVersion: 5, supported: 4))
+        #expect(Layout.plan(from: 99) == .refuse(storeVersion: 99, supported: 4))
+        #expect(Layout.plan(from: .max) == .refuse(storeVersion: .max, supported: 4))
         // Stopping at an older target, for tests of older layouts.
         #expect(Layout.plan(from: 0, to: 1) == .migrate([1]))
         #expect(Layout.plan(from: 1, to: 1) == .upToDate)
         #expect(Layout.plan(from: 2, to: 1) == .upToDate)
         #expect(Layout.plan(from: 0, to: 0) == .upToDate)
         // A newer store is refused whatever the target.
-        #expect(Layout.plan(from: 4, to: 1) == .refuse(storeVersion: 4, supported: 3))
+        #expect(Layout.plan(from: 5, to: 1) == .refuse(storeVersion: 5, supported: 4))
     }
 
     @Test func layoutOneStartsTheExtentCounterOnce() throws {

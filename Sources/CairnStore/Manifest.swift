@@ -1,0 +1,170 @@
+import CairnDigest
+import Foundation
+import LMDB
+import StoreLayout
+
+/// What one tenant holds, in a deterministic form anyone can recompute.
+///
+/// The manifest lists every artifact (id, sha256, size, provider, media
+/// type), the usage and quotas, the audit chain head and the revision of
+/// every provider configuration. Its ``digest`` is the SHA-256 of
+/// ``canonicalText``, whose form `docs/auditing.md` specifies, so that an
+/// auditor can compare a store, its backup and its restore without trusting
+/// Cairn: equal digests mean equal content.
+public struct TenantManifest: Sendable, Equatable {
+    /// One artifact as the manifest records it.
+    public struct Artifact: Sendable, Equatable {
+        public var artifactId: UUID
+        public var sha256: SHA256Digest
+        public var sizeBytes: UInt64
+        public var providerId: String
+        public var mimeType: String
+
+        public init(artifactId: UUID, sha256: SHA256Digest, sizeBytes: UInt64, providerId: String, mimeType: String) {
+            self.artifactId = artifactId
+            self.sha256 = sha256
+            self.sizeBytes = sizeBytes
+            self.providerId = providerId
+            self.mimeType = mimeType
+        }
+
+        /// The id in lowercase canonical form, which is also the manifest's order.
+        public var id: String { artifactId.uuidString.lowercased() }
+    }
+
+    /// A provider configuration: which provider, at which revision.
+    public struct Configuration: Sendable, Equatable {
+        public var providerId: String
+        public var revision: UInt64
+
+        public init(providerId: String, revision: UInt64) {
+            self.providerId = providerId
+            self.revision = revision
+        }
+    }
+
+    public var tenant: TenantID
+    public var usage: TenantUsage
+    public var events: EventChainHead
+    /// In artifact id order.
+    public var artifacts: [Artifact]
+    /// In provider id order.
+    public var configurations: [Configuration]
+
+    /// A manifest of these facts; sorts artifacts and configurations into the manifest's order.
+    public init(
+        tenant: TenantID, usage: TenantUsage, events: EventChainHead, artifacts: [Artifact],
+        configurations: [Configuration]
+    ) {
+        self.tenant = tenant
+        self.usage = usage
+        self.events = events
+        self.artifacts = artifacts.sorted { $0.id < $1.id }
+        self.configurations = configurations.sorted { $0.providerId < $1.providerId }
+    }
+
+    /// The canonical form: ASCII lines, each ending in `\n`, fields separated by one space.
+    ///
+    ///     cairn-manifest 1
+    ///     tenant <name>
+    ///     usage <artifactCount> <logicalBytes> <storedBytes>
+    ///     quota <maxBytes|none> <maxArtifacts|none>
+    ///     events <last seq> <chain head hex|none>
+    ///     artifact <artifactId> <sha256> <sizeBytes> <providerId> <mimeType>   (one per artifact, by id)
+    ///     config <providerId> <revision>                                       (one per provider, by id)
+    public var canonicalText: String {
+        var text = "cairn-manifest 1\ntenant \(tenant.rawValue)\n"
+        text += "usage \(usage.artifactCount) \(usage.logicalBytes) \(usage.storedBytes)\n"
+        text += "quota \(usage.maxBytes.map(String.init) ?? "none") \(usage.maxArtifacts.map(String.init) ?? "none")\n"
+        text += "events \(events.seq) \(events.sha256?.hex ?? "none")\n"
+        for artifact in artifacts {
+            text +=
+                "artifact \(artifact.id) \(artifact.sha256.hex) \(artifact.sizeBytes) \(artifact.providerId) \(artifact.mimeType)\n"
+        }
+        for configuration in configurations {
+            text += "config \(configuration.providerId) \(configuration.revision)\n"
+        }
+        return text
+    }
+
+    /// The SHA-256 of ``canonicalText``.
+    public var digest: SHA256Digest { SHA256Hasher.digest(Array(canonicalText.utf8)) }
+}
+
+/// The manifests of every tenant of a store.
+public struct StoreManifest: Sendable, Equatable {
+    /// In tenant name order.
+    public var tenants: [TenantManifest]
+
+    public init(tenants: [TenantManifest]) {
+        self.tenants = tenants.sorted { $0.tenant.rawValue < $1.tenant.rawValue }
+    }
+
+    /// The SHA-256 of `cairn-store-manifest 1\n` followed by one line
+    /// `tenant <name> <manifest digest>\n` per tenant, in name order.
+    public var digest: SHA256Digest {
+        var text = "cairn-store-manifest 1\n"
+        for manifest in tenants { text += "tenant \(manifest.tenant.rawValue) \(manifest.digest.hex)\n" }
+        return SHA256Hasher.digest(Array(text.utf8))
+    }
+}
+
+extension ArtifactStore {
+    /// Every tenant the store has a record of (one that ever staged, set a
+    /// quota or configured a provider), in name order.
+    public func tenants() throws -> [TenantID] {
+        try read { txn in try tenants(txn) }
+    }
+
+    /// The tenant's manifest, from one consistent snapshot.
+    public func manifest(tenant: TenantID) throws -> TenantManifest {
+        try read { txn in try manifest(txn, tenant: tenant) }
+    }
+
+    /// The manifest of every tenant, from one consistent snapshot.
+    public func storeManifest() throws -> StoreManifest {
+        try read { txn in StoreManifest(tenants: try tenants(txn).map { try manifest(txn, tenant: $0) }) }
+    }
+
+    private func tenants(_ txn: borrowing Transaction) throws -> [TenantID] {
+        var names: [TenantID] = []
+        try txn.scan(tables.tenants, prefix: []) { key, _ in
+            guard key.last == 0, let name = String(validating: key.dropLast(), as: UTF8.self),
+                let tenant = TenantID(name)
+            else { throw StoreError(.internalError, .none, "a tenant record's key is damaged") }
+            names.append(tenant)
+            return true
+        }
+        return names
+    }
+
+    private func manifest(_ txn: borrowing Transaction, tenant: TenantID) throws -> TenantManifest {
+        let prefix = Keys.tenant(tenant.rawValue)
+        let record = try txn.record(TenantRecord.self, prefix, in: tables.tenants) ?? TenantRecord()
+        var artifacts: [TenantManifest.Artifact] = []
+        try txn.scan(tables.tenantArtifacts, prefix: prefix) { _, value in
+            guard let id = UUID(bytes: value),
+                let artifact = try txn.record(ArtifactRecord.self, Keys.artifact(id.uuidBytes), in: tables.artifacts),
+                let digest = SHA256Digest(bytes: artifact.sha256)
+            else { throw StoreError(.internalError, .none, "a listing entry of tenant \(tenant) is damaged") }
+            artifacts.append(
+                .init(
+                    artifactId: id, sha256: digest, sizeBytes: artifact.sizeBytes, providerId: artifact.providerId,
+                    mimeType: artifact.mimeType))
+            return true
+        }
+        var configurations: [TenantManifest.Configuration] = []
+        try txn.scan(tables.providerConfigs, prefix: prefix) { key, value in
+            guard let providerId = String(validating: key.dropFirst(prefix.count), as: UTF8.self) else {
+                throw StoreError(.internalError, .none, "a configuration key of tenant \(tenant) is damaged")
+            }
+            configurations.append(
+                .init(providerId: providerId, revision: try ProviderConfigRecord(decoding: value).revision))
+            return true
+        }
+        return TenantManifest(
+            tenant: tenant, usage: TenantUsage(tenant: tenant, record: record),
+            events: try chainHead(txn, tenant: tenant, usage: record), artifacts: artifacts,
+            configurations: configurations)
+    }
+}
