@@ -63,7 +63,7 @@ final class Dispatcher: Sendable {
         "system.hello", "system.health", "artifacts.upload", "uploads.begin", "uploads.append", "uploads.status",
         "uploads.commit", "uploads.abort", "artifacts.list", "artifacts.meta", "artifacts.read", "artifacts.delete",
         "blobs.stat", "blobs.verify", "tenants.usage", "tenants.setQuota", "events.list",
-    ]).union(providerMethods)
+    ]).union(providerMethods).union(auditMethods)
 
     private func route(_ request: RPCRequest, _ params: Params, peer: Peer, attachment: [UInt8]?) async throws -> Reply
     {
@@ -79,10 +79,11 @@ final class Dispatcher: Sendable {
             let providerId = try providerID(params)
             let mimeType = try params.string("mimeType")
             let expected = try digest(params, "sha256", required: false)
+            let artifactId = try optionalUUID(params, "artifactId")
             let content = try payload(params, attachment: attachment, limit: limits.maxRequestBytes)
             let committed = try await store.stage(
                 tenant: tenant, providerId: providerId, mimeType: mimeType, content: content,
-                expectedSHA256: expected, actor: actor)
+                expectedSHA256: expected, artifactId: artifactId, actor: actor)
             return .result(Wire.committed(committed))
 
         case "uploads.begin":
@@ -111,8 +112,10 @@ final class Dispatcher: Sendable {
         case "uploads.commit":
             let uploadId = try uuid(params, "uploadId")
             let expected = try digest(params, "sha256", required: false)
+            let artifactId = try optionalUUID(params, "artifactId")
             _ = try authorizeUpload(uploadId, peer: peer, actor: actor)
-            let committed = try await store.commitUpload(uploadId: uploadId, expectedSHA256: expected, actor: actor)
+            let committed = try await store.commitUpload(
+                uploadId: uploadId, expectedSHA256: expected, artifactId: artifactId, actor: actor)
             return .result(Wire.committed(committed))
 
         case "uploads.abort":
@@ -188,14 +191,11 @@ final class Dispatcher: Sendable {
         case "blobs.verify":
             let tenant = try authorize(params, peer, .admin)
             let maxBytes = try params.optionalInteger("maxBytes") ?? (256 << 20)
-            let page = try store.verifyBlobs(
-                tenant: tenant, cursor: try params.optionalString("cursor"), maxBytes: maxBytes)
-            let corrupt: [JSONValue] = page.corrupt.map {
-                .object(
-                    JSONObject([
-                        ("sha256", .string($0.sha256.hex)), ("artifactIds", .array($0.artifactIds.map(Wire.id))),
-                    ]))
-            }
+            let cursor = try params.optionalString("cursor")
+            let page =
+                try digest(params, "sha256", required: false).map { try store.verifyBlob(tenant: tenant, sha256: $0) }
+                ?? store.verifyBlobs(tenant: tenant, cursor: cursor, maxBytes: maxBytes)
+            let corrupt: [JSONValue] = try page.corrupt.map { try corruptBlob($0, tenant: tenant) }
             return .result(
                 .object(
                     JSONObject([
@@ -238,6 +238,9 @@ final class Dispatcher: Sendable {
 
         case _ where Self.providerMethods.contains(request.method):
             return try await routeProviders(request.method, params, peer: peer, actor: actor)
+
+        case _ where Self.auditMethods.contains(request.method):
+            return try await routeAudit(request.method, params, peer: peer, actor: actor)
 
         default:
             throw RPCError(.methodNotFound, "no method \(request.method)")
@@ -338,7 +341,31 @@ final class Dispatcher: Sendable {
         return id
     }
 
-    private func uuid(_ params: Params, _ key: String) throws -> UUID {
+    /// A corrupt blob of a scrub, with every provider reference to the artifacts it affects.
+    private func corruptBlob(_ corrupt: VerificationPage.Corrupt, tenant: TenantID) throws -> JSONValue {
+        var references: [JSONValue] = []
+        for artifactId in corrupt.artifactIds {
+            for reference in (try? store.references(tenant: tenant, artifactId: artifactId)) ?? [] {
+                references.append(
+                    .object(
+                        JSONObject([
+                            ("artifactId", Wire.id(artifactId)), ("providerId", .string(reference.providerId)),
+                            ("field", .string(reference.field)),
+                        ])))
+            }
+        }
+        return .object(
+            JSONObject([
+                ("sha256", .string(corrupt.sha256.hex)), ("artifactIds", .array(corrupt.artifactIds.map(Wire.id))),
+                ("references", .array(references)),
+            ]))
+    }
+
+    private func optionalUUID(_ params: Params, _ key: String) throws -> UUID? {
+        try params.optionalString(key) == nil ? nil : try uuid(params, key)
+    }
+
+    func uuid(_ params: Params, _ key: String) throws -> UUID {
         let text = try params.string(key)
         guard text.utf8.count == 36, let id = UUID(uuidString: text) else {
             throw RPCError.invalidParams(key, "\(key) must be a UUID")

@@ -44,9 +44,10 @@ public struct ServerConfiguration: Sendable {
         return (home as NSString).appendingPathComponent(".local/share/cairn")
     }
 
-    var storeDirectory: String { (dataDirectory as NSString).appendingPathComponent("store") }
+    /// The store: `<data-dir>/store`.
+    public var storeDirectory: String { (dataDirectory as NSString).appendingPathComponent("store") }
     /// Data-defined provider definitions: `<data-dir>/providers.d/*.json`.
-    var providersDirectory: String { (dataDirectory as NSString).appendingPathComponent("providers.d") }
+    public var providersDirectory: String { (dataDirectory as NSString).appendingPathComponent("providers.d") }
     var resolvedAccessPolicyPath: String {
         accessPolicyPath ?? (dataDirectory as NSString).appendingPathComponent("access.json")
     }

@@ -44,6 +44,18 @@ public struct TenantUsage: Sendable, Equatable {
     public var storedBytes: UInt64
     public var maxBytes: UInt64?
     public var maxArtifacts: UInt64?
+
+    public init(
+        tenant: TenantID, artifactCount: UInt64, logicalBytes: UInt64, storedBytes: UInt64, maxBytes: UInt64?,
+        maxArtifacts: UInt64?
+    ) {
+        self.tenant = tenant
+        self.artifactCount = artifactCount
+        self.logicalBytes = logicalBytes
+        self.storedBytes = storedBytes
+        self.maxBytes = maxBytes
+        self.maxArtifacts = maxArtifacts
+    }
 }
 
 /// A change to one quota: leave it, set it, or remove it.

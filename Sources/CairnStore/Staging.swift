@@ -9,6 +9,8 @@ enum StagedContent {
     case bytes(UnsafeRawBufferPointer)
     /// The chunks of an upload's extent, adopted as the blob or dropped.
     case extent(UInt64)
+    /// Content the tenant already holds (an import): no bytes at all.
+    case held
 }
 
 extension ArtifactStore {
@@ -17,11 +19,15 @@ extension ArtifactStore {
     /// For small content that fits a request; larger content goes through
     /// an upload. The digest is computed before the writer is involved.
     ///
-    /// - Parameter expectedSHA256: when given, content with another digest
-    ///   is refused with ``StoreError/Code/digestMismatch``.
+    /// - Parameters:
+    ///   - expectedSHA256: when given, content with another digest is
+    ///     refused with ``StoreError/Code/digestMismatch``.
+    ///   - artifactId: the id the artifact gets (an import keeps ids); a
+    ///     new random one when `nil`. An id already in use is refused with
+    ///     ``StoreError/Code/conflict``.
     public func stage(
         tenant: TenantID, providerId: ProviderID, mimeType: String, content: [UInt8],
-        expectedSHA256: SHA256Digest? = nil, actor: Actor
+        expectedSHA256: SHA256Digest? = nil, artifactId: UUID? = nil, actor: Actor
     ) async throws -> CommittedArtifact {
         try validate(mimeType: mimeType)
         guard UInt64(content.count) <= configuration.maxArtifactBytes else {
@@ -39,7 +45,7 @@ extension ArtifactStore {
             try content.withUnsafeBytes { bytes in
                 try self.finalize(
                     txn, tenant: tenant, providerId: providerId, mimeType: mimeType, size: UInt64(content.count),
-                    digest: digest, content: .bytes(bytes), actor: actor, now: now)
+                    digest: digest, content: .bytes(bytes), artifactId: artifactId, actor: actor, now: now)
             }
         }
     }
@@ -48,10 +54,18 @@ extension ArtifactStore {
     /// quotas, stores or deduplicates the blob, adds the artifact, its
     /// index entries, the usage and an event. All in the caller's
     /// transaction, so any failure leaves nothing behind.
+    ///
+    /// - Parameter artifactId: the id to give the artifact, refused with
+    ///   ``StoreError/Code/conflict`` when any artifact has it; a new one when `nil`.
     func finalize(
         _ txn: borrowing Transaction, tenant: TenantID, providerId: ProviderID, mimeType: String,
-        size: UInt64, digest: SHA256Digest, content: StagedContent, actor: Actor, now: Int64
+        size: UInt64, digest: SHA256Digest, content: StagedContent, artifactId requested: UUID? = nil,
+        actor: Actor, now: Int64
     ) throws -> CommittedArtifact {
+        if let requested, try txn.get(Keys.artifact(requested.uuidBytes), in: tables.artifacts) != nil {
+            throw StoreError(
+                .conflict, .field("artifactId"), "artifact id \(requested.uuidString.lowercased()) is already in use")
+        }
         let tenantKey = Keys.tenant(tenant.rawValue)
         var usage = try txn.record(TenantRecord.self, tenantKey, in: tables.tenants) ?? TenantRecord()
         let blobKey = Keys.blob(tenant: tenant.rawValue, sha256: digest.bytes)
@@ -83,6 +97,8 @@ extension ArtifactStore {
                 try appendChunks(txn, extent: extent, length: 0, bytes: bytes)
             case .extent(let uploaded):
                 extent = uploaded
+            case .held:
+                throw StoreError.notFound("blob")
             }
             blob = BlobRecord(
                 sizeBytes: size, refCount: 1, extent: extent, chunkSize: geometry.chunkSize, storedAt: now)
@@ -90,7 +106,7 @@ extension ArtifactStore {
         }
         try txn.put(blob!, blobKey, in: tables.blobs)
 
-        let artifactId = UUID()
+        let artifactId = requested ?? UUID()
         let listSeq = usage.nextListSeq
         usage.nextListSeq += 1
         let record = ArtifactRecord(

@@ -164,9 +164,13 @@ extension ArtifactStore {
     /// expected digest given now or at begin
     /// (``StoreError/Code/digestMismatch``), and the quotas, atomically. On
     /// a failed check the upload stays open.
-    public func commitUpload(uploadId: UUID, expectedSHA256: SHA256Digest? = nil, actor: Actor) async throws
-        -> CommittedArtifact
-    {
+    ///
+    /// - Parameter artifactId: the id the artifact gets (an import keeps
+    ///   ids); refused with ``StoreError/Code/conflict`` when in use, a new
+    ///   random one when `nil`.
+    public func commitUpload(
+        uploadId: UUID, expectedSHA256: SHA256Digest? = nil, artifactId: UUID? = nil, actor: Actor
+    ) async throws -> CommittedArtifact {
         let progress = try claim(uploadId, actor: actor)
         var kept: UploadDigests.Progress? = progress
         defer { uploadDigests.release(uploadId, keeping: kept) }
@@ -199,7 +203,8 @@ extension ArtifactStore {
             let tenant = TenantID(record.tenant)!
             let result = try self.finalize(
                 txn, tenant: tenant, providerId: ProviderID(record.providerId)!, mimeType: record.mimeType,
-                size: record.offset, digest: digest, content: .extent(record.extent), actor: actor, now: now)
+                size: record.offset, digest: digest, content: .extent(record.extent), artifactId: artifactId,
+                actor: actor, now: now)
             try txn.delete(key, in: self.tables.uploads)
             return result
         }

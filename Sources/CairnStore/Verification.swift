@@ -84,3 +84,22 @@ extension ArtifactStore {
         }
     }
 }
+
+extension ArtifactStore {
+    /// Verifies the one blob the tenant holds under `sha256`, as
+    /// ``verifyBlobs(tenant:cursor:maxBytes:)`` verifies each.
+    ///
+    /// - Throws: ``StoreError/Code/notFound`` when the tenant holds no such content.
+    public func verifyBlob(tenant: TenantID, sha256: SHA256Digest) throws -> VerificationPage {
+        let blob = try read { txn in
+            try txn.record(BlobRecord.self, Keys.blob(tenant: tenant.rawValue, sha256: sha256.bytes), in: tables.blobs)
+        }
+        guard let blob else { throw StoreError.notFound("blob") }
+        var page = VerificationPage(checkedBlobs: 1, checkedBytes: blob.sizeBytes, corrupt: [], nextCursor: nil)
+        if !(try blobIsIntact(tenant: tenant, digest: sha256, blob: blob)) {
+            page.corrupt.append(
+                .init(sha256: sha256, artifactIds: (try? stat(tenant: tenant, sha256: sha256).artifactIds) ?? []))
+        }
+        return page
+    }
+}

@@ -1,0 +1,228 @@
+import ArgumentParser
+import CairnDigest
+import CairnProtocol
+import CairnServer
+import CairnStore
+import Foundation
+import Logging
+
+/// The data directory option of the commands that work on a store's files
+/// directly (`backup`), without the server.
+struct DataDirectoryOptions: ParsableArguments {
+    @Option(
+        help: ArgumentHelp(
+            "The server's data directory (default: $CAIRN_DATA_DIR, else ~/.local/share/cairn).", valueName: "dir"))
+    var dataDir: String?
+
+    /// The configuration of a server on that data directory: where its store and files are.
+    var server: ServerConfiguration {
+        ServerConfiguration(dataDirectory: dataDir ?? ServerConfiguration.defaultDataDirectory())
+    }
+}
+
+/// `cairn backup --out DIR`: a hot, compacted, verified-by-digest copy of the whole store.
+struct Backup: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Copy the whole store, consistently and compacted, with a manifest of every tenant.",
+        discussion: """
+            Works on the data directory itself, beside a running server or with none: LMDB's copy with \
+            compaction runs in a read transaction of its own and never holds up the server's writes. \
+            DIR (new or empty) gets data.mdb, the data directory's access.json and providers.d/*.json \
+            when present (under config/), and MANIFEST.json: every tenant's artifacts, usage, audit \
+            chain head and configuration revisions, their digests, and the sha256 of every file. \
+            Everything is created 0600 in 0700 directories. See docs/backup-restore.md.
+            """
+    )
+
+    @OptionGroup var data: DataDirectoryOptions
+
+    @Option(help: ArgumentHelp("The backup directory to create; it must not exist or be empty.", valueName: "dir"))
+    var out: String
+
+    @Flag(help: "Print the manifest's summary as JSON.")
+    var json = false
+
+    func run() async throws {
+        let server = data.server
+        let store: ArtifactStore
+        do {
+            store = try ArtifactStore.openReadOnly(directory: server.storeDirectory, logger: quietLogger)
+        } catch {
+            throw LocalFailure("cannot open the store in \(server.storeDirectory): \(error)")
+        }
+        let outcome: (manifest: StoreManifest, dataFile: BackupFile)
+        do {
+            outcome = try store.backup(to: out)
+        } catch {
+            throw LocalFailure("the backup failed: \(error)")
+        }
+        var files = [
+            BackupManifest.File(
+                path: ArtifactStore.backupDataFileName, sizeBytes: outcome.dataFile.sizeBytes,
+                sha256: outcome.dataFile.sha256)
+        ]
+        files += try copyConfiguration(from: server)
+        let manifest = BackupManifest(
+            createdAt: Timestamp.now(), layoutVersion: store.layoutVersion, files: files, store: outcome.manifest)
+        try PrivateFiles.write(manifest.json.serialized() + [0x0a], to: path(BackupManifest.fileName))
+        PrivateFiles.syncDirectory(out)
+        let artifacts = outcome.manifest.tenants.reduce(0) { $0 + $1.artifacts.count }
+        if json {
+            Output.json(
+                .object(
+                    JSONObject([
+                        ("directory", .string(out)), ("digest", .string(outcome.manifest.digest.hex)),
+                        ("tenants", .number(JSONNumber(outcome.manifest.tenants.count))),
+                        ("artifacts", .number(JSONNumber(artifacts))),
+                        (
+                            "dataFile",
+                            .object(
+                                JSONObject([
+                                    ("sizeBytes", .number(JSONNumber(outcome.dataFile.sizeBytes))),
+                                    ("sha256", .string(outcome.dataFile.sha256.hex)),
+                                ]))
+                        ),
+                    ])))
+        } else {
+            Output.fields([
+                ("backup", out),
+                ("tenants", "\(outcome.manifest.tenants.count)"),
+                ("artifacts", "\(artifacts)"),
+                ("data.mdb", "\(Output.exactBytes(outcome.dataFile.sizeBytes)), sha256 \(outcome.dataFile.sha256.hex)"),
+                ("digest", "sha256:\(outcome.manifest.digest.hex)"),
+            ])
+        }
+    }
+
+    private func path(_ relative: String) -> String { (out as NSString).appendingPathComponent(relative) }
+
+    /// Copies `access.json` and `providers.d/*.json` of the data directory under `config/`.
+    private func copyConfiguration(from server: ServerConfiguration) throws -> [BackupManifest.File] {
+        var sources: [(String, String)] = []
+        let access = (server.dataDirectory as NSString).appendingPathComponent("access.json")
+        if FileIO.status(path: access).map(FileIO.isRegular) == true { sources.append((access, "config/access.json")) }
+        let names =
+            (try? FileManager.default.contentsOfDirectory(atPath: server.providersDirectory))?
+            .filter { $0.hasSuffix(".json") && !$0.hasPrefix(".") }.sorted() ?? []
+        for name in names {
+            sources.append(
+                ((server.providersDirectory as NSString).appendingPathComponent(name), "config/providers.d/\(name)"))
+        }
+        var files: [BackupManifest.File] = []
+        for (source, relative) in sources {
+            guard let contents = FileManager.default.contents(atPath: source) else {
+                throw LocalFailure("cannot read \(source)")
+            }
+            try PrivateFiles.createDirectory((path(relative) as NSString).deletingLastPathComponent)
+            try PrivateFiles.write(Array(contents), to: path(relative))
+            files.append(
+                .init(path: relative, sizeBytes: UInt64(contents.count), sha256: SHA256Hasher.digest(Array(contents))))
+        }
+        return files
+    }
+}
+
+/// `cairn restore --from DIR --data-dir NEW`: a verified restore into a new data directory.
+struct Restore: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Restore a backup into a new data directory, verifying every blob before it is usable.",
+        discussion: """
+            NEW must not exist or be empty. The backup's files are checked against MANIFEST.json, \
+            data.mdb is copied into a staging directory and opened, every blob of every tenant is read \
+            back and checked against its sha256, and the restored store's manifests are compared with \
+            the backup's. Only then does the store become NEW/store; on any problem nothing is left in \
+            NEW/store and every problem is printed. Exit status 0 restored, 1 refused. \
+            Start `cairn serve --data-dir NEW` afterwards.
+            """
+    )
+
+    @Option(help: ArgumentHelp("The backup directory (made by cairn backup).", valueName: "dir"))
+    var from: String
+
+    @Option(help: ArgumentHelp("The new data directory; it must not exist or be empty.", valueName: "dir"))
+    var dataDir: String
+
+    @Flag(help: "Print the result as JSON.")
+    var json = false
+
+    func run() async throws {
+        let manifest = try BackupManifest(readingFrom: from)
+        var problems: [String] = []
+        for file in manifest.files.dropFirst() {
+            let found = try? PrivateFiles.digest(of: (from as NSString).appendingPathComponent(file.path))
+            if found?.sizeBytes != file.sizeBytes || found?.sha256 != file.sha256 {
+                problems.append("\(file.path) is missing or not the file the manifest records")
+            }
+        }
+        guard problems.isEmpty else { throw refusal(problems) }
+        try PrivateFiles.createEmptyDirectory(dataDir)
+        let server = ServerConfiguration(dataDirectory: dataDir)
+        let dataFile = manifest.files[0]
+        let report: RestoreReport
+        do {
+            report = try ArtifactStore.restore(
+                dataFile: (from as NSString).appendingPathComponent(dataFile.path), into: server.storeDirectory,
+                expected: manifest.store,
+                expectedFile: BackupFile(sizeBytes: dataFile.sizeBytes, sha256: dataFile.sha256),
+                logger: quietLogger)
+        } catch let refused as RestoreRefusal {
+            throw refusal(refused.problems)
+        } catch {
+            throw LocalFailure("the restore failed: \(error)")
+        }
+        for file in manifest.files.dropFirst() {
+            let relative = String(file.path.dropFirst("config/".count))
+            let target = (dataDir as NSString).appendingPathComponent(relative)
+            try PrivateFiles.createDirectory((target as NSString).deletingLastPathComponent)
+            guard
+                let contents = FileManager.default.contents(
+                    atPath: (from as NSString).appendingPathComponent(file.path))
+            else { throw LocalFailure("cannot read \(file.path) of the backup") }
+            try PrivateFiles.write(Array(contents), to: target)
+        }
+        let artifacts = report.manifest.tenants.reduce(0) { $0 + $1.artifacts.count }
+        if json {
+            Output.json(
+                .object(
+                    JSONObject([
+                        ("dataDir", .string(dataDir)), ("digest", .string(report.manifest.digest.hex)),
+                        ("tenants", .number(JSONNumber(report.manifest.tenants.count))),
+                        ("artifacts", .number(JSONNumber(artifacts))),
+                        ("checkedBlobs", .number(JSONNumber(report.checkedBlobs))),
+                        ("checkedBytes", .number(JSONNumber(report.checkedBytes))),
+                    ])))
+        } else {
+            Output.fields([
+                ("restored", server.storeDirectory),
+                ("tenants", "\(report.manifest.tenants.count)"),
+                ("artifacts", "\(artifacts)"),
+                ("verified", "\(report.checkedBlobs) blobs, \(Output.exactBytes(report.checkedBytes))"),
+                ("digest", "sha256:\(report.manifest.digest.hex) (equal to the backup's)"),
+            ])
+        }
+    }
+
+    /// Prints every problem and gives the failure that ends the command.
+    private func refusal(_ problems: [String]) -> LocalFailure {
+        for problem in problems { Output.error("cairn: restore: \(problem)") }
+        return LocalFailure(
+            "restore refused: \(problems.count) problem\(problems.count == 1 ? "" : "s"); nothing was restored")
+    }
+}
+
+/// Times for files the CLI writes, as the contract spells them: RFC 3339 UTC with milliseconds.
+enum Timestamp {
+    static func now() -> String {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        formatter.timeZone = TimeZone(identifier: "UTC")
+        return formatter.string(from: Date())
+    }
+}
+
+/// The store's log for commands that open a store directly: warnings and worse only.
+let quietLogger: Logger = {
+    var logger = Logger(label: "cairn.store")
+    logger.logLevel = .warning
+    return logger
+}()
