@@ -134,7 +134,7 @@ let package = Package(
         ),
         .testTarget(
             name: "EndToEndTests",
-            dependencies: ["CairnClient", "CairnProtocol", "CairnDigest"],
+            dependencies: ["CairnClient", "CairnProtocol", "CairnDigest", "LMDB", "StoreLayout"],
             swiftSettings: strictSettings
         ),
         .testTarget(name: "CairnProvidersTests", dependencies: ["CairnProviders"], swiftSettings: strictSettings),

@@ -72,6 +72,7 @@ struct Verify: AsyncParsableCommand {
             valueName: "file"))
     var anchor: String?
 
+    static let corruptionFound = ExitCode(1)
     static let couldNotCheck = ExitCode(2)
 
     func validate() throws {
@@ -83,13 +84,11 @@ struct Verify: AsyncParsableCommand {
     }
 
     func run() async throws {
+        let clean: Bool
         do {
-            let clean = try await client.withClient { connection in
+            clean = try await client.withClient { connection in
                 events ? try await checkEvents(connection) : try await checkBlobs(connection)
             }
-            if !clean { throw ExitCode(1) }
-        } catch let exit as ExitCode where exit == ExitCode(1) {
-            throw exit
         } catch let failure as LocalFailure {
             Output.error("cairn: \(failure.message)")
             throw Self.couldNotCheck
@@ -100,6 +99,7 @@ struct Verify: AsyncParsableCommand {
             _ = Failure.report(error, socket: client.socket)
             throw Self.couldNotCheck
         }
+        if !clean { throw Self.corruptionFound }
     }
 
     // MARK: - Blobs
