@@ -42,7 +42,7 @@ extension Dispatcher {
             if dryRun {
                 let plan = try store.planImport(tenant: tenant, entries: entries)
                 var result = JSONObject([
-                    ("artifacts", Self.dispositions(entries, plan.dispositions)),
+                    ("artifacts", Self.dispositions(entries, plan.dispositions, linkedAs: "link")),
                     ("newArtifacts", Wire.number(plan.newArtifacts)), ("newBytes", Wire.number(plan.newBytes)),
                     ("usage", Wire.usage(plan.usage)), ("fits", .bool(plan.quotaProblem == nil)),
                 ])
@@ -53,7 +53,7 @@ extension Dispatcher {
             return .result(
                 .object(
                     JSONObject([
-                        ("artifacts", Self.dispositions(entries, dispositions)),
+                        ("artifacts", Self.dispositions(entries, dispositions, linkedAs: "created")),
                         ("created", Wire.number(dispositions.filter { $0 == .link }.count)),
                     ])))
 
@@ -62,14 +62,17 @@ extension Dispatcher {
         }
     }
 
-    /// `[{artifactId, status}]`; a created link is reported as `created`.
-    private static func dispositions(_ entries: [ImportEntry], _ dispositions: [ImportDisposition]) -> JSONValue {
+    /// `[{artifactId, status}]`, with ``ImportDisposition/link`` spelled `linkedAs`
+    /// (`link` in a plan, `created` once done).
+    private static func dispositions(
+        _ entries: [ImportEntry], _ dispositions: [ImportDisposition], linkedAs: String
+    ) -> JSONValue {
         .array(
             zip(entries, dispositions).map { entry, disposition in
                 .object(
                     JSONObject([
                         ("artifactId", Wire.id(entry.artifactId)),
-                        ("status", .string(disposition.rawValue)),
+                        ("status", .string(disposition == .link ? linkedAs : disposition.rawValue)),
                     ]))
             })
     }
