@@ -934,3 +934,76 @@ struct DispatcherTests {
         #expect(appended["offset"] == 0)
     }
 }
+
+/// The auditing additions: manifests, the event chain, imports keeping ids, blobs.verify by digest.
+@Suite struct AuditDispatcherTests {
+    @Test func manifestsAndTheChainNeedReadAndCheckTheirParams() async throws {
+        let fixture = try Fixture()
+        let meta = try await fixture.upload(text("hello"))
+        let manifest = try await fixture.result("tenants.manifest", ["tenant": "acme"], as: reader)
+        #expect(manifest["artifacts"]?.arrayValue?.first?["artifactId"] == meta["artifactId"])
+        #expect(manifest["events"]?["seq"] == 1)
+        #expect(manifest["digest"]?.stringValue?.count == 64)
+        let chain = try await fixture.result("events.verify", ["tenant": "acme"], as: reader)
+        #expect(chain["intact"] == true)
+        #expect(chain["head"]?["sha256"] == manifest["events"]?["head"])
+        let anchored = try await fixture.result(
+            "events.verify", ["tenant": "acme", "anchor": ["seq": 1, "sha256": .string(randomDigest)]], as: reader)
+        #expect(anchored["intact"] == false)
+
+        #expect(try await fixture.error("tenants.manifest", ["tenant": "globex"], as: reader).code == .forbidden)
+        #expect(try await fixture.error("events.verify", ["tenant": "acme"], as: stranger).code == .forbidden)
+        for anchor: JSONValue in ["x", ["seq": -1], ["seq": 1, "sha256": "nope"]] {
+            let error = try await fixture.error("events.verify", ["tenant": "acme", "anchor": anchor])
+            #expect(error.code == .invalidParams)
+            #expect(error.data["field"] == "anchor")
+        }
+    }
+
+    @Test func importsKeepIdsNeedAdminAndRefuseMalformedEntries() async throws {
+        let fixture = try Fixture()
+        let meta = try await fixture.upload(text("held"))
+        let newId = "5b1f6f0e-2f43-4c43-9d2a-0d8c1e1f7a10"
+        let entry: JSONValue = [
+            "artifactId": .string(newId), "sha256": meta["sha256"] ?? .null, "sizeBytes": 4,
+            "providerId": "excititor:oci-openvex", "mimeType": "application/json",
+        ]
+        let plan = try await fixture.result(
+            "artifacts.import", ["tenant": "acme", "artifacts": [entry], "dryRun": true])
+        #expect(plan["artifacts"]?.arrayValue?.first?["status"] == "link")
+        #expect(plan["fits"] == true)
+        let done = try await fixture.result("artifacts.import", ["tenant": "acme", "artifacts": [entry]])
+        #expect(done["artifacts"]?.arrayValue?.first?["status"] == "created")
+        #expect(
+            try await fixture.result("artifacts.meta", ["tenant": "acme", "artifactId": .string(newId)])["sha256"]
+                == meta["sha256"])
+
+        #expect(
+            try await fixture.error("artifacts.import", ["tenant": "acme", "artifacts": []], as: reader).code
+                == .forbidden)
+        for artifacts: JSONValue in ["x", ["x"], [["artifactId": "nope"]]] {
+            let error = try await fixture.error("artifacts.import", ["tenant": "acme", "artifacts": artifacts])
+            #expect(error.data["field"] == "artifacts")
+        }
+        // An id in use, given at upload: CONFLICT naming the field.
+        let taken = try await fixture.error(
+            "artifacts.upload",
+            [
+                "tenant": "acme", "providerId": "p", "mimeType": "x/y", "data": .string(Base64.encode(text("x"))),
+                "artifactId": .string(newId),
+            ])
+        #expect(taken.code == .conflict)
+        #expect(taken.data["field"] == "artifactId")
+    }
+
+    @Test func verifyingOneBlobNamesItsReferences() async throws {
+        let fixture = try Fixture()
+        let meta = try await fixture.upload(text("key"))
+        let page = try await fixture.result("blobs.verify", ["tenant": "acme", "sha256": meta["sha256"] ?? .null])
+        #expect(page["checkedBlobs"] == 1)
+        #expect(page["corrupt"] == [])
+        let missing = try await fixture.error("blobs.verify", ["tenant": "acme", "sha256": .string(randomDigest)])
+        #expect(missing.code == .notFound)
+        #expect(try await fixture.error("blobs.verify", ["tenant": "acme", "sha256": "zz"]).data["field"] == "sha256")
+    }
+}

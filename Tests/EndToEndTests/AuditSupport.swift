@@ -49,16 +49,55 @@ enum Audit {
                 lines.append("config %s %d" % (c["providerId"], c["revision"]))
             print(hashlib.sha256("".join(l + "\n" for l in lines).encode()).hexdigest())
             """#
+        return try run(["python3", "-c", script, file, tenant]).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    /// Whether `mdb_dump` (lmdb-utils) is installed, for the audit chain's independent check.
+    static let hasMDBDump = FileManager.default.isExecutableFile(atPath: "/usr/bin/mdb_dump")
+
+    /// The auditor's recomputation of every tenant's chain head from a copy
+    /// of a data file, with `mdb_dump` and the Python of docs/auditing.md:
+    /// tenant → (seq, head hex, whether every link held).
+    static func chainHeadsByScript(_ directory: String) throws -> [String: (seq: Int, head: String, intact: Bool)] {
+        let script = #"""
+            import hashlib, struct, subprocess, sys
+            dump = subprocess.run(["mdb_dump", "-s", "events", sys.argv[1]],
+                                  capture_output=True, text=True, check=True).stdout.splitlines()
+            body = dump[dump.index("HEADER=END") + 1 : dump.index("DATA=END")]
+            heads = {}
+            for i in range(0, len(body), 2):
+                key, value = bytes.fromhex(body[i].strip()), bytes.fromhex(body[i + 1].strip())
+                tenant, seq = key[:-9].decode(), struct.unpack(">Q", key[-8:])[0]
+                assert value[0] == 2, "an event without a chain hash"
+                fields, previous = value[1:-36], value[-32:]
+                last_seq, last_hash = heads.get(tenant, (0, bytes(32)))
+                ok = seq == last_seq + 1 and previous == last_hash
+                digest = hashlib.sha256(key + previous + fields).digest()
+                heads[tenant] = (seq, digest)
+                print(tenant, seq, digest.hex(), "ok" if ok else "BROKEN")
+            """#
+        let output = try run(["python3", "-c", script, directory])
+        var heads: [String: (seq: Int, head: String, intact: Bool)] = [:]
+        for line in output.split(separator: "\n") {
+            let fields = line.split(separator: " ").map(String.init)
+            guard fields.count == 4, let seq = Int(fields[1]) else { continue }
+            heads[fields[0]] = (seq, fields[2], (heads[fields[0]]?.intact ?? true) && fields[3] == "ok")
+        }
+        return heads
+    }
+
+    /// Runs `arguments` through `env` and returns its standard output; fails unless it exits 0.
+    static func run(_ arguments: [String]) throws -> String {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", "-c", script, file, tenant]
+        process.arguments = arguments
         let pipe = Pipe()
         process.standardOutput = pipe
         try process.run()
         let output = pipe.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
-        try #require(process.terminationStatus == 0, "the auditor's script failed")
-        return String(decoding: output, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        try #require(process.terminationStatus == 0, "\(arguments.first ?? "") failed")
+        return String(decoding: output, as: UTF8.self)
     }
 
     /// The digest on the last line of `cairn manifest`.

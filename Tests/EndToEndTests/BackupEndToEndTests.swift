@@ -142,6 +142,32 @@ struct BackupEndToEndTests {
     }
 }
 
+extension BackupEndToEndTests {
+    @Test(.enabled(if: Audit.hasMDBDump, "needs mdb_dump (lmdb-utils)"))
+    func theAuditChainRecomputedFromTheDataFileMatchesTheManifest() async throws {
+        let server = try await ServerProcess.start()
+        for tenant in ["acme", "beta"] {
+            _ = try await server.cairn(["put", "-", "--provider", "p", "--tenant", tenant], stdin: Payload.random(100))
+            _ = try await server.cairn(["quota", "set", "--max-bytes", "1M", "--tenant", tenant])
+        }
+        let backup = server.scratch("backup")
+        #expect(try await server.cairn(["backup", "--data-dir", server.dataDirectory, "--out", backup]).status == 0)
+        let manifest = try Audit.json(String(contentsOfFile: backup + "/MANIFEST.json", encoding: .utf8))
+        let copy = server.scratch("copy")
+        try FileManager.default.createDirectory(atPath: copy, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: backup + "/data.mdb", toPath: copy + "/data.mdb")
+        let heads = try Audit.chainHeadsByScript(copy)
+        for entry in manifest["tenants"]?.arrayValue ?? [] {
+            let tenant = try #require(entry["tenant"]?.stringValue)
+            let head = try #require(heads[tenant])
+            #expect(head.intact)
+            #expect(head.seq == entry["events"]?["seq"]?.intValue)
+            #expect(head.head == entry["events"]?["head"]?.stringValue)
+        }
+        #expect(heads.count == 2)
+    }
+}
+
 extension ServerProcess {
     /// A server on an existing data directory (a restore's), in a fixture of its own.
     static func start(dataDirectory: String) async throws -> ServerProcess {
