@@ -154,7 +154,8 @@ extension MaterializationSession {
             case ("list<artifactRef>", .array(let items)):
                 ids = try items.map { item throws(MaterializationError) in
                     guard let id = item.stringValue else {
-                        throw MaterializationError(.invalidSnapshot, "field \(key): an artifact id that is not a string")
+                        throw MaterializationError(
+                            .invalidSnapshot, "field \(key): an artifact id that is not a string")
                     }
                     return id
                 }

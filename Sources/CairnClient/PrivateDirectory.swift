@@ -40,7 +40,8 @@ enum PrivateDirectory {
             } else if info.st_mode & 0o022 != 0 {
                 throw MaterializationError(
                     .unsafeDirectory,
-                    "\(path) is writable by others (mode \(String(info.st_mode & 0o7777, radix: 8))); refusing to use it")
+                    "\(path) is writable by others (mode \(String(info.st_mode & 0o7777, radix: 8))); refusing to use it"
+                )
             }
             return fd
         } catch {
