@@ -51,7 +51,7 @@ let package = Package(
         .target(
             name: "CairnStore",
             dependencies: [
-                "LMDB", "StoreLayout", "CairnDigest",
+                "LMDB", "StoreLayout", "CairnDigest", "CairnProviders",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strictSettings
@@ -67,7 +67,7 @@ let package = Package(
         .target(
             name: "CairnServer",
             dependencies: [
-                "CairnStore", "CairnProtocol", "CairnDigest",
+                "CairnStore", "CairnProtocol", "CairnDigest", "CairnProviders",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -127,7 +127,7 @@ let package = Package(
         .testTarget(
             name: "CairnServerTests",
             dependencies: [
-                "CairnServer", "CairnClient", "CairnProtocol", "CairnDigest", "CairnStore",
+                "CairnServer", "CairnClient", "CairnProtocol", "CairnDigest", "CairnStore", "CairnProviders",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strictSettings
@@ -143,7 +143,7 @@ let package = Package(
         .testTarget(
             name: "CairnStoreTests",
             dependencies: [
-                "CairnStore", "CairnDigest", "LMDB", "StoreLayout",
+                "CairnStore", "CairnDigest", "CairnProviders", "LMDB", "StoreLayout",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strictSettings

@@ -54,4 +54,13 @@ public struct DatabaseName: Hashable, Sendable, CustomStringConvertible {
     /// The audit log.
     /// Key: ``Keys/event(tenant:seq:)``. Value: ``EventRecord``.
     public static let events = DatabaseName("events")
+
+    /// Provider configurations, one per tenant and provider (layout 3).
+    /// Key: ``Keys/providerConfig(tenant:providerId:)``. Value: ``ProviderConfigRecord``.
+    public static let providerConfigs = DatabaseName("providerConfigs")
+
+    /// Which configuration fields reference an artifact (layout 3), so that a
+    /// delete can refuse an artifact in use without scanning configurations.
+    /// Key: ``Keys/artifactReference(artifactId:providerId:field:)``. Value: empty.
+    public static let artifactReferences = DatabaseName("artifactReferences")
 }

@@ -65,6 +65,28 @@ public enum Keys {
         return key
     }
 
+    /// `tenant ‖ 0x00 ‖ providerId`: a provider configuration.
+    public static func providerConfig(tenant: String, providerId: String) -> [UInt8] {
+        Self.tenant(tenant) + Array(providerId.utf8)
+    }
+
+    /// `artifactId (16 bytes) ‖ providerId ‖ 0x00 ‖ field key`: one field of a
+    /// configuration referencing an artifact. The 16 id bytes are the prefix
+    /// of all references to that artifact.
+    public static func artifactReference(artifactId: UUIDBytes, providerId: String, field: String) -> [UInt8] {
+        artifactId.bytes + Array(providerId.utf8) + [0] + Array(field.utf8)
+    }
+
+    /// Splits an ``artifactReference(artifactId:providerId:field:)`` key into its provider id and field key.
+    public static func referenceParts(of key: some Collection<UInt8>) -> (providerId: String, field: String)? {
+        let rest = key.dropFirst(16)
+        guard key.count > 16, let separator = rest.firstIndex(of: 0) else { return nil }
+        guard let providerId = String(validating: rest[..<separator], as: UTF8.self),
+            let field = String(validating: rest[rest.index(after: separator)...], as: UTF8.self)
+        else { return nil }
+        return (providerId, field)
+    }
+
     /// Reads the trailing big-endian u64 of a key (a `listSeq` or an event `seq`).
     public static func trailingSequence(of key: some Collection<UInt8>) -> UInt64? {
         guard key.count >= 8 else { return nil }

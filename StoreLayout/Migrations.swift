@@ -39,6 +39,7 @@ public enum Layout {
     public static let migrations: [any Migration] = [
         CreateStore(),
         AddProviderListing(),
+        AddProviderConfigurations(),
     ]
 
     /// The layout version this build writes.
@@ -47,7 +48,7 @@ public enum Layout {
     /// The databases a store at the current layout has.
     public static let databases: [DatabaseName] = [
         .meta, .tenants, .artifacts, .tenantArtifacts, .providerArtifacts,
-        .blobs, .blobArtifacts, .chunks, .uploads, .garbage, .events,
+        .blobs, .blobArtifacts, .chunks, .uploads, .garbage, .events, .providerConfigs, .artifactReferences,
     ]
 
     /// What opening a store at `version` requires.
@@ -110,4 +111,16 @@ struct AddProviderListing: Migration {
             return true
         }
     }
+}
+
+/// Layout 3: provider configurations. Adds ``DatabaseName/providerConfigs``
+/// and ``DatabaseName/artifactReferences``. Earlier stores hold no
+/// configurations, so there is nothing to convert; the version marks that
+/// older builds, which would delete referenced artifacts, must not open the
+/// store.
+struct AddProviderConfigurations: Migration {
+    let version: UInt32 = 3
+    let summary = "add provider configurations and the artifact reference index"
+
+    func apply<Storage: LayoutStorage & ~Copyable>(to storage: borrowing Storage) throws {}
 }

@@ -308,3 +308,85 @@ public struct ChunkGeometry: Sendable, Equatable {
         (UInt32(offset / UInt64(chunkSize)), Int(offset % UInt64(chunkSize)))
     }
 }
+
+/// The stored configuration of one provider for one tenant (layout 3).
+///
+/// Values are kept as text in their shape; artifact references as canonical
+/// lowercase UUID strings. Secret values are stored like any other: hiding
+/// them is the reader's job.
+public struct ProviderConfigRecord: LayoutRecord {
+    /// The shape a value was stored in.
+    public enum Shape: UInt8, Sendable {
+        case scalar = 0
+        case listOfStrings = 1
+        case artifactRef = 2
+        case listOfArtifactRefs = 3
+    }
+
+    /// One set field: its key, shape and items (one item for the single shapes).
+    public struct Value: Sendable, Equatable {
+        public var key: String
+        public var shape: Shape
+        public var items: [String]
+
+        public init(key: String, shape: Shape, items: [String]) {
+            self.key = key
+            self.shape = shape
+            self.items = items
+        }
+    }
+
+    /// Starts at 1 with the first change and increases by one with every change.
+    public var revision: UInt64
+    /// Milliseconds since 1970 of the last change.
+    public var updatedAt: Int64
+    /// Who made the last change (the same string as an artifact's `stagedBy`).
+    public var updatedBy: String
+    /// The set fields, ordered by key.
+    public var values: [Value]
+
+    public init(revision: UInt64, updatedAt: Int64, updatedBy: String, values: [Value]) {
+        self.revision = revision
+        self.updatedAt = updatedAt
+        self.updatedBy = updatedBy
+        self.values = values
+    }
+
+    public func encoded() -> [UInt8] {
+        var w = RecordWriter(format: 1)
+        w.write(revision)
+        w.write(updatedAt)
+        w.write(updatedBy)
+        w.write(UInt32(values.count))
+        for value in values {
+            w.write(value.key)
+            w.write(value.shape.rawValue)
+            w.write(UInt32(value.items.count))
+            for item in value.items { w.write(item) }
+        }
+        return w.bytes
+    }
+
+    public init(decoding bytes: UnsafeRawBufferPointer) throws(LayoutDecodingError) {
+        var r = try RecordReader(bytes, record: "ProviderConfigRecord")
+        guard r.format == 1 else { throw r.unknownFormat() }
+        revision = try r.readUInt64()
+        updatedAt = try r.readInt64()
+        updatedBy = try r.readString()
+        let count = try r.readUInt32()
+        var values: [Value] = []
+        for _ in 0..<count {
+            let key = try r.readString()
+            let code = try r.readUInt8()
+            guard let shape = Shape(rawValue: code) else {
+                throw LayoutDecodingError(record: "ProviderConfigRecord", reason: "unknown shape \(code)")
+            }
+            let itemCount = try r.readUInt32()
+            var items: [String] = []
+            for _ in 0..<itemCount { items.append(try r.readString()) }
+            values.append(Value(key: key, shape: shape, items: items))
+        }
+        self.values = values
+        try r.finish()
+    }
+}

@@ -35,9 +35,7 @@ extension CairnClient {
     public func materialize(
         tenant: String, providerId: String, configuration: MaterializationSession.Configuration = .init()
     ) async throws -> MaterializationSession {
-        let snapshot = try await call(
-            "providers.config.get", JSONObject([("tenant", .string(tenant)), ("providerId", .string(providerId))])
-        ).result
+        let snapshot = try await providerConfiguration(tenant: tenant, providerId: providerId)
         return try await materialize(snapshot: snapshot, configuration: configuration)
     }
 

@@ -36,7 +36,9 @@ public final class CairnServer: Service, Sendable {
         store = try ArtifactStore.open(
             directory: configuration.storeDirectory, configuration: storeConfiguration, logger: logger)
         let policy = try AccessPolicy.load(path: configuration.resolvedAccessPolicyPath, serverUID: getuid())
-        dispatcher = Dispatcher(store: store, policy: policy, limits: configuration.limits, logger: logger)
+        let catalog = LoadedCatalog.load(directory: configuration.providersDirectory, logger: logger)
+        dispatcher = Dispatcher(
+            store: store, policy: policy, limits: configuration.limits, catalog: catalog, logger: logger)
     }
 
     public func run() async throws {

@@ -1,5 +1,6 @@
 import CairnDigest
 import CairnProtocol
+import CairnProviders
 import CairnStore
 import Foundation
 import Logging
@@ -18,13 +19,18 @@ final class Dispatcher: Sendable {
     let store: ArtifactStore
     let policy: AccessPolicy
     let limits: ServerConfiguration.Limits
+    let catalog: LoadedCatalog
     let logger: Logger
     static let version = "0.1.0"
 
-    init(store: ArtifactStore, policy: AccessPolicy, limits: ServerConfiguration.Limits, logger: Logger) {
+    init(
+        store: ArtifactStore, policy: AccessPolicy, limits: ServerConfiguration.Limits,
+        catalog: LoadedCatalog = LoadedCatalog(catalog: ProviderCatalog(), problems: []), logger: Logger
+    ) {
         self.store = store
         self.policy = policy
         self.limits = limits
+        self.catalog = catalog
         self.logger = logger
     }
 
@@ -53,11 +59,11 @@ final class Dispatcher: Sendable {
         }
     }
 
-    static let methods: Set<String> = [
+    static let methods: Set<String> = Set([
         "system.hello", "system.health", "artifacts.upload", "uploads.begin", "uploads.append", "uploads.status",
         "uploads.commit", "uploads.abort", "artifacts.list", "artifacts.meta", "artifacts.read", "artifacts.delete",
         "blobs.stat", "blobs.verify", "tenants.usage", "tenants.setQuota", "events.list",
-    ]
+    ]).union(providerMethods)
 
     private func route(_ request: RPCRequest, _ params: Params, peer: Peer, attachment: [UInt8]?) async throws -> Reply
     {
@@ -230,6 +236,10 @@ final class Dispatcher: Sendable {
                         ("nextCursor", page.nextCursor.map(JSONValue.string) ?? .null),
                     ])))
 
+        case _ where Self.providerMethods.contains(request.method):
+            // providers.list, providers.config.get/set, providers.readiness: Dispatcher+Providers.swift.
+            return try await routeProviders(request.method, params, peer: peer, actor: actor)
+
         default:
             throw RPCError(.methodNotFound, "no method \(request.method)")
         }
@@ -275,6 +285,7 @@ final class Dispatcher: Sendable {
         if health.usedBytes * 10 > health.sizeLimitBytes * 9 {
             problems.append("the store uses over 90% of its size limit")
         }
+        problems += catalog.problems.map(JSONValue.string)
         return .object(
             JSONObject([
                 ("status", problems.isEmpty ? "ok" : "degraded"),
@@ -297,7 +308,7 @@ final class Dispatcher: Sendable {
     // MARK: - Params and grants
 
     /// Validates `tenant` and checks the peer's grant for it.
-    private func authorize(_ params: Params, _ peer: Peer, _ scope: Scope) throws -> TenantID {
+    func authorize(_ params: Params, _ peer: Peer, _ scope: Scope) throws -> TenantID {
         let name = try params.string("tenant")
         guard let tenant = TenantID(name) else {
             throw RPCError.invalidParams("tenant", "tenant must match ^[a-z0-9][a-z0-9._-]{0,62}$")
@@ -321,7 +332,7 @@ final class Dispatcher: Sendable {
         return status
     }
 
-    private func providerID(_ params: Params) throws -> ProviderID {
+    func providerID(_ params: Params) throws -> ProviderID {
         guard let id = ProviderID(try params.string("providerId")) else {
             throw RPCError.invalidParams("providerId", "providerId must match ^[a-z0-9][a-z0-9._:-]{0,127}$")
         }

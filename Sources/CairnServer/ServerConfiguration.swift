@@ -45,6 +45,8 @@ public struct ServerConfiguration: Sendable {
     }
 
     var storeDirectory: String { (dataDirectory as NSString).appendingPathComponent("store") }
+    /// Data-defined provider definitions: `<data-dir>/providers.d/*.json`.
+    var providersDirectory: String { (dataDirectory as NSString).appendingPathComponent("providers.d") }
     var resolvedAccessPolicyPath: String {
         accessPolicyPath ?? (dataDirectory as NSString).appendingPathComponent("access.json")
     }

@@ -1,5 +1,6 @@
 import CairnDigest
 import CairnProtocol
+import CairnProviders
 import CairnStore
 import Foundation
 
@@ -108,6 +109,9 @@ enum Wire {
         case .offsetMismatch: code = .offsetMismatch
         case .storeFull: code = .storeFull
         case .integrityError: code = .integrityError
+        case .artifactInUse: code = .artifactInUse
+        case .providerConfigInvalid: code = .providerConfigInvalid
+        case .conflict: code = .conflict
         default: code = .internalError
         }
         switch error.detail {
@@ -131,6 +135,14 @@ enum Wire {
         case .versions(let store, let supported):
             data["storeVersion"] = number(UInt64(store))
             data["supportedVersion"] = number(UInt64(supported))
+        case .references(let references):
+            data["references"] = .array(
+                references.map { ["providerId": .string($0.providerId), "field": .string($0.field)] })
+        case .issues(let issues):
+            let report = ReadinessReport(issues: issues)
+            data["subCodes"] = .array(report.subCodes.map { .string($0.name) })
+            data["issues"] = self.issues(issues)
+        case .revision(let revision): data["revision"] = number(revision)
         }
         return RPCError(code, error.message, data: data)
     }

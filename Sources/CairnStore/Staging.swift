@@ -125,6 +125,9 @@ extension ArtifactStore {
 
     /// Deletes an artifact; frees its blob when it was the last reference.
     ///
+    /// An artifact that a provider configuration references is not deleted:
+    /// the error is ``StoreError/Code/artifactInUse`` listing the references.
+    ///
     /// - Returns: whether the blob was freed.
     public func delete(tenant: TenantID, artifactId: UUID, actor: Actor) async throws -> Bool {
         let now = self.now
@@ -133,6 +136,13 @@ extension ArtifactStore {
             guard let record = try txn.record(ArtifactRecord.self, key, in: self.tables.artifacts),
                 record.tenant == tenant.rawValue
             else { throw StoreError.notFound("artifact") }
+            let references = try self.references(txn, to: artifactId)
+            guard references.isEmpty else {
+                throw StoreError(
+                    .artifactInUse, .references(references),
+                    "artifact \(artifactId.uuidString.lowercased()) is referenced by "
+                        + references.map { "\($0.providerId) \($0.field)" }.joined(separator: ", "))
+            }
             let tenantKey = Keys.tenant(tenant.rawValue)
             var usage = try txn.record(TenantRecord.self, tenantKey, in: self.tables.tenants) ?? TenantRecord()
             try txn.delete(key, in: self.tables.artifacts)

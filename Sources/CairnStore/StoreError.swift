@@ -1,4 +1,5 @@
 import CairnDigest
+import CairnProviders
 
 /// Why a store operation failed, in the terms of the wire contract.
 ///
@@ -22,6 +23,12 @@ public struct StoreError: Error, Sendable, Equatable, CustomStringConvertible {
         public static let storeFull = Code("STORE_FULL")
         public static let integrityError = Code("INTEGRITY_ERROR")
         public static let layoutTooNew = Code("LAYOUT_TOO_NEW")
+        /// A delete of an artifact that a provider configuration references.
+        public static let artifactInUse = Code("ARTIFACT_IN_USE")
+        /// A configuration change that can never be stored.
+        public static let providerConfigInvalid = Code("PROVIDER_CONFIG_INVALID")
+        /// `expectedRevision` is not the configuration's current revision.
+        public static let conflict = Code("CONFLICT")
         public static let internalError = Code("INTERNAL")
     }
 
@@ -47,6 +54,12 @@ public struct StoreError: Error, Sendable, Equatable, CustomStringConvertible {
         /// The blob that failed verification.
         case blob(SHA256Digest)
         case versions(store: UInt32, supported: UInt32)
+        /// The configuration fields referencing an artifact (``Code/artifactInUse``).
+        case references([ArtifactReference])
+        /// What makes a configuration change impossible to store (``Code/providerConfigInvalid``).
+        case issues([ReadinessReport.Issue])
+        /// The configuration's current revision (``Code/conflict``).
+        case revision(UInt64)
     }
 
     public let code: Code

@@ -14,6 +14,8 @@ struct Tables: Sendable {
     let uploads: Database
     let garbage: Database
     let events: Database
+    let providerConfigs: Database
+    let artifactReferences: Database
 
     init(opening transaction: borrowing Transaction) throws {
         func open(_ name: DatabaseName) throws -> Database {
@@ -33,6 +35,8 @@ struct Tables: Sendable {
         uploads = try open(.uploads)
         garbage = try open(.garbage)
         events = try open(.events)
+        providerConfigs = try open(.providerConfigs)
+        artifactReferences = try open(.artifactReferences)
     }
 }
 

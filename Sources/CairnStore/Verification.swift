@@ -68,7 +68,7 @@ extension ArtifactStore {
         }
     }
 
-    private func blobIsIntact(tenant: TenantID, digest: SHA256Digest, blob: BlobRecord) throws -> Bool {
+    func blobIsIntact(tenant: TenantID, digest: SHA256Digest, blob: BlobRecord) throws -> Bool {
         do {
             return try read { txn in
                 var whole = SHA256Hasher()

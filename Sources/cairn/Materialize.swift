@@ -32,18 +32,16 @@ struct Materialize: AsyncParsableCommand {
             "Write into this empty directory instead (created when absent) and keep the files.", valueName: "dir"))
     var keepDir: String?
 
-    @Argument(help: ArgumentHelp("The provider, e.g. excititor:oci-openvex.", valueName: "provider"))
-    var provider: String
+    @OptionGroup var providerArgument: ProviderArgument
 
     @Argument(
         parsing: .postTerminator,
         help: ArgumentHelp("The command to run and its arguments, after --.", valueName: "command"))
     var command: [String] = []
 
+    private var provider: String { providerArgument.id }
+
     func validate() throws {
-        guard Names.isProvider(provider) else {
-            throw ValidationError("'\(provider)' is not a provider id (^[a-z0-9][a-z0-9._:-]{0,127}$)")
-        }
         guard let program = command.first, !program.isEmpty else {
             throw ValidationError("no command: give it after --, e.g. cairn materialize \(provider) -- env")
         }
@@ -99,9 +97,8 @@ struct Materialize: AsyncParsableCommand {
     /// wrote when anything fails or the task is cancelled.
     private func prepare() async throws -> Prepared {
         try await CairnClient.withConnection(socketPath: client.socket) { connection in
-            let params = JSONObject([("tenant", .string(tenant.name)), ("providerId", .string(provider))])
-            try checkReadiness(try await connection.call("providers.readiness", params).result)
-            let snapshot = try await connection.call("providers.config.get", params).result
+            try checkReadiness(try await connection.readiness(tenant: tenant.name, providerId: provider))
+            let snapshot = try await connection.providerConfiguration(tenant: tenant.name, providerId: provider)
             let session = try await connection.materialize(
                 snapshot: snapshot, configuration: MaterializationSession.Configuration(keptDirectory: keepDir))
             do {
@@ -139,7 +136,7 @@ struct Materialize: AsyncParsableCommand {
         }
         Output.error(
             "cairn: \(code): \(provider) is not ready\(why); --allow-blocked runs the command anyway")
-        throw Failure.Status.notReady
+        throw Failure.Status.blocked
     }
 
     /// The exit status for a failed preparation, after one line on standard error.
@@ -150,9 +147,4 @@ struct Materialize: AsyncParsableCommand {
         default: error
         }
     }
-}
-
-extension Failure.Status {
-    /// `cairn materialize`: the provider's readiness is blocked.
-    static let notReady = ExitCode(5)
 }

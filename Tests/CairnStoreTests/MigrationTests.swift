@@ -23,11 +23,11 @@ import Testing
         let created = directory.clock.now
         try await directory.withStore { store throws in
             #expect(store.layoutVersion == Layout.currentVersion)
-            #expect(store.layoutVersion == 2)
-            #expect(try store.health().layoutVersion == 2)
+            #expect(store.layoutVersion == 3)
+            #expect(try store.health().layoutVersion == 3)
         }
         let version = try directory.rawValue(for: MetaKey.layoutVersion, in: .meta)
-        #expect(version == bigEndian(2))
+        #expect(version == bigEndian(3))
         let storeId = try #require(try directory.rawValue(for: MetaKey.storeId, in: .meta))
         #expect(storeId.count == 16)
         var createdAt: [UInt8] = []
@@ -37,7 +37,7 @@ import Testing
 
         directory.clock.advance(by: 3600)
         try await directory.withStore { store in
-            #expect(store.layoutVersion == 2)
+            #expect(store.layoutVersion == 3)
             try await stage(store, acme, [1])
         }
         #expect(try directory.rawValue(for: MetaKey.storeId, in: .meta) == storeId)
@@ -57,14 +57,14 @@ import Testing
             let store = try? directory.open()
             leaked = store
             #expect(store == nil)
-            await expectStoreError(.layoutTooNew, .versions(store: 99, supported: 2)) { try directory.open() }
+            await expectStoreError(.layoutTooNew, .versions(store: 99, supported: 3)) { try directory.open() }
         }
         #expect(leaked == nil)
         let after = try Data(contentsOf: URL(fileURLWithPath: directory.dataFile))
         #expect(after == before, "data.mdb was modified")
 
         // Put back, the store opens as it was.
-        try directory.setRawValue(bigEndian(2), for: MetaKey.layoutVersion, in: .meta)
+        try directory.setRawValue(bigEndian(3), for: MetaKey.layoutVersion, in: .meta)
         try await directory.withStore { store throws in
             #expect(try store.meta(tenant: acme, artifactId: staged.meta.artifactId) == staged.meta)
         }
@@ -108,7 +108,7 @@ import Testing
         let metas = try await makeLayoutOneStore(directory)
 
         try await directory.withStore { store in
-            #expect(store.layoutVersion == 2)
+            #expect(store.layoutVersion == 3)
             for tenant in [acme, globex] {
                 for providerId in [provider("excititor:oci-openvex"), provider("p")] {
                     let expected = metas.filter { $0.tenant == tenant && $0.providerId == providerId }
@@ -123,7 +123,7 @@ import Testing
             #expect(listed.last == added.meta)
             #expect(listed.count == metas.filter { $0.tenant == acme && $0.providerId == provider("p") }.count + 1)
         }
-        #expect(try directory.rawValue(for: MetaKey.layoutVersion, in: .meta) == bigEndian(2))
+        #expect(try directory.rawValue(for: MetaKey.layoutVersion, in: .meta) == bigEndian(3))
         #expect(try directory.rawCount(of: .providerArtifacts) == metas.count + 1)
     }
 

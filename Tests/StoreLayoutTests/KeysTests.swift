@@ -47,6 +47,17 @@ import Testing
         #expect(Keys.upload(id) == Array(1...16))
     }
 
+    @Test func providerConfigurationKeys() throws {
+        #expect(Keys.providerConfig(tenant: "a", providerId: "p:q") == [0x61, 0, 0x70, 0x3A, 0x71])
+        let id = UUIDBytes(Array(1...16))!
+        let key = Keys.artifactReference(artifactId: id, providerId: "p", field: "key")
+        #expect(key == Array(1...16) + [0x70, 0, 0x6B, 0x65, 0x79])
+        let parts = try #require(Keys.referenceParts(of: key))
+        #expect(parts.providerId == "p" && parts.field == "key")
+        #expect(Keys.referenceParts(of: Array(1...16)) == nil)
+        #expect(Keys.referenceParts(of: Array(1...16) + [0x70]) == nil)
+    }
+
     @Test func sequencesSortNumerically() {
         let values: [UInt64] = [0, 1, 255, 256, 65_535, 1 << 32, .max - 1, .max]
         for (lower, higher) in zip(values, values.dropFirst()) {

@@ -27,8 +27,8 @@ import Testing
     }
 
     @Test func theCurrentVersionIsTheNumberOfMigrations() {
-        #expect(Layout.currentVersion == 2)
-        #expect(Layout.migrations.count == 2)
+        #expect(Layout.currentVersion == 3)
+        #expect(Layout.migrations.count == 3)
         for (index, migration) in Layout.migrations.enumerated() {
             #expect(migration.version == UInt32(index + 1))
             #expect(Layout.migration(producing: migration.version).version == migration.version)
@@ -39,29 +39,29 @@ import Testing
     @Test func theDatabasesHaveDistinctNames() {
         let names = Layout.databases.map(\.rawValue)
         #expect(Set(names).count == names.count)
-        #expect(names.count == 11)
+        #expect(names.count == 13)
         #expect(
             Set(names) == [
                 "meta", "tenants", "artifacts", "tenantArtifacts", "providerArtifacts", "blobs", "blobArtifacts",
-                "chunks",
-                "uploads", "garbage", "events",
+                "chunks", "uploads", "garbage", "events", "providerConfigs", "artifactReferences",
             ])
     }
 
     @Test func plans() {
-        #expect(Layout.plan(from: 0) == .migrate([1, 2]))
-        #expect(Layout.plan(from: 1) == .migrate([2]))
-        #expect(Layout.plan(from: 2) == .upToDate)
-        #expect(Layout.plan(from: 3) == .refuse(storeVersion: 3, supported: 2))
-        #expect(Layout.plan(from: 99) == .refuse(storeVersion: 99, supported: 2))
-        #expect(Layout.plan(from: .max) == .refuse(storeVersion: .max, supported: 2))
+        #expect(Layout.plan(from: 0) == .migrate([1, 2, 3]))
+        #expect(Layout.plan(from: 1) == .migrate([2, 3]))
+        #expect(Layout.plan(from: 2) == .migrate([3]))
+        #expect(Layout.plan(from: 3) == .upToDate)
+        #expect(Layout.plan(from: 4) == .refuse(storeVersion: 4, supported: 3))
+        #expect(Layout.plan(from: 99) == .refuse(storeVersion: 99, supported: 3))
+        #expect(Layout.plan(from: .max) == .refuse(storeVersion: .max, supported: 3))
         // Stopping at an older target, for tests of older layouts.
         #expect(Layout.plan(from: 0, to: 1) == .migrate([1]))
         #expect(Layout.plan(from: 1, to: 1) == .upToDate)
         #expect(Layout.plan(from: 2, to: 1) == .upToDate)
         #expect(Layout.plan(from: 0, to: 0) == .upToDate)
         // A newer store is refused whatever the target.
-        #expect(Layout.plan(from: 3, to: 1) == .refuse(storeVersion: 3, supported: 2))
+        #expect(Layout.plan(from: 4, to: 1) == .refuse(storeVersion: 4, supported: 3))
     }
 
     @Test func layoutOneStartsTheExtentCounterOnce() throws {

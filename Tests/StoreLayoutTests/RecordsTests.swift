@@ -91,6 +91,31 @@ import Testing
         try checkCoding(Self.event(full: false))
     }
 
+    @Test func providerConfigRecord() throws {
+        try checkCoding(ProviderConfigRecord(revision: 1, updatedAt: 0, updatedBy: "uid:0", values: []))
+        try checkCoding(
+            ProviderConfigRecord(
+                revision: 7, updatedAt: -5, updatedBy: "root",
+                values: [
+                    .init(key: "cosignKey", shape: .artifactRef, items: ["0b9c7f3e-52f4-4e55-9a43-3f0b1e0c2d11"]),
+                    .init(key: "empty", shape: .listOfStrings, items: []),
+                    .init(key: "images", shape: .listOfStrings, items: ["a", "b:c", "ümlaut"]),
+                    .init(key: "mode", shape: .scalar, items: ["keyless"]),
+                    .init(key: "refs", shape: .listOfArtifactRefs, items: ["x", "y"]),
+                ]))
+    }
+
+    @Test func exactBytesOfAProviderConfigRecord() throws {
+        let record = ProviderConfigRecord(
+            revision: 2, updatedAt: 3, updatedBy: "u", values: [.init(key: "k", shape: .listOfStrings, items: ["v"])])
+        #expect(
+            record.encoded() == [1] + [0, 0, 0, 0, 0, 0, 0, 2] + [0, 0, 0, 0, 0, 0, 0, 3] + [0, 0, 0, 1, 0x75]
+                + [0, 0, 0, 1] + [0, 0, 0, 1, 0x6B] + [1] + [0, 0, 0, 1] + [0, 0, 0, 1, 0x76])
+        var unknownShape = record.encoded()
+        unknownShape[31] = 9
+        #expect(throws: LayoutDecodingError.self) { try ProviderConfigRecord(decoding: unknownShape) }
+    }
+
     @Test func aNewTenantHasZeroUsageNoQuotasAndCountersAtOne() throws {
         let record = TenantRecord()
         #expect(record.artifactCount == 0 && record.logicalBytes == 0 && record.storedBytes == 0)
