@@ -354,8 +354,9 @@ public final class MaterializationSession: Sendable {
         return uuid.uuidString.lowercased()
     }
 
-    /// `path` made absolute against the working directory.
+    /// `path` made absolute against the working directory, with `.` and `..` resolved textually.
     private static func absolute(_ path: String) -> String {
-        path.hasPrefix("/") ? path : PrivateDirectory.join(FileManager.default.currentDirectoryPath, path)
+        let directory = URL(fileURLWithPath: FileManager.default.currentDirectoryPath, isDirectory: true)
+        return URL(fileURLWithPath: path, relativeTo: directory).standardizedFileURL.path
     }
 }

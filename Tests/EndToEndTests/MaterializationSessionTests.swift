@@ -23,8 +23,7 @@ struct MaterializationSessionTests {
         // Over one 4 MiB read, so that a file is written in several pieces.
         let bundle = Payload.random((4 << 20) + 1000)
         let empty: [UInt8] = []
-        let temporary = server.scratch("tmp")
-        try FileManager.default.createDirectory(atPath: temporary, withIntermediateDirectories: false)
+        let temporary = try server.scratchSubdirectory("tmp")
         let sessionID = UUID()
 
         try await CairnClient.withConnection(socketPath: server.socketPath) { client in
@@ -91,8 +90,7 @@ struct MaterializationSessionTests {
     @Test(.timeLimit(.minutes(1)))
     func aDigestMismatchLeavesNoFileBehind() async throws {
         let server = try await ServerProcess.start()
-        let temporary = server.scratch("tmp")
-        try FileManager.default.createDirectory(atPath: temporary, withIntermediateDirectories: false)
+        let temporary = try server.scratchSubdirectory("tmp")
         let kept = server.scratch("kept")
 
         try await CairnClient.withConnection(socketPath: server.socketPath) { client in
@@ -134,12 +132,9 @@ struct MaterializationSessionTests {
     @Test(.timeLimit(.minutes(1)))
     func plantedPathsAreRefusedWithoutWritingThroughThem() async throws {
         let server = try await ServerProcess.start()
-        let temporary = server.scratch("tmp")
+        let temporary = try server.scratchSubdirectory("tmp")
         let sessions = temporary + "/cairn-artifacts"
-        let victim = server.scratch("victim")
-        for directory in [temporary, victim] {
-            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: false)
-        }
+        let victim = try server.scratchSubdirectory("victim")
 
         try await CairnClient.withConnection(socketPath: server.socketPath) { client in
             let key = try await upload(Payload.random(64), with: client)
@@ -226,8 +221,7 @@ struct MaterializationSessionTests {
     @Test(.timeLimit(.minutes(1)))
     func scopedSessionsCleanUpOnReturnThrowAndCancellation() async throws {
         let server = try await ServerProcess.start()
-        let temporary = server.scratch("tmp")
-        try FileManager.default.createDirectory(atPath: temporary, withIntermediateDirectories: false)
+        let temporary = try server.scratchSubdirectory("tmp")
         let sessions = temporary + "/cairn-artifacts"
         let socketPath = server.socketPath
         let tenant = tenant
@@ -328,7 +322,7 @@ struct MaterializationSessionTests {
             ("tufRoot", "TUF_ROOT"), ("offlineBundle", "OFFLINE_BUNDLE"), ("HTTPProxy", "HTTP_PROXY"),
             ("caPEMBundle", "CA_PEM_BUNDLE"), ("sha256Sum", "SHA256_SUM"), ("key", "KEY"),
             ("ca-bundle.pem", "CA_BUNDLE_PEM"), ("_x__y_", "X_Y"), ("trustRoot2", "TRUST_ROOT2"),
-            ("clé", "CL"), ("--", ""),
+            ("clé", "CL"), ("--", ""), ("HTTPProxyCA", "HTTP_PROXY_CA"),
         ]
         for (key, name) in names {
             #expect(MaterializationSession.environmentName(forField: key) == name, "\(key)")
@@ -386,5 +380,14 @@ struct MaterializationSessionTests {
         let meta = try await client.upload(
             tenant: tenant, providerId: "excititor:oci-openvex", mimeType: "application/octet-stream", bytes: bytes)
         return .init(artifactId: meta.artifactId, sha256: meta.sha256)
+    }
+}
+
+extension ServerProcess {
+    /// A new, empty directory in the scratch directory.
+    func scratchSubdirectory(_ name: String) throws -> String {
+        let path = scratch(name)
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: false)
+        return path
     }
 }

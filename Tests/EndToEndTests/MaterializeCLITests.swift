@@ -38,12 +38,10 @@ struct MaterializeCLITests {
 
     func configured() async throws -> Fixture {
         let server = try await ServerProcess.start()
-        let temporary = server.scratch("tmp")
-        let out = server.scratch("out")
-        for directory in [temporary, out] {
-            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: false)
-        }
-        let key = Array("-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE\n-----END PUBLIC KEY-----\n".utf8)
+        let temporary = try server.scratchSubdirectory("tmp")
+        let out = try server.scratchSubdirectory("out")
+        let key = Array(
+            "-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE\n-----END PUBLIC KEY-----\n".utf8)
         let certificates = [Payload.random(3000), Payload.random((4 << 20) + 17)]
         for (name, content) in [("cosign.pub", key), ("ca-1.pem", certificates[0]), ("ca-2.pem", certificates[1])] {
             try Data(content).write(to: URL(fileURLWithPath: server.scratch(name)))
@@ -112,7 +110,8 @@ struct MaterializeCLITests {
         }
         #expect(sums == expected.joined())
 
-        let written = try JSONParser.parse(Array(try Data(contentsOf: URL(fileURLWithPath: fixture.out + "/config.json"))))
+        let written = try JSONParser.parse(
+            Array(try Data(contentsOf: URL(fileURLWithPath: fixture.out + "/config.json"))))
         #expect(written["tenant"] == "acme")
         #expect(written["providerId"] == .string(Self.provider))
         #expect(written["revision"] == 1)
@@ -134,7 +133,9 @@ struct MaterializeCLITests {
     func theCommandsStatusIsPassedOnAndFilesGoAway() async throws {
         let fixture = try await configured()
         let failing = try await fixture.server.cairn(
-            ["materialize", Self.provider] + tenant + ["--", "sh", "-c", "test -s \"$CAIRN_ARTIFACT_COSIGN_KEY\"; exit 7"],
+            ["materialize", Self.provider] + tenant + [
+                "--", "sh", "-c", "test -s \"$CAIRN_ARTIFACT_COSIGN_KEY\"; exit 7",
+            ],
             env: fixture.env)
         #expect(failing.status == 7, "\(failing)")
         #expect(try fixture.leftovers().isEmpty)
@@ -194,8 +195,7 @@ struct MaterializeCLITests {
     @Test(.timeLimit(.minutes(1)))
     func blockedReadinessRefusesToRun() async throws {
         let server = try await ServerProcess.start()
-        let temporary = server.scratch("tmp")
-        try FileManager.default.createDirectory(atPath: temporary, withIntermediateDirectories: false)
+        let temporary = try server.scratchSubdirectory("tmp")
         let marker = server.scratch("ran")
         let command = ["--", "touch", marker]
 
