@@ -27,9 +27,10 @@ import Synchronization
 /// ``close()`` removes the session directory and everything in it; it is
 /// idempotent, and a session dropped without closing is closed by its
 /// deinitializer. Prefer ``CairnClient/withMaterializedArtifacts(tenant:fields:configuration:_:)``,
-/// which closes on return, on a throw and on cancellation. Nothing can
-/// clean up after a process killed with SIGKILL: its session directory
-/// stays until TMPDIR is cleaned.
+/// which closes on return, on a throw and on cancellation. A process killed
+/// with SIGKILL cannot clean up; an open session therefore holds an advisory
+/// lock (`flock`) on its directory, and the next session of the same user
+/// below the same TMPDIR removes the session directories nobody holds.
 ///
 /// The session does not hold the connection: once opened it can outlive
 /// the client that fetched its files.
@@ -79,12 +80,13 @@ public final class MaterializationSession: Sendable {
         /// exists it must be a directory (not a link) owned by this user and
         /// writable by nobody else, or the session is refused.
         public var temporaryDirectory: String
-        /// The session's id, which names its directory; random by default.
+        /// The session's id, which names its directory; `nil` (the default)
+        /// gives every session opened with this configuration a new random one.
         ///
         /// When something already exists at that name (a directory, a link
         /// planted by someone else), the session is refused and nothing is
         /// written through it.
-        public var sessionID: UUID
+        public var sessionID: UUID?
         /// A directory to write into instead of a new session directory
         /// (for inspection); created with mode 0700 when absent, else it
         /// must be empty, owned by this user and not a link, and its mode
@@ -97,7 +99,7 @@ public final class MaterializationSession: Sendable {
 
         /// Creates a configuration; the defaults give a fresh session below `$TMPDIR`.
         public init(
-            temporaryDirectory: String = Configuration.defaultTemporaryDirectory(), sessionID: UUID = UUID(),
+            temporaryDirectory: String = Configuration.defaultTemporaryDirectory(), sessionID: UUID? = nil,
             keptDirectory: String? = nil
         ) {
             self.temporaryDirectory = temporaryDirectory
@@ -265,10 +267,12 @@ public final class MaterializationSession: Sendable {
         }
         let base = absolute(configuration.temporaryDirectory)
         let sessionsFD = try PrivateDirectory.openSessions(in: base)
-        let name = configuration.sessionID.uuidString.lowercased()
-        let path = PrivateDirectory.join(PrivateDirectory.join(base, PrivateDirectory.sessionsName), name)
+        let name = (configuration.sessionID ?? UUID()).uuidString.lowercased()
+        let sessionsPath = PrivateDirectory.join(base, PrivateDirectory.sessionsName)
+        let path = PrivateDirectory.join(sessionsPath, name)
+        PrivateDirectory.removeAbandonedSessions(in: sessionsFD, path: sessionsPath, except: name)
         do {
-            let fd = try PrivateDirectory.createDirectory(name, in: sessionsFD, path: path)
+            let fd = try PrivateDirectory.createSessionDirectory(name, in: sessionsFD, path: path)
             return MaterializationSession(
                 directory: path, fields: fields, name: name, directoryFD: fd, sessionsFD: sessionsFD)
         } catch {

@@ -1,3 +1,5 @@
+import Foundation
+
 #if canImport(Glibc)
     import Glibc
 #elseif canImport(Darwin)
@@ -65,6 +67,53 @@ enum PrivateDirectory {
             throw failure("cannot set the mode of", path)
         }
         return fd
+    }
+
+    /// Creates the session directory `name` (as ``createDirectory(_:in:path:)``)
+    /// and takes its advisory lock (`flock`), which marks it as in use
+    /// until its descriptor is closed, even when the process is killed.
+    static func createSessionDirectory(_ name: String, in sessions: Int32, path: String) throws(MaterializationError)
+        -> Int32
+    {
+        for _ in 0..<3 {
+            let fd = try createDirectory(name, in: sessions, path: path)
+            guard flock(fd, LOCK_EX) == 0 else {
+                let failure = failure("cannot lock", path)
+                close(fd)
+                unlinkat(sessions, name, AT_REMOVEDIR)
+                throw failure
+            }
+            // Another process's sweep may have taken the directory before it was locked.
+            var held = stat()
+            var named = stat()
+            if fstat(fd, &held) == 0, fstatat(sessions, name, &named, AT_SYMLINK_NOFOLLOW) == 0,
+                held.st_dev == named.st_dev, held.st_ino == named.st_ino
+            {
+                return fd
+            }
+            close(fd)
+        }
+        throw MaterializationError(.fileSystem, "\(path) was removed by someone else while it was created")
+    }
+
+    /// Removes the session directories in `sessions` that no session holds:
+    /// those left by a process that was killed before it could clean up.
+    ///
+    /// Only directories (never links) named like a session, owned by this
+    /// user and not locked are removed, each by descriptor; `keep` (the
+    /// name about to be created) is left alone. Best effort: what cannot be
+    /// removed stays.
+    static func removeAbandonedSessions(in sessions: Int32, path: String, except keep: String) {
+        guard let names = try? entries(of: sessions, path: path) else { return }
+        for name in names where name != keep && name.utf8.count == 36 && UUID(uuidString: name) != nil {
+            let fd = openat(sessions, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+            guard fd >= 0 else { continue }
+            defer { close(fd) }
+            var info = stat()
+            guard fstat(fd, &info) == 0, info.st_uid == geteuid(), flock(fd, LOCK_EX | LOCK_NB) == 0 else { continue }
+            guard (try? removeContents(of: fd, path: join(path, name))) != nil else { continue }
+            unlinkat(sessions, name, AT_REMOVEDIR)
+        }
     }
 
     /// Opens the directory at `path`, creating it (0700) when absent; an

@@ -219,6 +219,43 @@ struct MaterializationSessionTests {
     }
 
     @Test(.timeLimit(.minutes(1)))
+    func abandonedSessionsAreRemovedAndLiveOnesKept() async throws {
+        let server = try await ServerProcess.start()
+        let temporary = try server.scratchSubdirectory("tmp")
+        let sessions = temporary + "/cairn-artifacts"
+        let victim = try server.scratchSubdirectory("victim")
+        try Data("precious".utf8).write(to: URL(fileURLWithPath: victim + "/file"))
+
+        try await CairnClient.withConnection(socketPath: server.socketPath) { client in
+            let key = try await upload(Payload.random(64), with: client)
+            let configuration = MaterializationSession.Configuration(temporaryDirectory: temporary)
+            let live = try await client.materialize(
+                tenant: tenant, fields: [.reference("cosignKey", key)], configuration: configuration)
+
+            // Left by a killed process: a session directory nobody holds, with a file, a directory and a link.
+            let abandoned = sessions + "/" + UUID().uuidString.lowercased()
+            try FileManager.default.createDirectory(
+                atPath: abandoned + "/inner", withIntermediateDirectories: true)
+            try Data("left".utf8).write(to: URL(fileURLWithPath: abandoned + "/inner/x.bin"))
+            try FileManager.default.createSymbolicLink(atPath: abandoned + "/link", withDestinationPath: victim)
+            // Not session directories: a link named like one, a directory named otherwise.
+            let link = sessions + "/" + UUID().uuidString.lowercased()
+            try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: victim)
+            let other = try server.scratchSubdirectory("tmp/cairn-artifacts/notes")
+
+            let next = try await client.materialize(
+                tenant: tenant, fields: [.reference("cosignKey", key)], configuration: configuration)
+            #expect(!FileManager.default.fileExists(atPath: abandoned))
+            #expect(FileManager.default.fileExists(atPath: live.path(for: "cosignKey")!), "a live session was removed")
+            #expect(try FileManager.default.destinationOfSymbolicLink(atPath: link) == victim)
+            #expect(FileManager.default.fileExists(atPath: other))
+            #expect(try FileManager.default.contentsOfDirectory(atPath: victim) == ["file"])
+            try live.close()
+            try next.close()
+        }
+    }
+
+    @Test(.timeLimit(.minutes(1)))
     func scopedSessionsCleanUpOnReturnThrowAndCancellation() async throws {
         let server = try await ServerProcess.start()
         let temporary = try server.scratchSubdirectory("tmp")

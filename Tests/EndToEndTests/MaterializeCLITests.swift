@@ -164,6 +164,36 @@ struct MaterializeCLITests {
     }
 
     @Test(.timeLimit(.minutes(1)))
+    func filesLeftByACLIKilledWithSIGKILLGoWithTheNextRun() async throws {
+        let fixture = try await configured()
+        let killed = try fixture.server.launch(
+            ["materialize", Self.provider] + tenant + ["--", "sh", "-c", Self.waitingScript], env: fixture.env)
+        let orphan = try await childPID(fixture, killed)
+        let leftovers = try fixture.leftovers()
+        #expect(leftovers.count == 1)
+        killed.signal(SIGKILL)
+        // The command outlives the CLI; end it too (Foundation's Process sees the CLI end only once every
+        // descendant has let go of the descriptor it watches).
+        kill(orphan, SIGKILL)
+        #expect(try await killed.wait().status == 128 + SIGKILL)
+        #expect(try fixture.leftovers() == leftovers, "nothing can clean up after SIGKILL at once")
+
+        // A session still running is left alone by the next run; the abandoned one is not.
+        let running = try fixture.server.launch(
+            ["materialize", Self.provider] + tenant + ["--", "sh", "-c", Self.waitingScript], env: fixture.env)
+        let runningChild = try await childPID(fixture, running)
+        let next = try await fixture.server.cairn(
+            ["materialize", Self.provider] + tenant + ["--", "true"], env: fixture.env)
+        #expect(next.status == 0, "\(next)")
+        let remaining = try fixture.leftovers()
+        #expect(remaining.count == 1)
+        #expect(!remaining.contains(leftovers[0]))
+        kill(runningChild, SIGTERM)
+        #expect(try await running.wait().status == 128 + SIGTERM)
+        #expect(try fixture.leftovers().isEmpty)
+    }
+
+    @Test(.timeLimit(.minutes(1)))
     func signalsToTheCLIReachTheChildAndFilesGoAway() async throws {
         let fixture = try await configured()
 
