@@ -153,9 +153,7 @@ struct MaterializeCLITests {
     @Test(.timeLimit(.minutes(1)))
     func aChildKilledBySIGKILLLeavesNothing() async throws {
         let fixture = try await configured()
-        let run = try fixture.server.launch(
-            ["materialize", Self.provider] + tenant + ["--", "sh", "-c", Self.waitingScript], env: fixture.env)
-        let pid = try await childPID(fixture, run)
+        let (run, pid) = try await launchWaiting(fixture)
         #expect(try fixture.leftovers().count == 1)
         kill(pid, SIGKILL)
         let result = try await run.wait()
@@ -166,9 +164,7 @@ struct MaterializeCLITests {
     @Test(.timeLimit(.minutes(1)))
     func filesLeftByACLIKilledWithSIGKILLGoWithTheNextRun() async throws {
         let fixture = try await configured()
-        let killed = try fixture.server.launch(
-            ["materialize", Self.provider] + tenant + ["--", "sh", "-c", Self.waitingScript], env: fixture.env)
-        let orphan = try await childPID(fixture, killed)
+        let (killed, orphan) = try await launchWaiting(fixture)
         let leftovers = try fixture.leftovers()
         #expect(leftovers.count == 1)
         killed.signal(SIGKILL)
@@ -179,9 +175,7 @@ struct MaterializeCLITests {
         #expect(try fixture.leftovers() == leftovers, "nothing can clean up after SIGKILL at once")
 
         // A session still running is left alone by the next run; the abandoned one is not.
-        let running = try fixture.server.launch(
-            ["materialize", Self.provider] + tenant + ["--", "sh", "-c", Self.waitingScript], env: fixture.env)
-        let runningChild = try await childPID(fixture, running)
+        let (running, runningChild) = try await launchWaiting(fixture)
         let next = try await fixture.server.cairn(
             ["materialize", Self.provider] + tenant + ["--", "true"], env: fixture.env)
         #expect(next.status == 0, "\(next)")
@@ -198,9 +192,7 @@ struct MaterializeCLITests {
         let fixture = try await configured()
 
         // SIGTERM: passed on; the child dies of it, and the CLI says so the shell's way.
-        let terminated = try fixture.server.launch(
-            ["materialize", Self.provider] + tenant + ["--", "sh", "-c", Self.waitingScript], env: fixture.env)
-        _ = try await childPID(fixture, terminated)
+        let (terminated, _) = try await launchWaiting(fixture)
         terminated.signal(SIGTERM)
         let afterTerm = try await terminated.wait()
         #expect(afterTerm.status == 128 + SIGTERM, "\(afterTerm)")
@@ -290,6 +282,15 @@ struct MaterializeCLITests {
         echo $$ > "$OUT/pid.tmp" && mv "$OUT/pid.tmp" "$OUT/pid"
         exec sleep 600
         """
+
+    /// Starts `cairn materialize` with ``waitingScript`` and waits until the command runs.
+    ///
+    /// - Returns: the CLI, and the command's process id.
+    private func launchWaiting(_ fixture: Fixture) async throws -> (RunningCommand, pid_t) {
+        let run = try fixture.server.launch(
+            ["materialize", Self.provider] + tenant + ["--", "sh", "-c", Self.waitingScript], env: fixture.env)
+        return (run, try await childPID(fixture, run))
+    }
 
     /// Waits until the child of `run` has written its process id, and returns it.
     private func childPID(_ fixture: Fixture, _ run: RunningCommand) async throws -> pid_t {
