@@ -102,7 +102,8 @@ struct ProvidersShow: AsyncParsableCommand {
     }
 }
 
-/// Prints a configuration snapshot: header, one row per field, then readiness.
+/// Prints a configuration snapshot: header, one row per set field (secrets as `(set)`), the unset
+/// fields on one line, then readiness.
 func printSnapshot(_ snapshot: JSONValue) {
     Output.fields([
         ("provider", Output.text(snapshot["providerId"] ?? .null)),
@@ -113,6 +114,7 @@ func printSnapshot(_ snapshot: JSONValue) {
     ])
     Output.line("")
     var rows: [[String]] = []
+    var unset: [String] = []
     for field in snapshot["fields"]?.arrayValue ?? [] {
         let key = field["key"]?.stringValue ?? ""
         let shape = field["shape"]?.stringValue ?? ""
@@ -121,13 +123,20 @@ func printSnapshot(_ snapshot: JSONValue) {
         case .string(let text)?: items = [text]
         case .array(let values)?: items = values.map(Output.text)
         case .object?: items = ["(set)"]
-        default: items = ["-"]
+        default:
+            unset.append(key)
+            continue
         }
         for (index, item) in items.enumerated() {
             rows.append(index == 0 ? [key, shape, item] : ["", "", item])
         }
     }
-    Output.table(["FIELD", "SHAPE", "VALUE"], rows)
+    if rows.isEmpty {
+        Output.line("no field is set")
+    } else {
+        Output.table(["FIELD", "SHAPE", "VALUE"], rows)
+    }
+    if !unset.isEmpty { Output.line("unset: " + unset.joined(separator: ", ")) }
     Output.line("")
     printReadiness(snapshot["readiness"] ?? .null)
 }

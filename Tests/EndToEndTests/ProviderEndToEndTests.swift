@@ -95,7 +95,8 @@ struct ProviderEndToEndTests {
     }
 
     @Test func setMergesValuesHidesSecretsAndChecksRevisions() async throws {
-        let server = try await ServerProcess.start()
+        // At the most talkative log level, so that the check of the log below means something.
+        let server = try await ServerProcess.start(extraArguments: ["--log-level", "trace"])
         let socket = try RawSocket(path: server.socketPath)
         let secret = "s3cr3t-\(UUID().uuidString)"
         let first = try await socket.result(
