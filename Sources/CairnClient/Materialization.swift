@@ -45,6 +45,8 @@ extension CairnClient {
     /// Unset fields are skipped; each referenced artifact is expected to
     /// have the sha256 of its meta in the snapshot's `artifacts` (for an id
     /// the snapshot has no meta for, the server's current meta is asked).
+    /// A secret reference field, whose value the snapshot hides, is written
+    /// from the artifacts its metas list.
     ///
     /// - Throws: as ``materialize(tenant:fields:configuration:)``, and
     ///   ``MaterializationError`` `.invalidSnapshot` for a snapshot not
@@ -143,6 +145,14 @@ extension MaterializationSession {
                 throw MaterializationError(.invalidSnapshot, "a snapshot field without key or shape")
             }
             let value = field["value"] ?? .null
+            var digests: [String: String] = [:]
+            var listed: [String] = []
+            for meta in field["artifacts"]?.arrayValue ?? [] {
+                if let id = meta["artifactId"]?.stringValue, let sha256 = meta["sha256"]?.stringValue {
+                    digests[id.lowercased()] = sha256
+                    listed.append(id)
+                }
+            }
             let ids: [String]
             switch (shape, value) {
             case (_, .null), ("scalar", _), ("list<string>", _):
@@ -157,14 +167,14 @@ extension MaterializationSession {
                     }
                     return id
                 }
+            case ("artifactRef", .object), ("list<artifactRef>", .object):
+                // A secret reference shows only {"set": true}; the metas of its artifacts name them, in order.
+                guard shape == "list<artifactRef>" || listed.count == 1 else {
+                    throw MaterializationError(.invalidSnapshot, "field \(key): its artifact is gone")
+                }
+                ids = listed
             default:
                 throw MaterializationError(.invalidSnapshot, "field \(key): a value that does not fit shape \(shape)")
-            }
-            var digests: [String: String] = [:]
-            for meta in field["artifacts"]?.arrayValue ?? [] {
-                if let id = meta["artifactId"]?.stringValue, let sha256 = meta["sha256"]?.stringValue {
-                    digests[id.lowercased()] = sha256
-                }
             }
             references.append(
                 SnapshotReference(

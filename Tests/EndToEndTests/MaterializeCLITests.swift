@@ -130,6 +130,77 @@ struct MaterializeCLITests {
     }
 
     @Test(.timeLimit(.minutes(1)))
+    func dataDefinedProvidersSecretReferencesAndClashingNames() async throws {
+        let server = try ServerProcess()
+        let definitions = server.dataDirectory + "/providers.d"
+        try FileManager.default.createDirectory(
+            atPath: definitions, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        try """
+        {"providerId": "acme:files", "displayName": "Files", "fields": [
+          {"key": "signingKey", "shape": "artifactRef", "secret": true, "description": "a private key"},
+          {"key": "ca-bundle.pem", "shape": "list<artifactRef>", "description": "CA bundles"},
+          {"key": "mode", "shape": "scalar", "description": "how"}
+        ]}
+        """.write(toFile: definitions + "/files.json", atomically: true, encoding: .utf8)
+        try """
+        {"providerId": "acme:clash", "displayName": "Clash", "fields": [
+          {"key": "caBundle", "shape": "artifactRef", "description": "one"},
+          {"key": "ca_bundle", "shape": "artifactRef", "description": "the other"}
+        ]}
+        """.write(toFile: definitions + "/clash.json", atomically: true, encoding: .utf8)
+        try await server.start()
+        let out = try server.scratchSubdirectory("out")
+        let temporary = try server.scratchSubdirectory("tmp")
+        let secret = Payload.random(200)
+        let bundles = [Payload.random(300), Payload.random(400)]
+        for (name, content) in [("signing.key", secret), ("a.pem", bundles[0]), ("b.pem", bundles[1])] {
+            try Data(content).write(to: URL(fileURLWithPath: server.scratch(name)))
+        }
+        let configure = try await server.cairn(
+            [
+                "providers", "configure", "acme:files", "--upload-artifact", "signingKey=@signing.key",
+                "--upload-artifact", "ca-bundle.pem=@a.pem", "--upload-artifact", "ca-bundle.pem=@b.pem",
+                "--set", "mode=fast",
+            ] + tenant)
+        try #require(configure.status == 0, "\(configure)")
+
+        let env = ["TMPDIR": temporary, "OUT": out]
+        let run = try await server.cairn(
+            ["materialize", "acme:files"] + tenant + [
+                "--", "sh", "-c",
+                #"env -0 > "$OUT/env"; cp "$CAIRN_CONFIG" "$OUT/config.json"; cp "$CAIRN_ARTIFACT_SIGNING_KEY" "$OUT/key""#,
+            ], env: env)
+        #expect(run.status == 0, "\(run)")
+        let environment = try variables(out + "/env")
+        let key = try #require(environment["CAIRN_ARTIFACT_SIGNING_KEY"])
+        let first = try #require(environment["CAIRN_ARTIFACT_CA_BUNDLE_PEM_0"])
+        let second = try #require(environment["CAIRN_ARTIFACT_CA_BUNDLE_PEM_1"])
+        #expect(environment["CAIRN_ARTIFACT_CA_BUNDLE_PEM"] == first + "\n" + second)
+        let config = try JSONParser.parse(Array(try Data(contentsOf: URL(fileURLWithPath: out + "/config.json"))))
+        #expect(
+            config["values"]
+                == .object(
+                    JSONObject([("ca-bundle.pem", .array([.string(first), .string(second)])), ("mode", "fast")])),
+            "\(config)")
+        #expect(FileManager.default.contents(atPath: out + "/key") == Data(secret))
+        #expect(!FileManager.default.fileExists(atPath: key))
+
+        // Two fields that would share CAIRN_ARTIFACT_CA_BUNDLE: refused before anything runs.
+        let clash = try await server.cairn(
+            [
+                "providers", "configure", "acme:clash", "--upload-artifact", "caBundle=@a.pem",
+                "--upload-artifact", "ca_bundle=@b.pem",
+            ] + tenant)
+        try #require(clash.status == 0, "\(clash)")
+        let refused = try await server.cairn(
+            ["materialize", "acme:clash"] + tenant + ["--", "touch", out + "/ran"], env: env)
+        #expect(refused.status == 1, "\(refused)")
+        #expect(refused.errorOutput.contains("CAIRN_ARTIFACT_CA_BUNDLE"), "\(refused)")
+        #expect(!FileManager.default.fileExists(atPath: out + "/ran"))
+        #expect(try FileManager.default.contentsOfDirectory(atPath: temporary + "/cairn-artifacts").isEmpty)
+    }
+
+    @Test(.timeLimit(.minutes(1)))
     func theCommandsStatusIsPassedOnAndFilesGoAway() async throws {
         let fixture = try await configured()
         let failing = try await fixture.server.cairn(
