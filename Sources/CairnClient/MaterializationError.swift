@@ -22,7 +22,8 @@ public struct MaterializationError: Error, Sendable, Hashable, CustomStringConve
         /// A system call failed (disk full, permission denied, …).
         public static let fileSystem = Code(.fileSystem)
         /// An artifact id that is not a UUID, an expected digest that is not a
-        /// sha256, or a session file name that is not a plain name.
+        /// sha256 (or two digests expected of one artifact), or a session file
+        /// name that is not a plain name.
         public static let invalidReference = Code(.invalidReference)
         /// A configuration snapshot is not shaped as the contract says.
         public static let invalidSnapshot = Code(.invalidSnapshot)

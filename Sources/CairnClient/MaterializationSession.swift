@@ -230,9 +230,10 @@ public final class MaterializationSession: Sendable {
                         .invalidReference, "field \(field.key): '\(artifact.sha256)' is not a sha256 digest")
                 }
                 if let earlier = expected[id] {
-                    // The same bytes cannot have two digests.
                     guard earlier == digest else {
-                        throw CairnClientError.digestMismatch(expected: digest.hex, actual: earlier.hex)
+                        throw MaterializationError(
+                            .invalidReference,
+                            "field \(field.key): artifact \(id) is expected with two different digests")
                     }
                 } else {
                     expected[id] = digest

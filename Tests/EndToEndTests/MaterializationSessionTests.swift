@@ -117,6 +117,18 @@ struct MaterializationSessionTests {
             }
             #expect(try FileManager.default.contentsOfDirectory(atPath: kept).isEmpty)
 
+            // Two digests expected of one artifact: refused before anything is written.
+            await #expect {
+                _ = try await client.materialize(
+                    tenant: tenant,
+                    fields: [
+                        .reference("cosignKey", good), .list("bundles", [good, lie]),
+                        .reference("x", .init(artifactId: other.artifactId, sha256: other.sha256)),
+                    ],
+                    configuration: .init(temporaryDirectory: temporary))
+            } throws: { ($0 as? MaterializationError)?.code == .invalidReference }
+            #expect(try FileManager.default.contentsOfDirectory(atPath: temporary + "/cairn-artifacts").isEmpty)
+
             // A missing artifact fails the same way, with the server's NOT_FOUND.
             let gone = MaterializationSession.ExpectedArtifact(
                 artifactId: UUID().uuidString, sha256: Payload.unknownDigest())
