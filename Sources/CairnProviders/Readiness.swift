@@ -105,9 +105,11 @@ private struct Check {
                 default: []
                 }
             for item in items where !allowed.contains(item) {
+                // A secret value is never repeated back, not even in a message.
+                let shown = field.secret ? "set to a value that is not allowed" : "\"\(item)\""
                 report(
                     field.key, .invalidValue,
-                    "\(field.key) is \"\(item)\" but must be one of \(allowed.joined(separator: ", "))")
+                    "\(field.key) is \(shown) but must be one of \(allowed.joined(separator: ", "))")
             }
         }
     }

@@ -237,6 +237,7 @@ final class Dispatcher: Sendable {
                     ])))
 
         case _ where Self.providerMethods.contains(request.method):
+            // providers.list, providers.config.get/set, providers.readiness: Dispatcher+Providers.swift.
             return try await routeProviders(request.method, params, peer: peer, actor: actor)
 
         case _ where Self.auditMethods.contains(request.method):

@@ -10,12 +10,13 @@ struct Cairn: AsyncParsableCommand {
         discussion: """
             Exit status: 0 success; 1 the server refused the request (its error code is printed), or a \
             local file could not be read or written; 2 bad usage; 3 the server could not be reached; \
-            4 the bytes received failed verification. See docs/cli.md.
+            4 the bytes received failed verification; 5 a provider's readiness is blocked. `materialize` \
+            exits with its command's status once the command runs. See docs/cli.md.
             """,
         subcommands: [
             Serve.self, Put.self, Get.self, List.self, Meta.self, Remove.self, Stat.self, Usage.self, Quota.self,
-            Events.self, Hello.self, Health.self, Backup.self, Restore.self, ManifestCommand.self, Verify.self,
-            Export.self, Import.self,
+            Events.self, Hello.self, Health.self, Providers.self, Materialize.self, Backup.self, Restore.self,
+            ManifestCommand.self, Verify.self, Export.self, Import.self,
         ]
     )
 
@@ -32,6 +33,9 @@ struct Cairn: AsyncParsableCommand {
         } catch let failure as LocalFailure {
             Output.error("cairn: \(failure.message)")
             exit(withError: Failure.Status.refused)
+        } catch let failure as UsageFailure {
+            Output.error("cairn: \(failure.message)")
+            exit(withError: Failure.Status.usage)
         } catch {
             if exitCode(for: error) == .validationFailure {
                 Output.error(fullMessage(for: error))

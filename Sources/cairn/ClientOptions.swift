@@ -62,6 +62,18 @@ struct TenantOptions: ParsableArguments {
     }
 }
 
+/// A usage error found only once the command runs (e.g. a field the provider does not have):
+/// printed as `cairn: message`, exit status 2, like a usage error found while parsing.
+struct UsageFailure: Error, CustomStringConvertible {
+    let message: String
+
+    init(_ message: String) {
+        self.message = message
+    }
+
+    var description: String { message }
+}
+
 /// A failure on this side of the socket (a file that cannot be read or
 /// written, a file that changed while it was uploaded): printed as
 /// `cairn: message`, exit status 1.
@@ -88,6 +100,8 @@ enum Failure {
         static let usage = ExitCode(2)
         static let unreachable = ExitCode(3)
         static let verification = ExitCode(4)
+        /// `cairn providers readiness`: the configuration cannot run.
+        static let blocked = ExitCode(5)
     }
 
     /// Prints one line about `error` and returns the exit status that goes with it.
@@ -124,13 +138,18 @@ enum Failure {
     }
 
     /// The facts beside `data.code`, as ` (key value, …)`, or nothing. Facts the message already
-    /// states as a word (NOT_FOUND's `what`, FORBIDDEN's tenant, INTEGRITY_ERROR's digest) are left out.
+    /// states as a word (NOT_FOUND's `what`, FORBIDDEN's tenant, INTEGRITY_ERROR's digest), and lists (ARTIFACT_IN_USE's
+    /// references, PROVIDER_CONFIG_INVALID's issues: the message names them), are left out.
     static func details(_ data: JSONObject, message: String) -> String {
         let words = Set(message.split { !($0.isLetter || $0.isNumber || "._:-".contains($0)) }.map(String.init))
         let parts = data.keys.compactMap { key -> String? in
             guard key != "what", let value = data[key] else { return nil }
+            switch value {
+            case .array, .object: return nil  // the message says it in words
+            default: break
+            }
             let text = Output.text(value)
-            if case .string = value, words.contains(text) { return nil }
+            if words.contains(text) { return nil }
             return "\(key) \(text)"
         }
         return parts.isEmpty ? "" : " (\(parts.joined(separator: ", ")))"

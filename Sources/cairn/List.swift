@@ -27,7 +27,14 @@ struct List: AsyncParsableCommand {
     }
 
     func run() async throws {
-        var params = JSONObject([("tenant", .string(tenant.name))])
+        try await Self.listArtifacts(client: client, tenant: tenant.name, provider: provider, paging: paging)
+    }
+
+    /// Prints the tenant's artifacts (optionally of one provider) as a table, or as JSON Lines with `--json`.
+    static func listArtifacts(
+        client: ClientOptions, tenant: String, provider: String?, paging: PagingOptions
+    ) async throws {
+        var params = JSONObject([("tenant", .string(tenant))])
         if let provider { params["providerId"] = .string(provider) }
         var rows: [[String]] = []
         try await client.withClient { connection in

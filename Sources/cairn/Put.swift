@@ -92,7 +92,7 @@ struct Put: AsyncParsableCommand {
 }
 
 /// One put in progress: the connection, what to stage, and the progress shown.
-private struct Upload {
+struct Upload {
     let connection: CairnClient
     let tenant: String
     let providerId: String

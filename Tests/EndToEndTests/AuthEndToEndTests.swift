@@ -59,6 +59,7 @@ struct AuthEndToEndTests {
             (13, "tenants.setQuota", ["tenant": "shared", "maxBytes": 1], nil),
             (14, "uploads.begin", ["tenant": "shared", "providerId": "p", "mimeType": "x/y"], nil),
             (15, "blobs.verify", ["tenant": "shared"], nil),
+            (16, "providers.config.set", ["tenant": "shared", "providerId": "p", "values": ["k": "v"]], nil),
             // Another tenant, whether it exists or not.
             (20, "artifacts.list", ["tenant": "private"], nil),
             (21, "artifacts.list", ["tenant": "ghost"], nil),
@@ -66,6 +67,8 @@ struct AuthEndToEndTests {
             (23, "artifacts.meta", ["tenant": "ghost", "artifactId": secretId], nil),
             (24, "artifacts.upload", ["tenant": "private", "providerId": "p", "mimeType": "x/y"], smuggled),
             (25, "tenants.usage", ["tenant": "ghost"], nil),
+            (26, "providers.config.get", ["tenant": "private", "providerId": "excititor:oci-openvex"], nil),
+            (27, "providers.readiness", ["tenant": "ghost", "providerId": "nope"], nil),
             // Another tenant's artifact named in a granted tenant: not found, like a random id.
             (30, "artifacts.meta", ["tenant": "shared", "artifactId": secretId], nil),
             (31, "artifacts.meta", ["tenant": "shared", "artifactId": unknownId], nil),
@@ -76,6 +79,10 @@ struct AuthEndToEndTests {
             (43, "uploads.commit", ["uploadId": openId], nil),
             (44, "uploads.abort", ["uploadId": openId], nil),
             (45, "system.hello", [:], nil),
+            // The catalog needs no grant; reading a granted tenant's configuration needs read.
+            (50, "providers.list", [:], nil),
+            (51, "providers.config.get", ["tenant": "shared", "providerId": "excititor:oci-openvex"], nil),
+            (52, "providers.readiness", ["tenant": "shared", "providerId": "excititor:oci-openvex"], nil),
         ]
         var bytes: [UInt8] = []
         for (id, method, params, attachment) in requests {
@@ -102,13 +109,13 @@ struct AuthEndToEndTests {
         #expect(expectResult(byId[6]!, id: 6)["artifactCount"] == 1)
         #expect(expectResult(byId[7]!, id: 7)["artifactIds"] == [sharedId])
         #expect(expectResult(byId[8]!, id: 8)["events"]?.arrayValue?.isEmpty == false)
-        for id in 10...15 {
+        for id in 10...16 {
             let data = expectError(byId[id]!, "FORBIDDEN", id: .int(id))
             #expect(data["tenant"] == "shared" && data["scope"] == "admin", "\(byId[id]!)")
         }
         for (id, tenant, scope) in [
             (20, "private", "read"), (21, "ghost", "read"), (22, "private", "read"), (23, "ghost", "read"),
-            (24, "private", "admin"), (25, "ghost", "read"),
+            (24, "private", "admin"), (25, "ghost", "read"), (26, "private", "read"), (27, "ghost", "read"),
         ] {
             let data = expectError(byId[id]!, "FORBIDDEN", id: .int(id))
             #expect(data["tenant"] == .string(tenant) && data["scope"] == .string(scope), "\(byId[id]!)")
@@ -121,6 +128,9 @@ struct AuthEndToEndTests {
         for id in 40...44 { expectError(byId[id]!, "NOT_FOUND", id: .int(id)) }
         #expect(byId[40]!["error"] == byId[41]!["error"], "another peer's upload differs from a random one")
         #expect(expectResult(byId[45]!, id: 45)["server"] == "cairn")
+        #expect(expectResult(byId[50]!, id: 50)["providers"]?.arrayValue?.isEmpty == false)
+        #expect(expectResult(byId[51]!, id: 51)["revision"] == 0)
+        #expect(expectResult(byId[52]!, id: 52)["state"] == "blocked")
 
         // Nothing was changed by the refused requests.
         #expect(try await root.result("uploads.status", ["uploadId": openId])["offset"] == 3)

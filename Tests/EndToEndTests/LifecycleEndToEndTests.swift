@@ -238,13 +238,15 @@ struct LifecycleEndToEndTests {
     /// An upload expires after the configured idle time and is then NOT_FOUND.
     @Test(.timeLimit(.minutes(2)))
     func idleUploadsExpire() async throws {
-        let server = try await ServerProcess.start(extraArguments: ["--upload-idle-timeout", "3"])
+        // The timeout leaves room for a loaded machine between the first requests (3 s was seen to pass
+        // between a begin and an append with the load average at 9 on 2 cores).
+        let server = try await ServerProcess.start(extraArguments: ["--upload-idle-timeout", "8"])
         let socket = try RawSocket(path: server.socketPath)
         let begun = try await socket.result("uploads.begin", ["tenant": "e", "providerId": "p", "mimeType": "x/y"])
         let uploadId = try #require(begun["uploadId"])
         _ = try await socket.result("uploads.append", ["uploadId": uploadId, "offset": 0], attachment: [1, 2, 3])
         #expect(try await socket.result("uploads.status", ["uploadId": uploadId])["offset"] == 3)
-        try await Task.sleep(for: .milliseconds(4200))
+        try await Task.sleep(for: .milliseconds(9200))
         for (index, method) in ["uploads.status", "uploads.commit"].enumerated() {
             let response = try await socket.request(.int(index), method, ["uploadId": uploadId])
             expectError(response, "NOT_FOUND", id: .int(index))

@@ -51,6 +51,12 @@ extension JSONValue {
         return Int(value)
     }
 
+    /// The element at `index` when this is an array that long.
+    subscript(index: Int) -> JSONValue? {
+        guard let array = arrayValue, array.indices.contains(index) else { return nil }
+        return array[index]
+    }
+
     /// A copy of this object without `keys`.
     func removing(_ keys: Set<String>) -> JSONValue {
         guard var object = objectValue else { return self }
