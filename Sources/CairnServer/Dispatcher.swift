@@ -186,6 +186,7 @@ final class Dispatcher: Sendable {
                     JSONObject([
                         ("sha256", .string(stat.sha256.hex)), ("sizeBytes", Wire.number(stat.sizeBytes)),
                         ("artifactIds", .array(stat.artifactIds.map(Wire.id))), ("storedAt", Wire.time(stat.storedAt)),
+                        ("references", references(to: stat.artifactIds, tenant: tenant)),
                     ])))
 
         case "blobs.verify":
@@ -344,8 +345,17 @@ final class Dispatcher: Sendable {
 
     /// A corrupt blob of a scrub, with every provider reference to the artifacts it affects.
     private func corruptBlob(_ corrupt: VerificationPage.Corrupt, tenant: TenantID) throws -> JSONValue {
+        .object(
+            JSONObject([
+                ("sha256", .string(corrupt.sha256.hex)), ("artifactIds", .array(corrupt.artifactIds.map(Wire.id))),
+                ("references", references(to: corrupt.artifactIds, tenant: tenant)),
+            ]))
+    }
+
+    /// `[{artifactId, providerId, field}]`: every configuration field of the tenant that references one of the artifacts.
+    private func references(to artifactIds: [UUID], tenant: TenantID) -> JSONValue {
         var references: [JSONValue] = []
-        for artifactId in corrupt.artifactIds {
+        for artifactId in artifactIds {
             for reference in (try? store.references(tenant: tenant, artifactId: artifactId)) ?? [] {
                 references.append(
                     .object(
@@ -355,11 +365,7 @@ final class Dispatcher: Sendable {
                         ])))
             }
         }
-        return .object(
-            JSONObject([
-                ("sha256", .string(corrupt.sha256.hex)), ("artifactIds", .array(corrupt.artifactIds.map(Wire.id))),
-                ("references", .array(references)),
-            ]))
+        return .array(references)
     }
 
     private func optionalUUID(_ params: Params, _ key: String) throws -> UUID? {

@@ -67,7 +67,9 @@ struct Remove: AsyncParsableCommand {
 /// `cairn stat DIGEST`: what the tenant holds under a sha256.
 struct Stat: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Show what the tenant stores under a sha256: size, first stored, and the artifacts that share it.")
+        abstract:
+            "Show what the tenant stores under a sha256: size, first stored, the artifacts that share it, and the configuration fields that reference them."
+    )
 
     @OptionGroup var client: ClientOptions
     @OptionGroup var tenant: TenantOptions
@@ -94,6 +96,11 @@ struct Stat: AsyncParsableCommand {
             ("artifactIds", ids.first ?? "none"),
         ]
         lines += ids.dropFirst().map { ("", $0) }
+        let references = (result["references"]?.arrayValue ?? []).map { reference in
+            "\(Output.text(reference["providerId"] ?? .null)) \(Output.text(reference["field"] ?? .null)) (\(Output.text(reference["artifactId"] ?? .null)))"
+        }
+        lines.append(("referencedBy", references.first ?? "no provider configuration"))
+        lines += references.dropFirst().map { ("", $0) }
         Output.fields(lines)
     }
 }

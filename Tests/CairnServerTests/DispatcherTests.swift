@@ -574,7 +574,7 @@ struct DispatcherTests {
         _ = try await fixture.upload(bytes, tenant: "beta")
         let stat = try await fixture.result(
             "blobs.stat", ["tenant": "acme", "sha256": .string("sha256:" + sha256Hex(bytes))])
-        #expect(keys(stat) == ["sha256", "sizeBytes", "artifactIds", "storedAt"])
+        #expect(keys(stat) == ["sha256", "sizeBytes", "artifactIds", "storedAt", "references"])
         #expect(stat["sha256"] == .string(sha256Hex(bytes)))
         #expect(stat["sizeBytes"] == 4)
         #expect(
@@ -1002,6 +1002,18 @@ struct DispatcherTests {
         let page = try await fixture.result("blobs.verify", ["tenant": "acme", "sha256": meta["sha256"] ?? .null])
         #expect(page["checkedBlobs"] == 1)
         #expect(page["corrupt"] == [])
+        // blobs.stat names the configuration fields that reference the content's artifacts.
+        _ = try await fixture.result(
+            "providers.config.set",
+            [
+                "tenant": "acme", "providerId": "excititor:oci-openvex",
+                "values": ["cosignKey": meta["artifactId"] ?? .null],
+            ])
+        let stat = try await fixture.result("blobs.stat", ["tenant": "acme", "sha256": meta["sha256"] ?? .null])
+        #expect(
+            stat["references"] == [
+                ["artifactId": meta["artifactId"] ?? .null, "providerId": "excititor:oci-openvex", "field": "cosignKey"]
+            ])
         let missing = try await fixture.error("blobs.verify", ["tenant": "acme", "sha256": .string(randomDigest)])
         #expect(missing.code == .notFound)
         #expect(try await fixture.error("blobs.verify", ["tenant": "acme", "sha256": "zz"]).data["field"] == "sha256")

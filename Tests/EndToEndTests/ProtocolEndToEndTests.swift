@@ -390,7 +390,7 @@ struct ProtocolEndToEndTests {
 
         let stat = try await socket.result(
             "blobs.stat", ["tenant": tenant, "sha256": .string("sha256:" + Payload.sha256(contents[0]).uppercased())])
-        #expect(Set(stat.objectValue?.keys ?? []) == ["sha256", "sizeBytes", "artifactIds", "storedAt"])
+        #expect(Set(stat.objectValue?.keys ?? []) == ["sha256", "sizeBytes", "artifactIds", "storedAt", "references"])
         #expect(stat["sha256"] == .string(Payload.sha256(contents[0])))
         #expect(stat["sizeBytes"] == .int(contents[0].count))
         #expect(
