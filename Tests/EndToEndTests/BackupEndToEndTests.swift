@@ -88,7 +88,7 @@ struct BackupEndToEndTests {
     }
 
     @Test func digestsAgreeAcrossStoreBackupAndRestoreAndAnAuditorsScript() async throws {
-        let server = try await ServerProcess.start()
+        let server = try await ServerProcess.start(files: Self.configurationFiles)
         for index in 0..<5 {
             let put = try await server.cairn(
                 [
@@ -99,6 +99,15 @@ struct BackupEndToEndTests {
             #expect(put.status == 0, "\(put)")
         }
         _ = try await server.cairn(["quota", "set", "--max-artifacts", "50", "--tenant", "acme"])
+        let configured = try await CairnClient.withConnection(socketPath: server.socketPath) { connection in
+            try await connection.call(
+                "providers.config.set",
+                JSONObject([
+                    ("tenant", "acme"), ("providerId", "acme:feed"),
+                    ("values", .object(JSONObject([("url", "https://feed.example"), ("token", "s3cret")]))),
+                ])
+            ).result
+        }
         let live = try await server.cairn(["manifest", "--tenant", "acme"])
         #expect(live.status == 0, "\(live)")
         let liveDigest = try #require(Audit.printedDigest(live.output))
@@ -115,8 +124,20 @@ struct BackupEndToEndTests {
         #expect(try Audit.manifestDigestByScript(backup + "/MANIFEST.json", tenant: "acme") == liveDigest)
         let restoredDir = server.scratch("restored")
         #expect(try await server.cairn(["restore", "--from", backup, "--data-dir", restoredDir]).status == 0)
+        for (name, contents) in Self.configurationFiles {
+            #expect(FileManager.default.contents(atPath: restoredDir + "/" + name) == Data(contents.utf8))
+            #expect(permissions(restoredDir + "/" + name) == 0o600)
+        }
         let restored = try await ServerProcess.start(dataDirectory: restoredDir)
         #expect(Audit.printedDigest(try await restored.cairn(["manifest", "--tenant", "acme"]).output) == liveDigest)
+        // The configuration, its secret included (shown only as set), and the provider's definition came along.
+        let snapshot = try await CairnClient.withConnection(socketPath: restored.socketPath) { connection in
+            try await connection.call(
+                "providers.config.get", JSONObject([("tenant", "acme"), ("providerId", "acme:feed")])
+            ).result
+        }
+        #expect(snapshot == configured)
+        #expect(snapshot["fields"]?.arrayValue?.last?["value"] == ["set": true])
         // A restore never lands on a data directory in use.
         let again = try await server.cairn(["restore", "--from", backup, "--data-dir", server.dataDirectory])
         #expect(again.status == 1, "\(again)")
@@ -168,7 +189,32 @@ extension BackupEndToEndTests {
     }
 }
 
+extension BackupEndToEndTests {
+    /// An access policy for the user running the tests and a provider definition with a secret field.
+    static let configurationFiles: [String: String] = [
+        "access.json": #"{"grants":[{"uid":\#(getuid()),"tenants":["*"],"scopes":["read","admin"]}]}"#,
+        "providers.d/feed.json": #"""
+        {"providerId":"acme:feed","displayName":"Acme feed","fields":[
+          {"key":"url","shape":"scalar","required":true},{"key":"token","shape":"scalar","secret":true}]}
+        """#,
+    ]
+}
+
 extension ServerProcess {
+    /// A server whose data directory holds `files` (relative paths) before it starts.
+    static func start(files: [String: String]) async throws -> ServerProcess {
+        let server = try ServerProcess()
+        for (name, contents) in files {
+            let path = (server.dataDirectory as NSString).appendingPathComponent(name)
+            try FileManager.default.createDirectory(
+                atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true,
+                attributes: [.posixPermissions: 0o700])
+            try Data(contents.utf8).write(to: URL(fileURLWithPath: path))
+        }
+        try await server.start()
+        return server
+    }
+
     /// A server on an existing data directory (a restore's), in a fixture of its own.
     static func start(dataDirectory: String) async throws -> ServerProcess {
         let server = try ServerProcess()

@@ -10,7 +10,7 @@ import Testing
 @Suite(.timeLimit(.minutes(2)))
 struct ExportImportEndToEndTests {
     @Test func aRoundTripIntoASecondServerKeepsIdsDigestsAndConfigurations() async throws {
-        let source = try await ServerProcess.start()
+        let source = try await ServerProcess.start(files: BackupEndToEndTests.configurationFiles)
         let key = Array("-----BEGIN PUBLIC KEY-----\nabc\n-----END PUBLIC KEY-----\n".utf8)
         let keyId = try #require(
             try Audit.json(
@@ -37,7 +37,13 @@ struct ExportImportEndToEndTests {
             ("cosignMode", "keypair"), ("cosignKey", .string(keyId)),
         ])
         let configured = try await CairnClient.withConnection(socketPath: source.socketPath) { connection in
-            try await connection.call(
+            _ = try await connection.call(
+                "providers.config.set",
+                JSONObject([
+                    ("tenant", "acme"), ("providerId", "acme:feed"),
+                    ("values", .object(JSONObject([("url", "https://feed.example"), ("token", "s3cret")]))),
+                ]))
+            return try await connection.call(
                 "providers.config.set",
                 JSONObject([("tenant", "acme"), ("providerId", "excititor:oci-openvex"), ("values", .object(values))])
             ).result
@@ -64,13 +70,22 @@ struct ExportImportEndToEndTests {
             try Audit.manifestDigestByScript(directory + "/EXPORT.json", tenant: "acme")
                 == Audit.printedDigest(sourceManifest.output))
 
-        let target = try await ServerProcess.start()
+        // No secret leaves the server.
+        let index = try String(contentsOfFile: directory + "/EXPORT.json", encoding: .utf8)
+        #expect(!index.contains("s3cret"))
+        #expect(
+            try Audit.json(index)["configurations"]?.arrayValue?.contains { $0["secretFields"] == ["token"] } == true)
+
+        let target = try await ServerProcess.start(files: BackupEndToEndTests.configurationFiles)
         let first = try await target.cairn(["import", "--tenant", "acme", tar, "--json"])
         #expect(first.status == 0, "\(first)")
         let firstSummary = try Audit.json(first.output)
         #expect(firstSummary["created"] == 4)
         #expect(firstSummary["uploadedBlobs"] == 3)
         #expect(firstSummary["uploadedBytes"]?.intValue == big.count + key.count + 5)
+        let feed = firstSummary["configurations"]?.arrayValue?.first { $0["providerId"] == "acme:feed" }
+        #expect(feed?["secretFieldsUnset"] == ["token"])
+        #expect(feed?["changed"] == true)
 
         let targetManifest = try await target.cairn(["manifest", "--tenant", "acme"])
         #expect(targetManifest.output.split(separator: "\n").filter { $0.hasPrefix("artifact ") } == artifactLines)
@@ -94,6 +109,7 @@ struct ExportImportEndToEndTests {
         #expect(secondSummary["uploadedBytes"] == 0)
         #expect(secondSummary["created"] == 0)
         #expect(secondSummary["present"] == 4)
+        #expect(secondSummary["configurations"]?.arrayValue?.allSatisfy { $0["changed"] == false } == true)
         #expect(try await target.cairn(["manifest", "--tenant", "acme"]).output == targetManifest.output)
     }
 
