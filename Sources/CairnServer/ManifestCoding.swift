@@ -12,6 +12,7 @@ import Foundation
 public enum ManifestCoding {
     /// Why a manifest's JSON could not be read.
     public struct DecodingError: Error, Sendable, CustomStringConvertible {
+        /// What is wrong, and where (`manifest.artifacts[3].sha256: not a sha256`).
         public let description: String
     }
 

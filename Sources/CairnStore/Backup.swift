@@ -11,9 +11,12 @@ import StoreLayout
 /// A backup's data file as its manifest records it, so that anyone can check
 /// the file with `sha256sum`.
 public struct BackupFile: Sendable, Equatable {
+    /// The file's size in bytes.
     public var sizeBytes: UInt64
+    /// The SHA-256 of the whole file.
     public var sha256: SHA256Digest
 
+    /// A file of this size and digest.
     public init(sizeBytes: UInt64, sha256: SHA256Digest) {
         self.sizeBytes = sizeBytes
         self.sha256 = sha256
@@ -37,7 +40,9 @@ public struct RestoreReport: Sendable, Equatable {
     public var manifest: StoreManifest
     /// The data file as it was copied.
     public var dataFile: BackupFile
+    /// The blobs read back and verified, across all tenants.
     public var checkedBlobs: Int
+    /// Their bytes.
     public var checkedBytes: UInt64
 }
 

@@ -11,6 +11,7 @@ public struct EventChainHead: Sendable, Equatable {
     /// The last event's chain hash; `nil` when the tenant has no events.
     public var sha256: SHA256Digest?
 
+    /// A chain head: event `seq` with chain hash `sha256` (`0` and `nil` for an empty log).
     public init(seq: UInt64, sha256: SHA256Digest?) {
         self.seq = seq
         self.sha256 = sha256

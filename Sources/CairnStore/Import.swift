@@ -5,12 +5,15 @@ import StoreLayout
 
 /// One artifact an import brings: its id (kept), content digest and meta.
 public struct ImportEntry: Sendable, Equatable {
+    /// The id the artifact keeps.
     public var artifactId: UUID
+    /// The digest of its content.
     public var sha256: SHA256Digest
     public var sizeBytes: UInt64
     public var providerId: ProviderID
     public var mimeType: String
 
+    /// An artifact to import, with the meta it had where it was exported.
     public init(artifactId: UUID, sha256: SHA256Digest, sizeBytes: UInt64, providerId: ProviderID, mimeType: String) {
         self.artifactId = artifactId
         self.sha256 = sha256

@@ -15,11 +15,14 @@ public struct TenantManifest: Sendable, Equatable {
     /// One artifact as the manifest records it.
     public struct Artifact: Sendable, Equatable {
         public var artifactId: UUID
+        /// The digest of the artifact's content.
         public var sha256: SHA256Digest
         public var sizeBytes: UInt64
+        /// The provider the artifact was staged for.
         public var providerId: String
         public var mimeType: String
 
+        /// An artifact's entry, as the manifest lists it.
         public init(artifactId: UUID, sha256: SHA256Digest, sizeBytes: UInt64, providerId: String, mimeType: String) {
             self.artifactId = artifactId
             self.sha256 = sha256
@@ -35,16 +38,21 @@ public struct TenantManifest: Sendable, Equatable {
     /// A provider configuration: which provider, at which revision.
     public struct Configuration: Sendable, Equatable {
         public var providerId: String
+        /// The configuration's revision: 1 after its first change, one more with every change.
         public var revision: UInt64
 
+        /// A configuration's entry, as the manifest lists it.
         public init(providerId: String, revision: UInt64) {
             self.providerId = providerId
             self.revision = revision
         }
     }
 
+    /// The tenant the manifest describes.
     public var tenant: TenantID
+    /// Its usage and quotas.
     public var usage: TenantUsage
+    /// The head of its audit chain.
     public var events: EventChainHead
     /// In artifact id order.
     public var artifacts: [Artifact]
@@ -96,6 +104,7 @@ public struct StoreManifest: Sendable, Equatable {
     /// In tenant name order.
     public var tenants: [TenantManifest]
 
+    /// The store's manifest from its tenants' (in any order).
     public init(tenants: [TenantManifest]) {
         self.tenants = tenants.sorted { $0.tenant.rawValue < $1.tenant.rawValue }
     }
