@@ -50,22 +50,34 @@ struct Backup: AsyncParsableCommand {
         } catch {
             throw LocalFailure("cannot open the store in \(server.storeDirectory): \(error)")
         }
+        // Cleaned up on failure only when it was absent or empty: never anything that was there before.
+        let existed = FileIO.status(path: out) != nil
+        let ours = !existed || (try? FileManager.default.contentsOfDirectory(atPath: out))?.isEmpty == true
         let outcome: (manifest: StoreManifest, dataFile: BackupFile)
         do {
             outcome = try store.backup(to: out)
+            var files = [
+                BackupManifest.File(
+                    path: ArtifactStore.backupDataFileName, sizeBytes: outcome.dataFile.sizeBytes,
+                    sha256: outcome.dataFile.sha256)
+            ]
+            files += try copyConfiguration(from: server)
+            let manifest = BackupManifest(
+                createdAt: Timestamp.now(), layoutVersion: store.layoutVersion, files: files, store: outcome.manifest)
+            try PrivateFiles.write(manifest.json.serialized() + [0x0a], to: path(BackupManifest.fileName))
+            PrivateFiles.syncDirectory(out)
         } catch {
+            // A backup without its manifest is no backup: leave nothing half-written behind.
+            if ours, let entries = try? FileManager.default.contentsOfDirectory(atPath: out) {
+                if existed {
+                    for entry in entries { try? FileManager.default.removeItem(atPath: path(entry)) }
+                } else {
+                    try? FileManager.default.removeItem(atPath: out)
+                }
+            }
+            if let failure = error as? LocalFailure { throw failure }
             throw LocalFailure("the backup failed: \(error)")
         }
-        var files = [
-            BackupManifest.File(
-                path: ArtifactStore.backupDataFileName, sizeBytes: outcome.dataFile.sizeBytes,
-                sha256: outcome.dataFile.sha256)
-        ]
-        files += try copyConfiguration(from: server)
-        let manifest = BackupManifest(
-            createdAt: Timestamp.now(), layoutVersion: store.layoutVersion, files: files, store: outcome.manifest)
-        try PrivateFiles.write(manifest.json.serialized() + [0x0a], to: path(BackupManifest.fileName))
-        PrivateFiles.syncDirectory(out)
         let artifacts = outcome.manifest.tenants.reduce(0) { $0 + $1.artifacts.count }
         if json {
             Output.json(

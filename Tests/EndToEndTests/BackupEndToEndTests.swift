@@ -141,6 +141,13 @@ struct BackupEndToEndTests {
         // A restore never lands on a data directory in use.
         let again = try await server.cairn(["restore", "--from", backup, "--data-dir", server.dataDirectory])
         #expect(again.status == 1, "\(again)")
+        // Nor does a backup land in a directory with files in it; they are left alone.
+        let occupied = server.scratch("occupied")
+        try FileManager.default.createDirectory(atPath: occupied, withIntermediateDirectories: true)
+        try Data("keep".utf8).write(to: URL(fileURLWithPath: occupied + "/keep.txt"))
+        let refused = try await server.cairn(["backup", "--data-dir", server.dataDirectory, "--out", occupied])
+        #expect(refused.status == 1, "\(refused)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: occupied) == ["keep.txt"])
     }
 
     @Test func aTamperedBackupDoesNotRestoreAndNamesTheBlob() async throws {
