@@ -156,6 +156,8 @@ struct BackupEndToEndTests {
         let put = try await server.cairn(["put", "-", "--provider", "p", "--json", "--tenant", "acme"], stdin: damaged)
         let id = try #require(try Audit.json(put.output)["artifactId"]?.stringValue)
         _ = try await server.cairn(["put", "-", "--provider", "p", "--tenant", "acme"], stdin: Payload.random(5000))
+        // This backup is of a stopped server's data directory.
+        try await server.stop()
         let backup = server.scratch("backup")
         #expect(try await server.cairn(["backup", "--data-dir", server.dataDirectory, "--out", backup]).status == 0)
         try Audit.flipByte(in: backup + "/data.mdb", after: Array(damaged[100_000..<100_064]), delta: 10)
