@@ -114,10 +114,19 @@ extension ArtifactStore {
     public func backup(to directory: String) throws -> (manifest: StoreManifest, dataFile: BackupFile) {
         try Self.createEmptyPrivateDirectory(directory)
         let target = directory + "/" + Self.backupDataFileName
-        do {
-            try environment.copy(to: directory, compact: true)
-        } catch {
-            throw StoreError(.internalError, .none, "cannot copy the store to \(directory): \(error)")
+        var attempt = 0
+        while true {
+            do {
+                try environment.copy(to: directory, compact: true)
+                break
+            } catch let error as LMDBError where error.code == LMDBError.mapResized && attempt < 3 {
+                // The server grew the map since this process opened it: adopt its size and copy again.
+                attempt += 1
+                unlink(target)
+                try? environment.setMapSize(0)
+            } catch {
+                throw StoreError(.internalError, .none, "cannot copy the store to \(directory): \(error)")
+            }
         }
         let dataFile = try Self.digestAndSync(target)
         let manifest: StoreManifest = try {
