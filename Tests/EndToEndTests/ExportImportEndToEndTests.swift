@@ -70,6 +70,21 @@ struct ExportImportEndToEndTests {
             try Audit.manifestDigestByScript(directory + "/EXPORT.json", tenant: "acme")
                 == Audit.printedDigest(sourceManifest.output))
 
+        // The tar is an ordinary ustar file: tar unpacks the same files as the directory export.
+        let unpacked = source.scratch("unpacked")
+        try FileManager.default.createDirectory(atPath: unpacked, withIntermediateDirectories: true)
+        _ = try Audit.run(["tar", "-xf", tar, "-C", unpacked])
+        #expect(
+            try FileManager.default.contentsOfDirectory(atPath: unpacked + "/blobs/sha256").sorted() == blobs.sorted())
+        for name in blobs {
+            #expect(
+                FileManager.default.contents(atPath: unpacked + "/blobs/sha256/" + name)
+                    == FileManager.default.contents(atPath: directory + "/blobs/sha256/" + name))
+        }
+        #expect(
+            try Audit.manifestDigestByScript(unpacked + "/EXPORT.json", tenant: "acme")
+                == Audit.printedDigest(sourceManifest.output))
+
         // No secret leaves the server.
         let index = try String(contentsOfFile: directory + "/EXPORT.json", encoding: .utf8)
         #expect(!index.contains("s3cret"))
