@@ -113,8 +113,9 @@ extension ArtifactStore {
                 }
             }
             if count > 1 {
-                // On a queue of its own, which (unlike the global queues, whose threads libdispatch
-                // holds back while the CPUs look busy) always gets a thread at once.
+                // On a queue of its own: with concurrentPerform or the global queue, the second pass
+                // took exactly the time of both passes on one CPU (docs/performance.md); a private
+                // serial queue targets an overcommitting root queue and gets a thread at once.
                 let other = DispatchGroup()
                 scrubHelper.async(group: other) { check(0) }
                 check(1)
