@@ -2,7 +2,9 @@
 # build links against, but only those that are missing (apt-get, as root or
 # through sudo), and checks that a Swift toolchain is on PATH.
 
-required_packages=(liblmdb-dev libssl-dev pkg-config)
+# lmdb-utils (mdb_dump) and python3: the audit tests recompute digests the
+# way docs/auditing.md tells an auditor to, without Cairn.
+required_packages=(liblmdb-dev libssl-dev pkg-config lmdb-utils python3)
 
 is_installed() {
     dpkg -s "$1" 2>/dev/null | grep -q '^Status: install ok installed$'
