@@ -142,9 +142,10 @@ extension ArtifactStore {
     /// not exist yet, and verifies it before it becomes usable.
     ///
     /// The file is copied (and hashed) into a staging directory beside
-    /// `directory`, opened (running any pending migrations), and every blob
+    /// `directory`, opened (running any pending migrations), every blob
     /// of every tenant is read back and checked chunk by chunk and as a
-    /// whole. The restored store's manifest is compared with `expected`
+    /// whole, and every tenant's audit chain is checked (against the chain
+    /// head `expected` records). The restored store's manifest is compared with `expected`
     /// and the file's digest with `expectedFile`, when given. Only when
     /// everything matches is the staging directory renamed to `directory`;
     /// otherwise it is removed and ``RestoreRefusal`` lists every problem.
@@ -196,7 +197,11 @@ extension ArtifactStore {
         }
         var checkedBlobs = 0
         var checkedBytes: UInt64 = 0
+        let anchors = Dictionary(uniqueKeysWithValues: (expected?.tenants ?? []).map { ($0.tenant, $0.events) })
         for tenant in try store.tenants() {
+            for problem in try store.verifyEventChain(tenant: tenant, anchor: anchors[tenant]).problems {
+                problems.append("tenant \(tenant): audit chain: \(problem.message)")
+            }
             let page = try store.verifyBlobs(tenant: tenant, maxBytes: .max)
             checkedBlobs += page.checkedBlobs
             checkedBytes += page.checkedBytes

@@ -1,5 +1,6 @@
 import CairnDigest
 import Foundation
+import LMDB
 import StoreLayout
 import Testing
 
@@ -156,9 +157,45 @@ import Testing
                 } && problems.contains { $0.contains("data file is not the one") }
         }
         #expect(!FileManager.default.fileExists(atPath: restored))
+
         let siblings = try FileManager.default.contentsOfDirectory(
             atPath: (restored as NSString).deletingLastPathComponent)
         #expect(!siblings.contains { $0.hasPrefix(".\((restored as NSString).lastPathComponent).restoring") })
+    }
+
+    @Test func aBackupWithAnEditedEventIsRefused() async throws {
+        let source = StoreDirectory()
+        let backup = scratch()
+        let restored = scratch()
+        defer {
+            try? FileManager.default.removeItem(atPath: backup)
+            try? FileManager.default.removeItem(atPath: restored)
+        }
+        let manifest = try await source.withStore { store in
+            _ = try await stage(store, acme, Array("one".utf8))
+            _ = try await stage(store, acme, Array("two".utf8))
+            _ = try await store.setQuota(tenant: acme, maxBytes: .set(100), maxArtifacts: .unchanged, actor: alice)
+            return try store.backup(to: backup).manifest
+        }
+        // Rewrite event 1 in the backup's file: the manifest's chain head (event 3) is untouched.
+        let environment = try Environment(path: backup)
+        try environment.withWriteTransaction { txn in
+            let events = try #require(try txn.openDatabase(DatabaseName.events.rawValue, create: false))
+            let key = Keys.event(tenant: "acme", seq: 1)
+            var record = try EventRecord(decoding: Array(try #require(try txn.get(key, in: events))))
+            record.actor = "mallory"
+            try txn.put(record.encoded(), for: key, in: events)
+        }
+        #expect {
+            try ArtifactStore.restore(
+                dataFile: backup + "/data.mdb", into: restored, expected: manifest, expectedFile: nil,
+                logger: quietLogger)
+        } throws: { error in
+            (error as? RestoreRefusal)?.problems == [
+                "tenant acme: audit chain: event 2 does not follow event 1: event 1 was changed, or events before 2 were removed or reordered"
+            ]
+        }
+        #expect(!FileManager.default.fileExists(atPath: restored))
     }
 
     @Test func readOnlyOpeningWritesNothingAndNeedsAStore() async throws {
