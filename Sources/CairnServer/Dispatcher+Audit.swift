@@ -5,10 +5,15 @@ import Foundation
 
 /// The auditing methods: manifests, the event chain, and imports that keep artifact ids.
 extension Dispatcher {
-    static let auditMethods: Set<String> = ["tenants.manifest", "events.verify", "artifacts.import"]
+    static let auditMethods: Set<String> = ["tenants.list", "tenants.manifest", "events.verify", "artifacts.import"]
 
     func routeAudit(_ method: String, _ params: Params, peer: Peer, actor: Actor) async throws -> Reply {
         switch method {
+        case "tenants.list":
+            // Only tenants the caller may read: a name it has no grant on is never shown.
+            let tenants = try store.tenants().filter { policy.allows(peer, .read, on: $0.rawValue) }
+            return .result(.object(JSONObject([("tenants", .array(tenants.map { .string($0.rawValue) }))])))
+
         case "tenants.manifest":
             let tenant = try authorize(params, peer, .read)
             return .result(ManifestCoding.encode(try store.manifest(tenant: tenant)))

@@ -41,21 +41,28 @@ struct ManifestCommand: AsyncParsableCommand {
     }
 }
 
-/// `cairn verify`: an integrity audit of the tenant's blobs, or of its audit chain.
+/// `cairn verify`: an integrity audit of a tenant's blobs, or of its audit chain; of every tenant the
+/// caller may read when none is named.
 struct Verify: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Check the tenant's stored blobs against their sha256 (or its audit chain, with --events).",
+        abstract: "Check stored blobs against their sha256 (or audit chains, with --events).",
         discussion: """
             Re-reads every blob the tenant holds (blobs.verify, page by page), one blob (--digest), or a \
             random PERCENT of them (--subset), and names every corrupt blob with the artifacts and provider \
             configuration fields it affects. --events checks the tenant's audit chain instead \
             (events.verify), against the chain head recorded in a backup's or an export's manifest when \
-            --anchor names one. Exit status: 0 clean, 1 corruption found, 2 could not check.
+            --anchor names one. Without --tenant or CAIRN_TENANT, checks every tenant the caller may read \
+            (tenants.list), one report per tenant. Exit status: 0 clean, 1 corruption found (in any \
+            tenant), 2 could not check (a tenant, or at all).
             """
     )
 
     @OptionGroup var client: ClientOptions
-    @OptionGroup var tenant: TenantOptions
+
+    @Option(
+        help: ArgumentHelp(
+            "The tenant to check (default: $CAIRN_TENANT, else every tenant the caller may read).", valueName: "name"))
+    var tenant: String?
 
     @Option(help: ArgumentHelp("Check only the blob with this sha256.", valueName: "digest"))
     var digest: String?
@@ -75,7 +82,18 @@ struct Verify: AsyncParsableCommand {
     static let corruptionFound = ExitCode(1)
     static let couldNotCheck = ExitCode(2)
 
+    /// The tenant named by `--tenant` or `CAIRN_TENANT`, if any.
+    private var namedTenant: String? {
+        tenant ?? ProcessInfo.processInfo.environment["CAIRN_TENANT"].flatMap { $0.isEmpty ? nil : $0 }
+    }
+
     func validate() throws {
+        if let name = namedTenant, !Names.isTenant(name) {
+            throw ValidationError("'\(name)' is not a tenant name (^[a-z0-9][a-z0-9._-]{0,62}$)")
+        }
+        if namedTenant == nil && (digest != nil || anchor != nil) {
+            throw ValidationError("--digest and --anchor need a tenant: pass --tenant NAME or set CAIRN_TENANT")
+        }
         if let digest { _ = try Names.digest(digest) }
         if let subset, !(subset > 0 && subset <= 100) { throw ValidationError("--subset must be between 0 and 100") }
         if digest != nil && subset != nil { throw ValidationError("give --digest or --subset, not both") }
@@ -84,10 +102,32 @@ struct Verify: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let clean: Bool
+        let outcome: (corrupt: Bool, unchecked: Bool)
         do {
-            clean = try await client.withClient { connection in
-                events ? try await checkEvents(connection) : try await checkBlobs(connection)
+            outcome = try await client.withClient { connection in
+                var tenants: [String]
+                if let namedTenant {
+                    tenants = [namedTenant]
+                } else {
+                    let listed = try await connection.call("tenants.list").result["tenants"]?.arrayValue ?? []
+                    tenants = listed.compactMap(\.stringValue)
+                }
+                var corrupt = false
+                var unchecked = false
+                for tenant in tenants {
+                    do {
+                        let clean =
+                            events
+                            ? try await checkEvents(connection, tenant: tenant)
+                            : try await checkBlobs(connection, tenant: tenant)
+                        corrupt = corrupt || !clean
+                    } catch CairnClientError.server(let error) where namedTenant == nil {
+                        // One tenant that cannot be checked (no admin grant for blobs.verify) does not stop the others.
+                        Output.error("cairn: tenant \(tenant) not checked: \(error.code.name): \(error.message)")
+                        unchecked = true
+                    }
+                }
+                return (corrupt, unchecked)
             }
         } catch let failure as LocalFailure {
             Output.error("cairn: \(failure.message)")
@@ -99,7 +139,8 @@ struct Verify: AsyncParsableCommand {
             _ = Failure.report(error, socket: client.socket)
             throw Self.couldNotCheck
         }
-        if !clean { throw Self.corruptionFound }
+        if outcome.corrupt { throw Self.corruptionFound }
+        if outcome.unchecked { throw Self.couldNotCheck }
     }
 
     // MARK: - Blobs
@@ -110,17 +151,17 @@ struct Verify: AsyncParsableCommand {
         var corrupt: [JSONValue] = []
     }
 
-    private func checkBlobs(_ connection: CairnClient) async throws -> Bool {
+    private func checkBlobs(_ connection: CairnClient, tenant: String) async throws -> Bool {
         var tally = Tally()
-        let base = JSONObject([("tenant", .string(tenant.name))])
+        let base = JSONObject([("tenant", .string(tenant))])
         if let digest {
             var params = base
             params["sha256"] = .string(try Names.digest(digest))
             add(try await connection.call("blobs.verify", params).result, to: &tally)
         } else if let subset {
-            let chosen = try await sample(connection, percent: subset)
+            let chosen = try await sample(connection, tenant: tenant, percent: subset)
             var progress = ProgressBar(
-                label: "verify \(tenant.name)", total: chosen.reduce(0) { $0 + $1.1 },
+                label: "verify \(tenant)", total: chosen.reduce(0) { $0 + $1.1 },
                 enabled: ProgressBar.shouldShow(json: client.json))
             defer { progress.interrupt() }
             for (sha256, _) in chosen {
@@ -133,7 +174,7 @@ struct Verify: AsyncParsableCommand {
         } else {
             let usage = try await connection.call("tenants.usage", base).result
             var progress = ProgressBar(
-                label: "verify \(tenant.name)", total: usage["storedBytes"]?.uint64,
+                label: "verify \(tenant)", total: usage["storedBytes"]?.uint64,
                 enabled: ProgressBar.shouldShow(json: client.json))
             defer { progress.interrupt() }
             var cursor: JSONValue = .null
@@ -148,7 +189,7 @@ struct Verify: AsyncParsableCommand {
             } while cursor != .null
             progress.finish()
         }
-        report(tally)
+        report(tally, tenant: tenant)
         return tally.corrupt.isEmpty
     }
 
@@ -159,11 +200,11 @@ struct Verify: AsyncParsableCommand {
     }
 
     /// A random `percent` of the tenant's distinct contents (at least one), with their sizes.
-    private func sample(_ connection: CairnClient, percent: Double) async throws -> [(String, UInt64)] {
+    private func sample(_ connection: CairnClient, tenant: String, percent: Double) async throws -> [(String, UInt64)] {
         var sizes: [String: UInt64] = [:]
         var cursor: JSONValue = .null
         repeat {
-            var params = JSONObject([("tenant", .string(tenant.name)), ("limit", 1000)])
+            var params = JSONObject([("tenant", .string(tenant)), ("limit", 1000)])
             if cursor != .null { params["cursor"] = cursor }
             let page = try await connection.call("artifacts.list", params).result
             for meta in page["artifacts"]?.arrayValue ?? [] {
@@ -176,12 +217,12 @@ struct Verify: AsyncParsableCommand {
         return Array(sizes.sorted { $0.key < $1.key }.shuffled().prefix(count))
     }
 
-    private func report(_ tally: Tally) {
+    private func report(_ tally: Tally, tenant: String) {
         if client.json {
             Output.json(
                 .object(
                     JSONObject([
-                        ("tenant", .string(tenant.name)), ("checkedBlobs", .number(JSONNumber(tally.checkedBlobs))),
+                        ("tenant", .string(tenant)), ("checkedBlobs", .number(JSONNumber(tally.checkedBlobs))),
                         ("checkedBytes", .number(JSONNumber(tally.checkedBytes))), ("corrupt", .array(tally.corrupt)),
                         ("clean", .bool(tally.corrupt.isEmpty)),
                     ])))
@@ -200,15 +241,15 @@ struct Verify: AsyncParsableCommand {
         }
         let verdict = tally.corrupt.isEmpty ? "clean" : "\(tally.corrupt.count) corrupt"
         Output.line(
-            "checked \(tally.checkedBlobs) blob\(tally.checkedBlobs == 1 ? "" : "s"), \(Output.exactBytes(tally.checkedBytes)) of tenant \(tenant.name): \(verdict)"
+            "checked \(tally.checkedBlobs) blob\(tally.checkedBlobs == 1 ? "" : "s"), \(Output.exactBytes(tally.checkedBytes)) of tenant \(tenant): \(verdict)"
         )
     }
 
     // MARK: - Events
 
-    private func checkEvents(_ connection: CairnClient) async throws -> Bool {
-        var params = JSONObject([("tenant", .string(tenant.name))])
-        if let anchor { params["anchor"] = try anchorHead(anchor) }
+    private func checkEvents(_ connection: CairnClient, tenant: String) async throws -> Bool {
+        var params = JSONObject([("tenant", .string(tenant))])
+        if let anchor { params["anchor"] = try anchorHead(anchor, tenant: tenant) }
         let result = try await connection.call("events.verify", params).result
         let problems = result["problems"]?.arrayValue ?? []
         if client.json {
@@ -220,7 +261,7 @@ struct Verify: AsyncParsableCommand {
             }
             let head = result["head"]
             Output.line(
-                "checked \(Output.text(result["checkedEvents"] ?? .null)) events of tenant \(tenant.name), chain head \(Output.text(head?["seq"] ?? .null)) \(Output.text(head?["sha256"] ?? .null)): \(problems.isEmpty ? "intact" : "\(problems.count) problem\(problems.count == 1 ? "" : "s")")"
+                "checked \(Output.text(result["checkedEvents"] ?? .null)) events of tenant \(tenant), chain head \(Output.text(head?["seq"] ?? .null)) \(Output.text(head?["sha256"] ?? .null)): \(problems.isEmpty ? "intact" : "\(problems.count) problem\(problems.count == 1 ? "" : "s")")"
             )
         }
         return problems.isEmpty && result["intact"] == .bool(true)
@@ -228,14 +269,14 @@ struct Verify: AsyncParsableCommand {
 
     /// The tenant's chain head from a manifest file: a backup's MANIFEST.json (its tenant entry), an
     /// export's EXPORT.json (its manifest), or a tenant manifest object.
-    private func anchorHead(_ path: String) throws -> JSONValue {
+    private func anchorHead(_ path: String, tenant: String) throws -> JSONValue {
         guard let data = FileManager.default.contents(atPath: path) else { throw LocalFailure("cannot read \(path)") }
         let json: JSONValue
         do { json = try JSONParser.parse(Array(data)) } catch { throw LocalFailure("\(path) is not JSON") }
         let candidates = (json["tenants"]?.arrayValue ?? []) + [json["manifest"] ?? .null, json]
-        guard let manifest = candidates.first(where: { $0["tenant"]?.stringValue == tenant.name }),
+        guard let manifest = candidates.first(where: { $0["tenant"]?.stringValue == tenant }),
             let events = manifest["events"]
-        else { throw LocalFailure("\(path) records no audit chain head of tenant \(tenant.name)") }
+        else { throw LocalFailure("\(path) records no audit chain head of tenant \(tenant)") }
         return .object(JSONObject([("seq", events["seq"] ?? .null), ("sha256", events["head"] ?? .null)]))
     }
 }

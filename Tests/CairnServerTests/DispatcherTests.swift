@@ -960,6 +960,15 @@ struct DispatcherTests {
         }
     }
 
+    @Test func tenantsListShowsOnlyTenantsTheCallerMayRead() async throws {
+        let fixture = try Fixture()
+        _ = try await fixture.upload(text("a"), tenant: "acme")
+        _ = try await fixture.upload(text("g"), tenant: "globex")
+        #expect(try await fixture.result("tenants.list")["tenants"] == ["acme", "globex"])
+        #expect(try await fixture.result("tenants.list", as: reader)["tenants"] == ["acme"])
+        #expect(try await fixture.result("tenants.list", as: stranger)["tenants"] == [])
+    }
+
     @Test func importsKeepIdsNeedAdminAndRefuseMalformedEntries() async throws {
         let fixture = try Fixture()
         let meta = try await fixture.upload(text("held"))

@@ -28,6 +28,7 @@ struct AuditEndToEndTests {
             )
             .output)
         _ = try await server.cairn(["put", "-", "--provider", "p"] + tenant, stdin: intact)
+        _ = try await server.cairn(["put", "-", "--provider", "p", "--tenant", "beta"], stdin: intact)
         let ids = try [first, second].map { try #require($0["artifactId"]?.stringValue) }
         try await CairnClient.withConnection(socketPath: server.socketPath) { connection in
             _ = try await connection.call(
@@ -56,6 +57,13 @@ struct AuditEndToEndTests {
         #expect(
             json["corrupt"]?.arrayValue?.first?["artifactIds"]?.arrayValue?.compactMap(\.stringValue).sorted()
                 == ids.sorted())
+
+        // Without a tenant: every tenant the caller may read, each reported.
+        let everyone = try await server.cairn(["verify"])
+        #expect(everyone.status == 1, "\(everyone)")
+        #expect(everyone.output.contains("of tenant acme: 1 corrupt"))
+        #expect(everyone.output.contains("of tenant beta: clean"))
+        #expect(try await server.cairn(["verify", "--events"]).status == 0)
 
         // One blob, a subset, and reads agree.
         #expect(try await server.cairn(["verify", "--digest", Payload.sha256(intact)] + tenant).status == 0)
