@@ -31,7 +31,8 @@ public enum ImportDisposition: String, Sendable, Equatable {
     case link
     /// The content must be sent first (`uploads.commit` or `artifacts.upload` with the artifact id).
     case needsContent
-    /// The id is in use by an artifact that is not this one: the import cannot keep it.
+    /// The id is in use by an artifact that is not this one, so the import cannot keep it (or the
+    /// entry's size is not that of the content the tenant holds under its digest).
     case conflict
 }
 
@@ -110,9 +111,13 @@ extension ArtifactStore {
                 let disposition = try self.disposition(txn, tenant: tenant, entry)
                 switch disposition {
                 case .conflict:
+                    let idInUse =
+                        try txn.get(Keys.artifact(entry.artifactId.uuidBytes), in: self.tables.artifacts) != nil
                     throw StoreError(
                         .conflict, .field("artifactId"),
-                        "artifact id \(entry.artifactId.uuidString.lowercased()) is already in use")
+                        idInUse
+                            ? "artifact id \(entry.artifactId.uuidString.lowercased()) is already in use"
+                            : "the tenant holds sha256:\(entry.sha256.hex) with another size than \(entry.sizeBytes)")
                 case .link:
                     _ = try self.finalize(
                         txn, tenant: tenant, providerId: entry.providerId, mimeType: entry.mimeType,
