@@ -1021,7 +1021,10 @@ struct DispatcherTests {
         let stat = try await fixture.result("blobs.stat", ["tenant": "acme", "sha256": meta["sha256"] ?? .null])
         #expect(
             stat["references"] == [
-                ["artifactId": meta["artifactId"] ?? .null, "providerId": "excititor:oci-openvex", "field": "cosignKey"]
+                [
+                    "artifactId": meta["artifactId"] ?? .null, "providerId": "excititor:oci-openvex",
+                    "field": "cosignKey",
+                ]
             ])
         let missing = try await fixture.error("blobs.verify", ["tenant": "acme", "sha256": .string(randomDigest)])
         #expect(missing.code == .notFound)

@@ -122,4 +122,37 @@ import Testing
         }
         #expect(try directory.rawValue(for: Keys.event(tenant: "acme", seq: 1), in: .events)?.first == 2)
     }
+
+    @Test func migrationFourRewritesALongLogExactlyOnceAcrossPageSplits() async throws {
+        let directory = StoreDirectory()
+        try await directory.withStore { _ in }
+        let tenants = ["a", "b.b", "c-c"]
+        let count: UInt64 = 1500
+        // Format 1 events written directly, as a layout 3 store holds them; each rewrite grows by 36 bytes.
+        try directory.withRawWriteTransaction { txn in
+            let events = try #require(try txn.openDatabase(DatabaseName.events.rawValue, create: false))
+            let records = try #require(try txn.openDatabase(DatabaseName.tenants.rawValue, create: false))
+            for tenant in tenants {
+                for seq in 1...count {
+                    let event = EventRecord(
+                        at: Int64(seq), actor: "alice", action: "quota.set", detail: #"{"maxBytes":\#(seq)}"#)
+                    try txn.put(event.encoded(), for: Keys.event(tenant: tenant, seq: seq), in: events)
+                }
+                var record = TenantRecord()
+                record.nextEventSeq = count + 1
+                try txn.put(record.encoded(), for: Keys.tenant(tenant), in: records)
+            }
+            let meta = try #require(try txn.openDatabase(DatabaseName.meta.rawValue, create: false))
+            try txn.put([0, 0, 0, 3], for: MetaKey.layoutVersion, in: meta)
+        }
+        try await directory.withStore { store throws in
+            for tenant in tenants {
+                let report = try store.verifyEventChain(tenant: TenantID(tenant)!)
+                #expect(report.problems.isEmpty, "\(tenant): \(report.problems.prefix(3))")
+                #expect(report.checkedEvents == count)
+                #expect(report.head.seq == count)
+            }
+        }
+        #expect(try directory.rawCount(of: .events) == tenants.count * Int(count))
+    }
 }
