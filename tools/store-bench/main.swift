@@ -417,7 +417,7 @@ struct StoreBench: ParsableCommand {
     /// The files and directories the benchmark creates in its work directory.
     static let workFiles = [
         "large.bin", "small.bin", "dd.out", "dsync.out", "store-large", "store-small-sequential",
-        "store-small-concurrent",
+        "store-small-concurrent", "scrub.bin", "store-scrub",
     ]
 
     /// The work directory, and whether this run created it.
