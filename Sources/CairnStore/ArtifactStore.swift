@@ -19,10 +19,20 @@ import Synchronization
 public final class ArtifactStore: Sendable {
     /// Settings of a store.
     public struct Configuration: Sendable {
-        /// The map size to start with. The map grows (doubling) on demand.
-        public var initialMapSize: Int = 1 << 30
+        /// The map size to start with. The map grows on demand (doubling,
+        /// by at most 1 GiB at a time).
+        ///
+        /// When the store writes through the map (``writeMap``), the data
+        /// file occupies the whole map on disk, so the map starts small.
+        public var initialMapSize: Int = 64 << 20
         /// The most the map may grow to: the store's size limit.
         public var mapSizeLimit: Int = 1 << 40
+        /// Write through LMDB's map (`MDB_WRITEMAP`), with the map kept
+        /// allocated on disk so that a full disk is `STORE_FULL`, never
+        /// `SIGBUS`. Used only on file systems where that allocation holds
+        /// (ext4, tmpfs); elsewhere the store writes without it. It saves
+        /// LMDB's copy of every written page into a buffer of its own.
+        public var writeMap = true
         /// The largest artifact accepted.
         public var maxArtifactBytes: UInt64 = 4 << 30
         /// An upload not appended to for this long expires.
@@ -73,19 +83,36 @@ public final class ArtifactStore: Sendable {
         logger: Logger = Logger(label: "cairn.store")
     ) throws -> ArtifactStore {
         try createPrivateDirectory(directory)
-        let environment: Environment
-        do {
-            let mapSize = min(configuration.initialMapSize, configuration.mapSizeLimit)
-            environment = try Environment(path: directory, configuration: .init(mapSize: mapSize))
-        } catch {
-            throw StoreError(.internalError, .none, "cannot open the store in \(directory): \(error)")
-        }
-        let writer = StoreWriter(
-            environment: environment, mapSizeLimit: configuration.mapSizeLimit, logger: logger)
         let now = milliseconds(configuration.clock())
-        let (tables, version) = try writer.performNow { txn in
-            let version = try migrate(txn, now: now, target: configuration.targetLayoutVersion, logger: logger)
-            return (try Tables(opening: txn), version)
+        func openEnvironment(writeMap: Bool) throws -> (Environment, StoreWriter, Tables, UInt32) {
+            let environment: Environment
+            do {
+                let mapSize = min(configuration.initialMapSize, configuration.mapSizeLimit)
+                environment = try Environment(
+                    path: directory, configuration: .init(mapSize: mapSize, writeMap: writeMap))
+            } catch {
+                throw StoreError(.internalError, .none, "cannot open the store in \(directory): \(error)")
+            }
+            let writer = StoreWriter(
+                environment: environment, mapSizeLimit: configuration.mapSizeLimit, logger: logger)
+            let (tables, version) = try writer.performNow { txn in
+                let version = try migrate(txn, now: now, target: configuration.targetLayoutVersion, logger: logger)
+                return (try Tables(opening: txn), version)
+            }
+            return (environment, writer, tables, version)
+        }
+        // The layout check and migrations run without a writable map, which
+        // would extend the data file to the map size: a store refused or
+        // failing to migrate stays exactly as it was. Then the environment
+        // is opened again, writing through its map.
+        let (environment, writer, tables, version): (Environment, StoreWriter, Tables, UInt32)
+        if configuration.writeMap {
+            // The first environment must be closed before the second opens
+            // (LMDB forbids opening one environment twice in a process).
+            _ = try openEnvironment(writeMap: false)
+            (environment, writer, tables, version) = try openEnvironment(writeMap: true)
+        } else {
+            (environment, writer, tables, version) = try openEnvironment(writeMap: false)
         }
         let store = ArtifactStore(
             environment: environment, tables: tables, writer: writer, configuration: configuration,
@@ -94,6 +121,11 @@ public final class ArtifactStore: Sendable {
         try store.reclaimAllNow()
         return store
     }
+
+    /// Whether the store writes through LMDB's map (see
+    /// ``Configuration/writeMap``): false when it was not asked for, or the
+    /// file system does not allow it safely.
+    public var writesThroughMap: Bool { environment.writesThroughMap }
 
     /// Waits for queued writes and background reclamation to finish and
     /// flushes the store to disk. The store stays usable.

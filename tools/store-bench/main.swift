@@ -65,6 +65,11 @@ struct StoreBench: ParsableCommand {
     @Flag(help: "Skip the small-artifact measurements.")
     var skipSmall = false
 
+    @Flag(
+        inversion: .prefixedNo,
+        help: "Let the store write through LMDB's map (MDB_WRITEMAP, the store's default) or not, for A/B runs.")
+    var writeMap = true
+
     @Flag(help: "Also print the results as JSON after the table.")
     var json = false
 
@@ -124,6 +129,13 @@ struct StoreBench: ParsableCommand {
         }
     }
 
+    /// The store's settings for every run.
+    private var storeConfiguration: ArtifactStore.Configuration {
+        var configuration = ArtifactStore.Configuration()
+        configuration.writeMap = writeMap
+        return configuration
+    }
+
     // MARK: - The large artifact
 
     private func measureLarge(in workDirectory: String, tools: Tools) async throws -> [Measurement] {
@@ -154,7 +166,8 @@ struct StoreBench: ParsableCommand {
 
             let storeDirectory = workDirectory + "/store-large"
             try? FileManager.default.removeItem(atPath: storeDirectory)
-            let store = try ArtifactStore.open(directory: storeDirectory, logger: storeLogger)
+            let store = try ArtifactStore.open(
+                directory: storeDirectory, configuration: storeConfiguration, logger: storeLogger)
             let staged = try await stageLarge(into: store, file: file, size: size, piece: piece, digest: digest)
             staging.append(staged.total)
             appends.append(staged.appends)
@@ -280,7 +293,8 @@ struct StoreBench: ParsableCommand {
             let sequentialDirectory = workDirectory + "/store-small-sequential"
             try? FileManager.default.removeItem(atPath: sequentialDirectory)
             do {
-                let store = try ArtifactStore.open(directory: sequentialDirectory, logger: storeLogger)
+                let store = try ArtifactStore.open(
+                    directory: sequentialDirectory, configuration: storeConfiguration, logger: storeLogger)
                 var ids: [UUID] = []
                 ids.reserveCapacity(smallCount)
                 sequential.append(
@@ -308,7 +322,8 @@ struct StoreBench: ParsableCommand {
             let concurrentDirectory = workDirectory + "/store-small-concurrent"
             try? FileManager.default.removeItem(atPath: concurrentDirectory)
             do {
-                let store = try ArtifactStore.open(directory: concurrentDirectory, logger: storeLogger)
+                let store = try ArtifactStore.open(
+                    directory: concurrentDirectory, configuration: storeConfiguration, logger: storeLogger)
                 concurrent.append(try await stageSmallConcurrently(into: store, file: file))
                 progress("\(tag) stage with \(concurrency) tasks: \(seconds(concurrent.last!)) s")
                 try store.flush()
