@@ -22,17 +22,17 @@ public final class ArtifactStore: Sendable {
         /// The map size to start with. The map grows on demand (doubling,
         /// by at most 1 GiB at a time).
         ///
-        /// When the store writes through the map (``writeMap``), the data
-        /// file occupies the whole map on disk, so the map starts small.
+        /// The data file is allocated up to the map size (see
+        /// ``allocatesMap``), so the map starts small.
         public var initialMapSize: Int = 64 << 20
         /// The most the map may grow to: the store's size limit.
         public var mapSizeLimit: Int = 1 << 40
-        /// Write through LMDB's map (`MDB_WRITEMAP`), with the map kept
-        /// allocated on disk so that a full disk is `STORE_FULL`, never
-        /// `SIGBUS`. Used only on file systems where that allocation holds
-        /// (ext4, tmpfs); elsewhere the store writes without it. It saves
-        /// LMDB's copy of every written page into a buffer of its own.
-        public var writeMap = true
+        /// Keep the data file allocated on disk up to the map size, so that
+        /// a full disk is ``StoreError/Code/storeFull`` with nothing written
+        /// (the map cannot grow), not a commit failing halfway. Where the file
+        /// system cannot promise the allocation (anything but ext4, XFS and
+        /// tmpfs), the store works without it.
+        public var allocatesMap = true
         /// The largest artifact accepted.
         public var maxArtifactBytes: UInt64 = 4 << 30
         /// An upload not appended to for this long expires.
@@ -56,6 +56,7 @@ public final class ArtifactStore: Sendable {
     /// The layout version of the open store.
     public let layoutVersion: UInt32
     let uploadDigests = UploadDigests()
+    let appendQueue = AppendQueue()
     let reclaimScheduled = Atomic<Bool>(false)
 
     private init(
@@ -84,12 +85,12 @@ public final class ArtifactStore: Sendable {
     ) throws -> ArtifactStore {
         try createPrivateDirectory(directory)
         let now = milliseconds(configuration.clock())
-        func openEnvironment(writeMap: Bool) throws -> (Environment, StoreWriter, Tables, UInt32) {
+        func openEnvironment(allocatingMap: Bool) throws -> (Environment, StoreWriter, Tables, UInt32) {
             let environment: Environment
             do {
                 let mapSize = min(configuration.initialMapSize, configuration.mapSizeLimit)
                 environment = try Environment(
-                    path: directory, configuration: .init(mapSize: mapSize, writeMap: writeMap))
+                    path: directory, configuration: .init(mapSize: mapSize, allocatesMap: allocatingMap))
             } catch {
                 throw StoreError(.internalError, .none, "cannot open the store in \(directory): \(error)")
             }
@@ -101,18 +102,18 @@ public final class ArtifactStore: Sendable {
             }
             return (environment, writer, tables, version)
         }
-        // The layout check and migrations run without a writable map, which
-        // would extend the data file to the map size: a store refused or
-        // failing to migrate stays exactly as it was. Then the environment
-        // is opened again, writing through its map.
+        // The layout check and migrations run before the data file is
+        // allocated up to the map size: a store refused or failing to migrate
+        // stays exactly as it was. Then the environment is opened again,
+        // allocating the map.
         let (environment, writer, tables, version): (Environment, StoreWriter, Tables, UInt32)
-        if configuration.writeMap {
+        if configuration.allocatesMap {
             // The first environment must be closed before the second opens
             // (LMDB forbids opening one environment twice in a process).
-            _ = try openEnvironment(writeMap: false)
-            (environment, writer, tables, version) = try openEnvironment(writeMap: true)
+            _ = try openEnvironment(allocatingMap: false)
+            (environment, writer, tables, version) = try openEnvironment(allocatingMap: true)
         } else {
-            (environment, writer, tables, version) = try openEnvironment(writeMap: false)
+            (environment, writer, tables, version) = try openEnvironment(allocatingMap: false)
         }
         let store = ArtifactStore(
             environment: environment, tables: tables, writer: writer, configuration: configuration,
@@ -122,10 +123,10 @@ public final class ArtifactStore: Sendable {
         return store
     }
 
-    /// Whether the store writes through LMDB's map (see
-    /// ``Configuration/writeMap``): false when it was not asked for, or the
-    /// file system does not allow it safely.
-    public var writesThroughMap: Bool { environment.writesThroughMap }
+    /// Whether the data file is kept allocated up to the map size (see
+    /// ``Configuration/allocatesMap``): false when it was not asked for, or
+    /// the file system cannot promise it.
+    public var allocatesMap: Bool { environment.allocatesMap }
 
     /// Waits for queued writes and background reclamation to finish and
     /// flushes the store to disk. The store stays usable.

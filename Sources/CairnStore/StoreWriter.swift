@@ -103,8 +103,8 @@ final class StoreWriter: Sendable {
         }
     }
 
-    /// The largest step by which the map grows at once. With a writable map
-    /// the map's size is allocated on disk, so growth stays in proportion.
+    /// The largest step by which the map grows at once. The map's size is
+    /// allocated on disk, so growth stays in proportion.
     static let maxGrowthStep = 1 << 30
 
     /// Doubles the map (by at most ``maxGrowthStep``) up to the limit; false
@@ -119,8 +119,8 @@ final class StoreWriter: Sendable {
         do {
             try environment.setMapSize(next)
         } catch let error as LMDBError where error.isOutOfSpace {
-            // A writable map is allocated on disk before it grows; no room
-            // for that is a full store, with the map as it was.
+            // The map is allocated on disk before it grows; no room for that
+            // is a full store, with the map as it was.
             logger.warning("store map cannot grow, no space", metadata: ["error": "\(error)"])
             return false
         }

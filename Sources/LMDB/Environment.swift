@@ -18,10 +18,9 @@ import CLMDB
 /// scoped API guarantees as long as the body does not suspend (it is not
 /// `async`).
 ///
-/// With ``Configuration/writeMap`` the environment writes through a
-/// writable map (`MDB_WRITEMAP`) and keeps the whole map allocated on disk,
-/// so that a full disk can never turn a write through the map into
-/// `SIGBUS` (see ``Configuration/writeMap``).
+/// With ``Configuration/allocatesMap`` the data file is kept allocated on
+/// disk up to the map size, so that a full disk stops the map from growing
+/// instead of failing a commit halfway.
 public final class Environment: @unchecked Sendable {
     /// Settings for opening an environment.
     public struct Configuration: Sendable {
@@ -35,26 +34,26 @@ public final class Environment: @unchecked Sendable {
         public var readOnly: Bool
         /// File mode for the data and lock files.
         public var fileMode: mode_t
-        /// Write pages in place through a writable map (`MDB_WRITEMAP`)
-        /// instead of copying them into buffers and writing those at commit.
+        /// Keep the data file allocated on disk (`posix_fallocate`) up to
+        /// the map size: at open, before every growth of the map, and before
+        /// a write transaction when the map was grown by another process.
         ///
-        /// A write through a shared map to a block the file system has not
-        /// allocated yet allocates it on the page fault; on a full disk that
-        /// fails as `SIGBUS`, which kills the process. The environment rules
-        /// this out: it allocates the data file up to the map size
-        /// (`posix_fallocate`) right after opening and before every growth
-        /// of the map, and begins no write transaction while any part of the
-        /// map is unallocated. A growth that cannot be allocated fails with
-        /// `ENOSPC` and leaves the map as it was. The data file therefore
-        /// occupies the whole map size on disk.
+        /// LMDB writes pages anywhere below the map size. Without this, a
+        /// disk that fills up makes such a write come out short, which LMDB
+        /// reports as `EIO` after part of the commit is written (the
+        /// environment stays intact, but the failure does not say "full").
+        /// With it, those writes land in allocated blocks; the disk being
+        /// full shows as ``setMapSize(_:)`` failing with `ENOSPC`, before
+        /// anything is written. The data file then occupies the whole map
+        /// on disk.
         ///
-        /// Only used where allocated blocks stay allocated: ext4 and tmpfs.
-        /// Elsewhere (copy-on-write file systems such as btrfs, network file
-        /// systems, overlays), when allocation is refused at open, and for a
-        /// read-only environment, the environment opens without it; see
-        /// ``Environment/writesThroughMap``. Nested transactions are not
-        /// available with it (LMDB refuses them).
-        public var writeMap: Bool
+        /// Only on file systems whose `fallocate` reserves blocks for later
+        /// writes (ext4, XFS, tmpfs); elsewhere, and for a read-only
+        /// environment, it does nothing (see ``Environment/allocatesMap``).
+        /// When the allocation fails at open, the environment opens anyway
+        /// and tries again before each write transaction, so that space can
+        /// still be freed.
+        public var allocatesMap: Bool
 
         /// Creates a configuration.
         public init(
@@ -63,14 +62,14 @@ public final class Environment: @unchecked Sendable {
             maxReaders: UInt32 = 510,
             readOnly: Bool = false,
             fileMode: mode_t = 0o600,
-            writeMap: Bool = false
+            allocatesMap: Bool = false
         ) {
             self.mapSize = mapSize
             self.maxDatabases = maxDatabases
             self.maxReaders = maxReaders
             self.readOnly = readOnly
             self.fileMode = fileMode
-            self.writeMap = writeMap
+            self.allocatesMap = allocatesMap
         }
     }
 
@@ -82,12 +81,12 @@ public final class Environment: @unchecked Sendable {
     public let readOnly: Bool
     /// The mode of the files the environment creates, copies included.
     private let fileMode: mode_t
-    /// Whether pages are written through a writable map (`MDB_WRITEMAP`);
-    /// false when ``Configuration/writeMap`` was not asked for or could not
-    /// be used safely here.
-    public let writesThroughMap: Bool
-    /// With ``writesThroughMap``: how many bytes of the data file are known
-    /// to be allocated. Changed only with no transaction active (under the
+    /// Whether the data file is kept allocated up to the map size (see
+    /// ``Configuration/allocatesMap``); false when that was not asked for or
+    /// the file system cannot promise it.
+    public let allocatesMap: Bool
+    /// With ``allocatesMap``: how many bytes of the data file are known to
+    /// be allocated. Changed only with no transaction active (under the
     /// gate's exclusive section) or by the one write transaction's thread.
     private let allocation = AllocationState()
 
@@ -97,54 +96,35 @@ public final class Environment: @unchecked Sendable {
     /// Stale reader slots left by dead processes are cleared right after the
     /// open (`mdb_reader_check`).
     public init(path: String, configuration: Configuration = .init()) throws {
-        var writeMap = configuration.writeMap && !configuration.readOnly && MapAllocation.isSafe(directory: path)
-        var env = try Self.openHandle(path: path, configuration: configuration, writeMap: writeMap)
-        if writeMap {
-            // Nothing has been written through the map yet: LMDB initializes
-            // a new file with plain writes. Allocate it all before any write.
-            let mapSize = Self.mapSize(of: env)
-            if MapAllocation.allocate(Self.fileDescriptor(of: env), upTo: mapSize) == 0 {
-                allocation.bytes = mapSize
-            } else {
-                // No room to allocate the map: open without writing through it.
-                mdb_env_close(env)
-                writeMap = false
-                env = try Self.openHandle(path: path, configuration: configuration, writeMap: false)
-            }
-        }
-        self.handle = env
-        self.path = path
-        self.readOnly = configuration.readOnly
-        self.fileMode = configuration.fileMode
-        self.writesThroughMap = writeMap
-        var dead: Int32 = 0
-        _ = mdb_reader_check(env, &dead)
-    }
-
-    private static func openHandle(path: String, configuration: Configuration, writeMap: Bool) throws -> OpaquePointer {
         var env: OpaquePointer?
         try check(mdb_env_create(&env), "mdb_env_create")
         guard let env else { throw LMDBError(code: ENOMEM, operation: "mdb_env_create") }
         do {
             try check(mdb_env_set_maxdbs(env, configuration.maxDatabases), "mdb_env_set_maxdbs")
             try check(mdb_env_set_maxreaders(env, configuration.maxReaders), "mdb_env_set_maxreaders")
-            var mapSize = configuration.mapSize
-            if writeMap {
-                // LMDB sets the file's length to the map size when it maps it
-                // writable; a smaller map would cut off allocated blocks.
-                var status = stat()
-                if stat(path + "/data.mdb", &status) == 0 { mapSize = max(mapSize, Int(status.st_size)) }
-            }
-            try check(mdb_env_set_mapsize(env, mapSize), "mdb_env_set_mapsize")
+            try check(mdb_env_set_mapsize(env, configuration.mapSize), "mdb_env_set_mapsize")
             var flags = UInt32(MDB_NOTLS)
             if configuration.readOnly { flags |= UInt32(MDB_RDONLY) }
-            if writeMap { flags |= UInt32(MDB_WRITEMAP) }
             try check(mdb_env_open(env, path, flags, configuration.fileMode), "mdb_env_open(\(path))")
         } catch {
             mdb_env_close(env)
             throw error
         }
-        return env
+        self.handle = env
+        self.path = path
+        self.readOnly = configuration.readOnly
+        self.fileMode = configuration.fileMode
+        self.allocatesMap =
+            configuration.allocatesMap && !configuration.readOnly && MapAllocation.isSupported(directory: path)
+        if allocatesMap {
+            // Best effort: on a full disk the store must still open, to free space.
+            let mapSize = Self.mapSize(of: env)
+            if MapAllocation.allocate(Self.fileDescriptor(of: env), upTo: mapSize) == 0 {
+                allocation.bytes = mapSize
+            }
+        }
+        var dead: Int32 = 0
+        _ = mdb_reader_check(env, &dead)
     }
 
     private static func mapSize(of env: OpaquePointer) -> Int {
@@ -203,12 +183,12 @@ public final class Environment: @unchecked Sendable {
     /// Must not be called from inside a transaction of this environment
     /// (it would wait for itself).
     ///
-    /// With ``writesThroughMap`` the data file is allocated up to the new
-    /// size first; when that fails (`ENOSPC`, `EDQUOT`) the map keeps its
-    /// size and the error is thrown.
+    /// With ``allocatesMap`` the data file is allocated up to the new size
+    /// first; when that fails (`ENOSPC`, `EDQUOT`) the map keeps its size
+    /// and the error is thrown.
     public func setMapSize(_ bytes: Int) throws {
         let rc = gate.exclusively { () -> Int32 in
-            if writesThroughMap {
+            if allocatesMap {
                 let allocated = MapAllocation.allocate(Self.fileDescriptor(of: handle), upTo: bytes)
                 guard allocated == 0 else { return allocated }
                 allocation.bytes = max(allocation.bytes, bytes)
@@ -332,16 +312,13 @@ public final class Environment: @unchecked Sendable {
             rc = mdb_txn_begin(handle, nil, readOnly ? UInt32(MDB_RDONLY) : 0, &txn)
         }
         try check(rc, readOnly ? "mdb_txn_begin(read)" : "mdb_txn_begin(write)")
-        if !readOnly && writesThroughMap {
-            // The map may have been adopted from another process above: write
-            // nothing through it unless all of it is allocated.
+        if !readOnly && allocatesMap {
+            // The map may have been adopted from another process above, or
+            // left unallocated at open: allocate it now if there is room.
             let mapSize = Self.mapSize(of: handle)
-            if mapSize > allocation.bytes {
-                let allocated = MapAllocation.allocate(Self.fileDescriptor(of: handle), upTo: mapSize)
-                guard allocated == 0 else {
-                    mdb_txn_abort(txn)
-                    throw LMDBError(code: allocated, operation: "posix_fallocate(\(mapSize))")
-                }
+            if mapSize > allocation.bytes,
+                MapAllocation.allocate(Self.fileDescriptor(of: handle), upTo: mapSize) == 0
+            {
                 allocation.bytes = mapSize
             }
         }
@@ -349,30 +326,30 @@ public final class Environment: @unchecked Sendable {
     }
 }
 
-/// The allocated length of a data file written through its map.
+/// The allocated length of the data file.
 private final class AllocationState: @unchecked Sendable {
     // Read and written by the writing thread inside a write transaction
     // (LMDB serializes those) or under the gate with no transaction active.
     var bytes = 0
 }
 
-/// Allocating the data file so that writes through the map never meet an
-/// unallocated block.
+/// Allocating the data file ahead of LMDB's writes.
 enum MapAllocation {
-    /// File systems on which blocks allocated by `fallocate` stay allocated
-    /// until freed, so a later write to them needs no new space: ext4 and
-    /// tmpfs. XFS would qualify but is untested here; copy-on-write file
-    /// systems (btrfs, ZFS) allocate anew on every write and never qualify.
-    static let safeFileSystems: Set<Int> = [
+    /// File systems whose `fallocate` reserves blocks that later writes use
+    /// without allocating: ext2/3/4, XFS, tmpfs. Elsewhere glibc's
+    /// `posix_fallocate` may fall back to writing zeros, or copy-on-write
+    /// file systems (btrfs, ZFS) allocate again on every write anyway.
+    static let supportedFileSystems: Set<Int> = [
         0xEF53,  // ext2/3/4
+        0x5846_5342,  // XFS
         0x0102_1994,  // tmpfs
     ]
 
-    /// Whether the file system holding `directory` is one of ``safeFileSystems``.
-    static func isSafe(directory: String) -> Bool {
+    /// Whether the file system holding `directory` is one of ``supportedFileSystems``.
+    static func isSupported(directory: String) -> Bool {
         var info = statfs()
         guard statfs(directory, &info) == 0 else { return false }
-        return safeFileSystems.contains(Int(info.f_type))
+        return supportedFileSystems.contains(Int(info.f_type))
     }
 
     /// Allocates the file up to `length` bytes (extending it as needed).
