@@ -8,10 +8,11 @@ import Synchronization
 ///
 /// Requests of one connection are carried out one after another, so
 /// responses keep the order of requests; many connections run at once.
-/// The one exception is a run of `uploads.append` requests: each is accepted
-/// by the store (hashed and queued) and the next is read while the store's
-/// writer stores it, up to ``maxAppendsInFlight`` at a time, so that the
-/// writer can store them together. Their responses are written when they
+/// The one exception is a run of `uploads.append` requests: each is handed
+/// to a task that has the store accept it (hashed and queued, after the
+/// append before it) while the connection reads the next, up to
+/// ``maxAppendsInFlight`` at a time, and the store's writer stores queued
+/// appends together. Their responses are written when they
 /// are stored, still in order, and any other request waits until they are.
 /// A malformed request gets its error and the connection goes on; only a
 /// broken framing (an attachment too large to skip, or one whose length
@@ -72,17 +73,27 @@ struct Connection {
                 case .attachment(let bytes):
                     guard let request = awaiting else { continue }
                     awaiting = nil
-                    if request.method != "uploads.append" { await appends.settle() }
-                    switch await dispatcher.dispatch(request, peer: peer, attachment: bytes) {
-                    case .now(let reply):
+                    guard request.method == "uploads.append" else {
+                        await appends.settle()
+                        let reply = await dispatcher.handle(request, peer: peer, attachment: bytes)
                         if let id = request.id { append(reply, id: id, to: &output) }
-                    case .appending(let accepted):
-                        // Its response goes after everything before it.
-                        try await replies.push(.bytes(output))
-                        output.clear()
-                        if let id = request.id { try await replies.push(.stored(id, accepted)) }
-                        await appends.add(accepted, limit: Self.maxAppendsInFlight)
+                        break
                     }
+                    // Accepted (hashed) on a task of its own, after the
+                    // appends before it, while this one reads the next.
+                    await appends.waitForRoom(limit: Self.maxAppendsInFlight)
+                    let dispatcher = self.dispatcher
+                    let peer = self.peer
+                    let previous = appends.last
+                    let append = Task {
+                        _ = await previous?.value
+                        return await dispatcher.dispatch(request, peer: peer, attachment: bytes)
+                    }
+                    appends.add(append)
+                    // Its response goes after everything before it.
+                    try await replies.push(.bytes(output))
+                    output.clear()
+                    if let id = request.id { try await replies.push(.append(id, append)) }
                 case .line(let line):
                     switch await process(line, decoder: &decoder, output: &output, appends: appends) {
                     case .proceed: break
@@ -255,23 +266,33 @@ struct Connection {
     }
 }
 
-/// The appends a connection has had accepted and not yet seen stored.
+/// The appends a connection has handed on and not yet seen stored: each is
+/// a task that has the store accept it (after the one before it) and gives
+/// what the dispatcher made of it.
 ///
 /// Used by the connection's reading task only.
 private final class AppendsInFlight {
-    private var accepted: [Dispatcher.AcceptedAppend] = []
+    typealias Append = Task<Dispatcher.Dispatched, Never>
+    private var appends: [Append] = []
 
-    var isEmpty: Bool { accepted.isEmpty }
+    var isEmpty: Bool { appends.isEmpty }
+    /// The latest, which the next one must follow.
+    var last: Append? { appends.last }
 
-    /// Adds one, first waiting for the oldest while `limit` are in flight.
-    func add(_ append: Dispatcher.AcceptedAppend, limit: Int) async {
-        while accepted.count >= limit { await accepted.removeFirst().settled() }
-        accepted.append(append)
+    func add(_ append: Append) { appends.append(append) }
+
+    /// Waits until fewer than `limit` are in flight.
+    func waitForRoom(limit: Int) async {
+        while appends.count >= limit { await Self.settle(appends.removeFirst()) }
     }
 
-    /// Waits until every accepted append is stored or has failed.
+    /// Waits until every one is stored or has failed.
     func settle() async {
-        while !accepted.isEmpty { await accepted.removeFirst().settled() }
+        while !appends.isEmpty { await Self.settle(appends.removeFirst()) }
+    }
+
+    private static func settle(_ append: Append) async {
+        if case .appending(let accepted) = await append.value { await accepted.settled() }
     }
 }
 
@@ -284,7 +305,8 @@ private final class AppendsInFlight {
 private final class ReplyQueue: Sendable {
     enum Entry: Sendable {
         case bytes(ByteBuffer)
-        case stored(JSONValue, Dispatcher.AcceptedAppend)
+        /// The response to an append: written once it is stored or refused.
+        case append(JSONValue, Task<Dispatcher.Dispatched, Never>)
     }
 
     /// Bytes queued before a push waits.
@@ -347,12 +369,17 @@ private final class ReplyQueue: Sendable {
                     switch entry {
                     case .bytes(let bytes):
                         output.writeImmutableBuffer(bytes)
-                    case .stored(let id, let accepted):
+                    case .append(let id, let append):
                         if output.readableBytes > 0 {
                             try await outbound.write(output)
                             output.clear()
                         }
-                        connection.append(await connection.dispatcher.reply(to: accepted), id: id, to: &output)
+                        let reply: Reply
+                        switch await append.value {
+                        case .now(let refused): reply = refused
+                        case .appending(let accepted): reply = await connection.dispatcher.reply(to: accepted)
+                        }
+                        connection.append(reply, id: id, to: &output)
                     }
                 }
                 if output.readableBytes > 0 { try await outbound.write(output) }
