@@ -354,11 +354,20 @@ enum MapAllocation {
 
     /// Allocates the file up to `length` bytes (extending it as needed).
     ///
+    /// A failed allocation may have taken some blocks before it ran out;
+    /// the file is cut back to its former length, so that a growth that
+    /// did not happen does not keep the disk's last free space.
+    ///
     /// - Returns: 0, or the error number (`ENOSPC`, `EDQUOT`, ...).
     static func allocate(_ fd: Int32, upTo length: Int) -> Int32 {
         guard fd >= 0 else { return EBADF }
+        var before = stat()
+        guard fstat(fd, &before) == 0 else { return errno }
         var rc: Int32
         repeat { rc = posix_fallocate(fd, 0, off_t(length)) } while rc == EINTR
+        if rc != 0 && Int(before.st_size) < length {
+            _ = ftruncate(fd, before.st_size)
+        }
         return rc
     }
 }
