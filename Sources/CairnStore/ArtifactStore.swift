@@ -57,6 +57,7 @@ public final class ArtifactStore: Sendable {
     public let layoutVersion: UInt32
     let uploadDigests = UploadDigests()
     let appendQueue = AppendQueue()
+    let uploadActivity = UploadActivity()
     let reclaimScheduled = Atomic<Bool>(false)
 
     private init(

@@ -120,7 +120,7 @@ extension ArtifactStore {
         }
         let now = self.now
         let uploadId = UUID()
-        return try await writer.perform { txn in
+        let status = try await writer.perform { txn in
             let usage =
                 try txn.record(TenantRecord.self, Keys.tenant(tenant.rawValue), in: self.tables.tenants)
                 ?? TenantRecord()
@@ -147,6 +147,8 @@ extension ArtifactStore {
             try txn.put(record, Keys.upload(uploadId.uuidBytes), in: self.tables.uploads)
             return UploadStatus(record, id: uploadId)
         }
+        uploadActivity.finished(uploadId, at: self.now)
+        return status
     }
 
     /// Appends `bytes` at `offset`, which must be the upload's current offset.
@@ -243,6 +245,7 @@ extension ArtifactStore {
             uploadDigests.settle(write.uploadId, epoch: write.epoch, failed: true)
         } else {
             uploadDigests.settle(write.uploadId, epoch: write.epoch, failed: false)
+            uploadActivity.finished(write.uploadId, at: now)
         }
         write.outcome.complete(result)
     }
@@ -282,7 +285,7 @@ extension ArtifactStore {
     public func uploadStatus(uploadId: UUID, actor: Actor) throws -> UploadStatus {
         try read { txn in
             guard let record = try txn.record(UploadRecord.self, Keys.upload(uploadId.uuidBytes), in: tables.uploads),
-                record.owner == actor.name, !isExpired(record)
+                record.owner == actor.name, !isExpired(record, id: uploadId)
             else { throw StoreError.notFound("upload") }
             return UploadStatus(record, id: uploadId)
         }
@@ -335,6 +338,7 @@ extension ArtifactStore {
             return result
         }
         kept = nil
+        uploadActivity.forget(uploadId)
         if committed.deduplicated { scheduleReclaim() }
         return committed
     }
@@ -360,6 +364,7 @@ extension ArtifactStore {
             try txn.delete(key, in: self.tables.uploads)
             try txn.put([], for: Keys.extent(record.extent), in: self.tables.garbage)
         }
+        uploadActivity.forget(uploadId)
         scheduleReclaim()
     }
 
@@ -392,7 +397,7 @@ extension ArtifactStore {
             let progress = try read { txn in
                 guard
                     let record = try txn.record(UploadRecord.self, Keys.upload(uploadId.uuidBytes), in: tables.uploads),
-                    record.owner == actor.name, !isExpired(record)
+                    record.owner == actor.name, !isExpired(record, id: uploadId)
                 else { throw StoreError.notFound("upload") }
                 if let cached = claim.progress, cached.offset == record.offset { return cached }
                 var hasher = SHA256Hasher()
@@ -410,10 +415,16 @@ extension ArtifactStore {
         }
     }
 
-    func isExpired(_ record: UploadRecord) -> Bool {
+    /// Whether the upload has been idle for the idle timeout: since its
+    /// last change was recorded, or since an operation on it last finished
+    /// in this process, whichever is later. (A record's time is taken
+    /// before its commit, which may take seconds to flush on a busy disk;
+    /// the upload is not idle meanwhile.)
+    func isExpired(_ record: UploadRecord, id: UUID?) -> Bool {
         let idle = configuration.uploadIdleTimeout.components
         let idleMilliseconds = idle.seconds * 1000 + idle.attoseconds / 1_000_000_000_000_000
-        return now - record.updatedAt > idleMilliseconds
+        let active = max(record.updatedAt, id.flatMap { uploadActivity.lastFinished($0) } ?? record.updatedAt)
+        return now - active > idleMilliseconds
     }
 }
 
@@ -512,5 +523,23 @@ final class AppendQueue: Sendable {
             queued[uploadId] = count == all.count ? nil : Array(all[count...])
             return batch
         }
+    }
+}
+
+/// When an operation on each upload last finished in this process, to count
+/// an upload's idle time from there rather than from before its last commit.
+final class UploadActivity: Sendable {
+    private let finishedAt = Mutex([UUID: Int64]())
+
+    func finished(_ id: UUID, at time: Int64) {
+        finishedAt.withLock { $0[id] = max($0[id] ?? time, time) }
+    }
+
+    func lastFinished(_ id: UUID) -> Int64? {
+        finishedAt.withLock { $0[id] }
+    }
+
+    func forget(_ id: UUID) {
+        finishedAt.withLock { _ = $0.removeValue(forKey: id) }
     }
 }
