@@ -60,10 +60,14 @@ struct DiskFullTests {
         }
 
         // Everything reported stored is there after reopening.
-        let store = try ArtifactStore.open(directory: directory, configuration: configuration, logger: quietLogger)
-        #expect(store.allocatesMap)
-        #expect(try store.usage(tenant: acme).artifactCount == UInt64(staged.count))
-        for (id, content) in staged { #expect(try readAll(store, acme, id) == content) }
+        do {
+            let store = try ArtifactStore.open(directory: directory, configuration: configuration, logger: quietLogger)
+            #expect(store.allocatesMap)
+            #expect(try store.usage(tenant: acme).artifactCount == UInt64(staged.count))
+            for (id, content) in staged { #expect(try readAll(store, acme, id) == content) }
+        }
+        // The stores are closed before the file system is unmounted.
+        withExtendedLifetime(fileSystem) {}
     }
 
     /// Growth that cannot be allocated fails as STORE_FULL with the map as
@@ -73,17 +77,21 @@ struct DiskFullTests {
         let fileSystem = try SmallFileSystem(kind, megabytes: 40)
         var configuration = ArtifactStore.Configuration()
         Self.configure(&configuration)
-        let store = try ArtifactStore.open(
-            directory: fileSystem.path + "/store", configuration: configuration, logger: quietLogger)
-        #expect(store.allocatesMap)
-        let (staged, failure) = try await stageUntilRefused(store, acme, count: 64, size: chunkBytes, seed: 1000)
-        let count = staged.count
-        #expect(failure?.code == .storeFull, "\(kind): \(String(describing: failure))")
-        let health = try store.health()
-        #expect(health.usedBytes < 40 << 20)
-        // The growth that failed gave back what it had taken.
-        #expect(health.diskFreeBytes > 1 << 20, "\(kind): \(health.diskFreeBytes) bytes left free")
-        #expect(try store.usage(tenant: acme).artifactCount == UInt64(count))
+        do {
+            let store = try ArtifactStore.open(
+                directory: fileSystem.path + "/store", configuration: configuration, logger: quietLogger)
+            #expect(store.allocatesMap)
+            let (staged, failure) = try await stageUntilRefused(store, acme, count: 64, size: chunkBytes, seed: 1000)
+            let count = staged.count
+            #expect(failure?.code == .storeFull, "\(kind): \(String(describing: failure))")
+            let health = try store.health()
+            #expect(health.usedBytes < 40 << 20)
+            // The growth that failed gave back what it had taken.
+            #expect(health.diskFreeBytes > 1 << 20, "\(kind): \(health.diskFreeBytes) bytes left free")
+            #expect(try store.usage(tenant: acme).artifactCount == UInt64(count))
+        }
+        // The store is closed before the file system is unmounted.
+        withExtendedLifetime(fileSystem) {}
     }
 }
 
@@ -151,7 +159,8 @@ final class SmallFileSystem {
     }
 
     deinit {
-        try? Self.run("/bin/umount", path)
+        // A store still open on it makes it busy: detach it lazily then.
+        if (try? Self.run("/bin/umount", path)) == nil { try? Self.run("/bin/umount", "-l", path) }
         try? FileManager.default.removeItem(atPath: path)
         if let image { try? FileManager.default.removeItem(atPath: image) }
     }
