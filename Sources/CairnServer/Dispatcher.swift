@@ -46,15 +46,78 @@ final class Dispatcher: Sendable {
                 throw RPCError.invalidParams("dataLength", "\(request.method) takes no attachment")
             }
             return try await route(request, Params(request.params), peer: peer, attachment: attachment)
-        } catch let error as RPCError {
+        } catch {
+            return reply(for: error, method: request.method)
+        }
+    }
+
+    /// What ``dispatch(_:peer:attachment:)`` did with a request.
+    enum Dispatched: Sendable {
+        /// The reply, complete.
+        case now(Reply)
+        /// An `uploads.append` accepted by the store and queued for its
+        /// writer; ``reply(to:)`` gives its reply once it is stored.
+        case appending(AcceptedAppend)
+    }
+
+    /// An accepted `uploads.append`, waiting to be stored.
+    struct AcceptedAppend: Sendable {
+        let uploadId: UUID
+        let pending: PendingAppend
+
+        /// Waits until it is stored or has failed.
+        func settled() async { _ = try? await pending.stored() }
+    }
+
+    /// Like ``handle(_:peer:attachment:)``, except that an `uploads.append`
+    /// with its attachment returns once the store has accepted it, so that
+    /// the connection can go on to the next request (usually the next
+    /// append) while the writer stores it.
+    func dispatch(_ request: RPCRequest, peer: Peer, attachment: [UInt8]?) async -> Dispatched {
+        guard request.method == "uploads.append", attachment != nil else {
+            return .now(await handle(request, peer: peer, attachment: attachment))
+        }
+        do {
+            return .appending(try await acceptAppend(Params(request.params), peer: peer, attachment: attachment))
+        } catch {
+            return .now(reply(for: error, method: request.method))
+        }
+    }
+
+    /// The reply to an accepted append, once it is stored or has failed.
+    func reply(to append: AcceptedAppend) async -> Reply {
+        do {
+            return appendReply(append.uploadId, offset: try await append.pending.stored())
+        } catch {
+            return reply(for: error, method: "uploads.append")
+        }
+    }
+
+    private func acceptAppend(_ params: Params, peer: Peer, attachment: [UInt8]?) async throws -> AcceptedAppend {
+        let actor = Actor(peer.name)
+        let uploadId = try uuid(params, "uploadId")
+        let offset = try params.integer("offset")
+        _ = try authorizeUpload(uploadId, peer: peer, actor: actor)
+        let bytes = try payload(params, attachment: attachment, limit: limits.maxChunkBytes)
+        let pending = try await store.beginAppend(uploadId: uploadId, offset: offset, bytes: bytes, actor: actor)
+        return AcceptedAppend(uploadId: uploadId, pending: pending)
+    }
+
+    private func appendReply(_ uploadId: UUID, offset: UInt64) -> Reply {
+        .result(.object(JSONObject([("uploadId", Wire.id(uploadId)), ("offset", Wire.number(offset))])))
+    }
+
+    private func reply(for error: any Error, method: String) -> Reply {
+        switch error {
+        case let error as RPCError:
             return .error(error)
-        } catch let error as StoreError {
+        case let error as StoreError:
             if error.code == .internalError {
-                logger.error("request failed", metadata: ["method": "\(request.method)", "error": "\(error)"])
+                logger.error("request failed", metadata: ["method": "\(method)", "error": "\(error)"])
             }
             return .error(Wire.error(error))
-        } catch {
-            logger.error("request failed", metadata: ["method": "\(request.method)", "error": "\(error)"])
+        default:
+            logger.error("request failed", metadata: ["method": "\(method)", "error": "\(error)"])
             return .error(RPCError(.internalError, "internal error"))
         }
     }
@@ -98,12 +161,8 @@ final class Dispatcher: Sendable {
             return .result(.object(JSONObject([("uploadId", Wire.id(status.uploadId)), ("offset", 0)])))
 
         case "uploads.append":
-            let uploadId = try uuid(params, "uploadId")
-            let offset = try params.integer("offset")
-            _ = try authorizeUpload(uploadId, peer: peer, actor: actor)
-            let bytes = try payload(params, attachment: attachment, limit: limits.maxChunkBytes)
-            let newOffset = try await store.append(uploadId: uploadId, offset: offset, bytes: bytes, actor: actor)
-            return .result(.object(JSONObject([("uploadId", Wire.id(uploadId)), ("offset", Wire.number(newOffset))])))
+            let accepted = try await acceptAppend(params, peer: peer, attachment: attachment)
+            return appendReply(accepted.uploadId, offset: try await accepted.pending.stored())
 
         case "uploads.status":
             let uploadId = try uuid(params, "uploadId")

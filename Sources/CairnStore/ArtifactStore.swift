@@ -19,10 +19,20 @@ import Synchronization
 public final class ArtifactStore: Sendable {
     /// Settings of a store.
     public struct Configuration: Sendable {
-        /// The map size to start with. The map grows (doubling) on demand.
-        public var initialMapSize: Int = 1 << 30
+        /// The map size to start with. The map grows on demand (doubling,
+        /// by at most 1 GiB at a time).
+        ///
+        /// The data file is allocated up to the map size (see
+        /// ``allocatesMap``), so the map starts small.
+        public var initialMapSize: Int = 64 << 20
         /// The most the map may grow to: the store's size limit.
         public var mapSizeLimit: Int = 1 << 40
+        /// Keep the data file allocated on disk up to the map size, so that
+        /// a full disk is ``StoreError/Code/storeFull`` with nothing written
+        /// (the map cannot grow), not a commit failing halfway. Where the file
+        /// system cannot promise the allocation (anything but ext4, XFS and
+        /// tmpfs), the store works without it.
+        public var allocatesMap = true
         /// The largest artifact accepted.
         public var maxArtifactBytes: UInt64 = 4 << 30
         /// An upload not appended to for this long expires.
@@ -46,6 +56,8 @@ public final class ArtifactStore: Sendable {
     /// The layout version of the open store.
     public let layoutVersion: UInt32
     let uploadDigests = UploadDigests()
+    let appendQueue = AppendQueue()
+    let uploadActivity = UploadActivity()
     let reclaimScheduled = Atomic<Bool>(false)
 
     init(
@@ -73,19 +85,36 @@ public final class ArtifactStore: Sendable {
         logger: Logger = Logger(label: "cairn.store")
     ) throws -> ArtifactStore {
         try createPrivateDirectory(directory)
-        let environment: Environment
-        do {
-            let mapSize = min(configuration.initialMapSize, configuration.mapSizeLimit)
-            environment = try Environment(path: directory, configuration: .init(mapSize: mapSize))
-        } catch {
-            throw StoreError(.internalError, .none, "cannot open the store in \(directory): \(error)")
-        }
-        let writer = StoreWriter(
-            environment: environment, mapSizeLimit: configuration.mapSizeLimit, logger: logger)
         let now = milliseconds(configuration.clock())
-        let (tables, version) = try writer.performNow { txn in
-            let version = try migrate(txn, now: now, target: configuration.targetLayoutVersion, logger: logger)
-            return (try Tables(opening: txn), version)
+        func openEnvironment(allocatingMap: Bool) throws -> (Environment, StoreWriter, Tables, UInt32) {
+            let environment: Environment
+            do {
+                let mapSize = min(configuration.initialMapSize, configuration.mapSizeLimit)
+                environment = try Environment(
+                    path: directory, configuration: .init(mapSize: mapSize, allocatesMap: allocatingMap))
+            } catch {
+                throw StoreError(.internalError, .none, "cannot open the store in \(directory): \(error)")
+            }
+            let writer = StoreWriter(
+                environment: environment, mapSizeLimit: configuration.mapSizeLimit, logger: logger)
+            let (tables, version) = try writer.performNow { txn in
+                let version = try migrate(txn, now: now, target: configuration.targetLayoutVersion, logger: logger)
+                return (try Tables(opening: txn), version)
+            }
+            return (environment, writer, tables, version)
+        }
+        // The layout check and migrations run before the data file is
+        // allocated up to the map size: a store refused or failing to migrate
+        // stays exactly as it was. Then the environment is opened again,
+        // allocating the map.
+        let (environment, writer, tables, version): (Environment, StoreWriter, Tables, UInt32)
+        if configuration.allocatesMap {
+            // The first environment must be closed before the second opens
+            // (LMDB forbids opening one environment twice in a process).
+            _ = try openEnvironment(allocatingMap: false)
+            (environment, writer, tables, version) = try openEnvironment(allocatingMap: true)
+        } else {
+            (environment, writer, tables, version) = try openEnvironment(allocatingMap: false)
         }
         let store = ArtifactStore(
             environment: environment, tables: tables, writer: writer, configuration: configuration,
@@ -94,6 +123,11 @@ public final class ArtifactStore: Sendable {
         try store.reclaimAllNow()
         return store
     }
+
+    /// Whether the data file is kept allocated up to the map size (see
+    /// ``Configuration/allocatesMap``): false when it was not asked for, or
+    /// the file system cannot promise it.
+    public var allocatesMap: Bool { environment.allocatesMap }
 
     /// Waits for queued writes and background reclamation to finish and
     /// flushes the store to disk. The store stays usable.

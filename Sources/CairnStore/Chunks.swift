@@ -10,8 +10,14 @@ import StoreLayout
 extension ArtifactStore {
     /// Appends `bytes` to the content of `extent`, which holds `length`
     /// bytes so far, filling up a partial last chunk first.
+    ///
+    /// - Parameter alignedDigests: when given, the digests of the pieces of
+    ///   `bytes` that begin on a chunk boundary, as
+    ///   ``ChunkGeometry/digestsOfAlignedChunks(appendedAt:bytes:)`` computes
+    ///   them; the chunks are then not hashed here.
     func appendChunks(
-        _ txn: borrowing Transaction, extent: UInt64, length: UInt64, bytes: UnsafeRawBufferPointer
+        _ txn: borrowing Transaction, extent: UInt64, length: UInt64, bytes: UnsafeRawBufferPointer,
+        alignedDigests: [SHA256Digest]? = nil
     ) throws {
         let chunkSize = Int(geometry.chunkSize)
         var (index, within) = geometry.position(of: length)
@@ -22,25 +28,29 @@ extension ArtifactStore {
             var merged = try verifiedChunk(txn, extent: extent, index: index, expectedCount: within, blob: nil)
             let take = min(chunkSize - within, bytes.count)
             merged.append(contentsOf: bytes[0..<take])
-            try merged.withUnsafeBytes { try writeChunk(txn, extent: extent, index: index, data: $0) }
+            try merged.withUnsafeBytes { try writeChunk(txn, extent: extent, index: index, data: $0, digest: nil) }
             consumed = take
             index += 1
             within = 0
         }
+        var piece = 0
         while consumed < bytes.count {
             let take = min(chunkSize, bytes.count - consumed)
             try writeChunk(
                 txn, extent: extent, index: index,
-                data: UnsafeRawBufferPointer(rebasing: bytes[consumed..<consumed + take]))
+                data: UnsafeRawBufferPointer(rebasing: bytes[consumed..<consumed + take]),
+                digest: alignedDigests.map { $0[piece] })
             consumed += take
             index += 1
+            piece += 1
         }
     }
 
-    private func writeChunk(_ txn: borrowing Transaction, extent: UInt64, index: UInt32, data: UnsafeRawBufferPointer)
-        throws
-    {
-        let digest = SHA256Hasher.digest(data).bytes
+    private func writeChunk(
+        _ txn: borrowing Transaction, extent: UInt64, index: UInt32, data: UnsafeRawBufferPointer,
+        digest: SHA256Digest?
+    ) throws {
+        let digest = (digest ?? SHA256Hasher.digest(data)).bytes
         try txn.reserve(
             count: ChunkGeometry.digestPrefixSize + data.count, for: Keys.chunk(extent: extent, index: index),
             in: tables.chunks
@@ -107,5 +117,29 @@ extension ArtifactStore {
         next.appendBigEndian(extent + 1)
         try txn.put(next, for: MetaKey.nextExtent, in: tables.meta)
         return extent
+    }
+}
+
+extension ChunkGeometry {
+    /// The digests of the pieces of `bytes`, appended at `offset`, that begin
+    /// on a chunk boundary: every piece after the one (if any) that fills up
+    /// a partial chunk, each a whole chunk except perhaps the last.
+    ///
+    /// What ``ArtifactStore/appendChunks(_:extent:length:bytes:alignedDigests:)``
+    /// would otherwise compute on the writer.
+    func digestsOfAlignedChunks(appendedAt offset: UInt64, bytes: [UInt8]) -> [SHA256Digest] {
+        let chunk = Int(chunkSize)
+        let within = position(of: offset).within
+        var start = within == 0 ? 0 : min(chunk - within, bytes.count)
+        var digests: [SHA256Digest] = []
+        digests.reserveCapacity((bytes.count - start + chunk - 1) / chunk)
+        bytes.withUnsafeBytes { all in
+            while start < bytes.count {
+                let end = min(start + chunk, bytes.count)
+                digests.append(SHA256Hasher.digest(UnsafeRawBufferPointer(rebasing: all[start..<end])))
+                start = end
+            }
+        }
+        return digests
     }
 }

@@ -99,13 +99,16 @@ extension ArtifactStore {
         var victims: [([UInt8], UInt64)] = []
         try txn.scan(tables.uploads, prefix: []) { key, value in
             let record = try UploadRecord(decoding: value)
-            if isExpired(record) { victims.append((Array(key), record.extent)) }
+            if isExpired(record, id: UUID(bytes: key)) { victims.append((Array(key), record.extent)) }
             return true
         }
         for (key, extent) in victims {
             try txn.delete(key, in: tables.uploads)
             try txn.put([], for: Keys.extent(extent), in: tables.garbage)
-            if let id = UUID(bytes: key) { uploadDigests.forget(id) }
+            if let id = UUID(bytes: key) {
+                uploadDigests.forget(id)
+                uploadActivity.forget(id)
+            }
         }
         return victims.count
     }

@@ -103,15 +103,27 @@ final class StoreWriter: Sendable {
         }
     }
 
-    /// Doubles the map up to the limit; false when it is already there.
+    /// The largest step by which the map grows at once. The map's size is
+    /// allocated on disk, so growth stays in proportion.
+    static let maxGrowthStep = 1 << 30
+
+    /// Doubles the map (by at most ``maxGrowthStep``) up to the limit; false
+    /// when it is already there.
     private func growMap() throws -> Bool {
         let current = environment.info.mapSize
         guard current < mapSizeLimit else {
             logger.warning("store size limit reached", metadata: ["limit": "\(mapSizeLimit)"])
             return false
         }
-        let next = min(mapSizeLimit, current * 2)
-        try environment.setMapSize(next)
+        let next = min(mapSizeLimit, current + min(current, Self.maxGrowthStep))
+        do {
+            try environment.setMapSize(next)
+        } catch let error as LMDBError where error.isOutOfSpace {
+            // The map is allocated on disk before it grows; no room for that
+            // is a full store, with the map as it was.
+            logger.warning("store map cannot grow, no space", metadata: ["error": "\(error)"])
+            return false
+        }
         logger.info("store map grown", metadata: ["from": "\(current)", "to": "\(next)"])
         return true
     }

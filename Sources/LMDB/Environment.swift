@@ -17,6 +17,10 @@ import CLMDB
 /// write transaction must still begin and end on one thread, which the
 /// scoped API guarantees as long as the body does not suspend (it is not
 /// `async`).
+///
+/// With ``Configuration/allocatesMap`` the data file is kept allocated on
+/// disk up to the map size, so that a full disk stops the map from growing
+/// instead of failing a commit halfway.
 public final class Environment: @unchecked Sendable {
     /// Settings for opening an environment.
     public struct Configuration: Sendable {
@@ -30,6 +34,26 @@ public final class Environment: @unchecked Sendable {
         public var readOnly: Bool
         /// File mode for the data and lock files.
         public var fileMode: mode_t
+        /// Keep the data file allocated on disk (`posix_fallocate`) up to
+        /// the map size: at open, before every growth of the map, and before
+        /// a write transaction when the map was grown by another process.
+        ///
+        /// LMDB writes pages anywhere below the map size. Without this, a
+        /// disk that fills up makes such a write come out short, which LMDB
+        /// reports as `EIO` after part of the commit is written (the
+        /// environment stays intact, but the failure does not say "full").
+        /// With it, those writes land in allocated blocks; the disk being
+        /// full shows as ``setMapSize(_:)`` failing with `ENOSPC`, before
+        /// anything is written. The data file then occupies the whole map
+        /// on disk.
+        ///
+        /// Only on file systems whose `fallocate` reserves blocks for later
+        /// writes (ext4, XFS, tmpfs); elsewhere, and for a read-only
+        /// environment, it does nothing (see ``Environment/allocatesMap``).
+        /// When the allocation fails at open, the environment opens anyway
+        /// and tries again before each write transaction, so that space can
+        /// still be freed.
+        public var allocatesMap: Bool
 
         /// Creates a configuration.
         public init(
@@ -37,13 +61,15 @@ public final class Environment: @unchecked Sendable {
             maxDatabases: UInt32 = 32,
             maxReaders: UInt32 = 510,
             readOnly: Bool = false,
-            fileMode: mode_t = 0o600
+            fileMode: mode_t = 0o600,
+            allocatesMap: Bool = false
         ) {
             self.mapSize = mapSize
             self.maxDatabases = maxDatabases
             self.maxReaders = maxReaders
             self.readOnly = readOnly
             self.fileMode = fileMode
+            self.allocatesMap = allocatesMap
         }
     }
 
@@ -55,6 +81,14 @@ public final class Environment: @unchecked Sendable {
     public let readOnly: Bool
     /// The mode of the files the environment creates, copies included.
     private let fileMode: mode_t
+    /// Whether the data file is kept allocated up to the map size (see
+    /// ``Configuration/allocatesMap``); false when that was not asked for or
+    /// the file system cannot promise it.
+    public let allocatesMap: Bool
+    /// With ``allocatesMap``: how many bytes of the data file are known to
+    /// be allocated. Changed only with no transaction active (under the
+    /// gate's exclusive section) or by the one write transaction's thread.
+    private let allocation = AllocationState()
 
     /// Opens (creating if needed) the environment in the directory `path`,
     /// which must exist.
@@ -80,8 +114,29 @@ public final class Environment: @unchecked Sendable {
         self.path = path
         self.readOnly = configuration.readOnly
         self.fileMode = configuration.fileMode
+        self.allocatesMap =
+            configuration.allocatesMap && !configuration.readOnly && MapAllocation.isSupported(directory: path)
+        if allocatesMap {
+            // Best effort: on a full disk the store must still open, to free space.
+            let mapSize = Self.mapSize(of: env)
+            if MapAllocation.allocate(Self.fileDescriptor(of: env), upTo: mapSize) == 0 {
+                allocation.bytes = mapSize
+            }
+        }
         var dead: Int32 = 0
         _ = mdb_reader_check(env, &dead)
+    }
+
+    private static func mapSize(of env: OpaquePointer) -> Int {
+        var envInfo = MDB_envinfo()
+        mdb_env_info(env, &envInfo)
+        return envInfo.me_mapsize
+    }
+
+    private static func fileDescriptor(of env: OpaquePointer) -> Int32 {
+        var fd: Int32 = -1
+        mdb_env_get_fd(env, &fd)
+        return fd
     }
 
     deinit { mdb_env_close(handle) }
@@ -127,8 +182,19 @@ public final class Environment: @unchecked Sendable {
     ///
     /// Must not be called from inside a transaction of this environment
     /// (it would wait for itself).
+    ///
+    /// With ``allocatesMap`` the data file is allocated up to the new size
+    /// first; when that fails (`ENOSPC`, `EDQUOT`) the map keeps its size
+    /// and the error is thrown.
     public func setMapSize(_ bytes: Int) throws {
-        let rc = gate.exclusively { mdb_env_set_mapsize(handle, bytes) }
+        let rc = gate.exclusively { () -> Int32 in
+            if allocatesMap {
+                let allocated = MapAllocation.allocate(Self.fileDescriptor(of: handle), upTo: bytes)
+                guard allocated == 0 else { return allocated }
+                allocation.bytes = max(allocation.bytes, bytes)
+            }
+            return mdb_env_set_mapsize(handle, bytes)
+        }
         try check(rc, "mdb_env_set_mapsize(\(bytes))")
     }
 
@@ -246,6 +312,62 @@ public final class Environment: @unchecked Sendable {
             rc = mdb_txn_begin(handle, nil, readOnly ? UInt32(MDB_RDONLY) : 0, &txn)
         }
         try check(rc, readOnly ? "mdb_txn_begin(read)" : "mdb_txn_begin(write)")
+        if !readOnly && allocatesMap {
+            // The map may have been adopted from another process above, or
+            // left unallocated at open: allocate it now if there is room.
+            let mapSize = Self.mapSize(of: handle)
+            if mapSize > allocation.bytes,
+                MapAllocation.allocate(Self.fileDescriptor(of: handle), upTo: mapSize) == 0
+            {
+                allocation.bytes = mapSize
+            }
+        }
         return txn!
+    }
+}
+
+/// The allocated length of the data file.
+private final class AllocationState: @unchecked Sendable {
+    // Read and written by the writing thread inside a write transaction
+    // (LMDB serializes those) or under the gate with no transaction active.
+    var bytes = 0
+}
+
+/// Allocating the data file ahead of LMDB's writes.
+enum MapAllocation {
+    /// File systems whose `fallocate` reserves blocks that later writes use
+    /// without allocating: ext2/3/4, XFS, tmpfs. Elsewhere glibc's
+    /// `posix_fallocate` may fall back to writing zeros, or copy-on-write
+    /// file systems (btrfs, ZFS) allocate again on every write anyway.
+    static let supportedFileSystems: Set<Int> = [
+        0xEF53,  // ext2/3/4
+        0x5846_5342,  // XFS
+        0x0102_1994,  // tmpfs
+    ]
+
+    /// Whether the file system holding `directory` is one of ``supportedFileSystems``.
+    static func isSupported(directory: String) -> Bool {
+        var info = statfs()
+        guard statfs(directory, &info) == 0 else { return false }
+        return supportedFileSystems.contains(Int(info.f_type))
+    }
+
+    /// Allocates the file up to `length` bytes (extending it as needed).
+    ///
+    /// A failed allocation may have taken some blocks before it ran out;
+    /// the file is cut back to its former length, so that a growth that
+    /// did not happen does not keep the disk's last free space.
+    ///
+    /// - Returns: 0, or the error number (`ENOSPC`, `EDQUOT`, ...).
+    static func allocate(_ fd: Int32, upTo length: Int) -> Int32 {
+        guard fd >= 0 else { return EBADF }
+        var before = stat()
+        guard fstat(fd, &before) == 0 else { return errno }
+        var rc: Int32
+        repeat { rc = posix_fallocate(fd, 0, off_t(length)) } while rc == EINTR
+        if rc != 0 && Int(before.st_size) < length {
+            _ = ftruncate(fd, before.st_size)
+        }
+        return rc
     }
 }

@@ -102,6 +102,10 @@ struct Upload {
     let json: Bool
     let records = ResumeRecords()
 
+    /// Appends sent and not yet answered, at most (the server stores up to
+    /// four of a connection's appends at once).
+    static let appendsInFlight = 4
+
     /// Uploads a regular file of known size, resuming the upload remembered under `key` if there is one.
     func file(_ fd: Int32, path: String, key: ResumeRecords.Key) async throws -> ArtifactInfo {
         records.prune()
@@ -150,12 +154,13 @@ struct Upload {
             label: label, total: size, resumedBytes: offset, enabled: ProgressBar.shouldShow(json: json))
         defer { progress.interrupt() }
         progress.update(offset)
-        // Two appends in flight: the next chunk is read and hashed here while
-        // the server stores the previous one.
+        // Up to four appends in flight: the next chunk is read and hashed here
+        // while the server stores earlier ones, and the server's writer can
+        // store several in one transaction.
         var sent = offset
         do {
             while sent < size || connection.requestsInFlight > 0 {
-                if sent < size && connection.requestsInFlight < 2 {
+                if sent < size && connection.requestsInFlight < Self.appendsInFlight {
                     let count = Int(min(UInt64(chunk), size - sent))
                     let bytes = try readChunk(fd, path: path, count: count, at: sent)
                     guard bytes.count == count else {

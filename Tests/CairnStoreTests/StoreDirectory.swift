@@ -180,6 +180,26 @@ func stage(
         tenant: tenant, providerId: providerId, mimeType: "application/octet-stream", content: content, actor: actor)
 }
 
+/// Stages up to `count` artifacts of `size` pseudo-random bytes (seeds from
+/// `seed` on) until the store refuses one.
+///
+/// - Returns: what was staged, in order, and the refusal (nil when all fit).
+func stageUntilRefused(
+    _ store: ArtifactStore, _ tenant: TenantID, count: Int, size: Int, seed: UInt64
+) async throws -> (staged: [(id: UUID, content: [UInt8])], failure: StoreError?) {
+    var staged: [(id: UUID, content: [UInt8])] = []
+    for index in 0..<count {
+        let content = pseudoRandomBytes(size, seed: seed + UInt64(index))
+        do {
+            let committed = try await stage(store, tenant, content)
+            staged.append((committed.meta.artifactId, content))
+        } catch let error as StoreError {
+            return (staged, error)
+        }
+    }
+    return (staged, nil)
+}
+
 /// The whole content of an artifact, read in one range.
 func readAll(_ store: ArtifactStore, _ tenant: TenantID, _ artifactId: UUID) throws -> [UInt8] {
     let meta = try store.meta(tenant: tenant, artifactId: artifactId)

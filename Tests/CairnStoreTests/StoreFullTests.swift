@@ -18,18 +18,7 @@ import Testing
     @Test func stagingUntilFullThenRecovering() async throws {
         let fixture = try StoreFixture(configure: Self.configure)
         let store = fixture.store
-        var staged: [(id: UUID, content: [UInt8])] = []
-        var failure: StoreError?
-        for index in 0..<64 {
-            let content = pseudoRandomBytes(chunkBytes, seed: 700 + UInt64(index))
-            do {
-                let committed = try await stage(store, acme, content)
-                staged.append((committed.meta.artifactId, content))
-            } catch let error as StoreError {
-                failure = error
-                break
-            }
-        }
+        let (staged, failure) = try await stageUntilRefused(store, acme, count: 64, size: chunkBytes, seed: 700)
         let error = try #require(failure, "64 MiB fit in a store limited to 16 MiB")
         #expect(error.code == .storeFull)
         #expect(error.detail == StoreError.Detail.none)

@@ -246,6 +246,25 @@ import Testing
         #expect(try fixture.environment.clearStaleReaders() == 0)
         #expect(try fixture.contents() == ["a": "1", "b": "2"])
     }
+
+    /// With `allocatesMap` the data file occupies the map on disk, and
+    /// grows with it; without it, only what LMDB wrote.
+    @Test func anAllocatedMapIsAllocatedOnDiskAndGrowsWithTheMap() throws {
+        let directory = try TemporaryDirectory()
+        let dataFile = directory.path + "/data.mdb"
+        let environment = try Environment(
+            path: directory.path, configuration: .init(mapSize: 8 << 20, allocatesMap: true))
+        // Only where the file system promises the allocation (ext4, XFS, tmpfs).
+        guard environment.allocatesMap else { return }
+        #expect(try allocatedBytes(dataFile) >= 8 << 20)
+        try environment.setMapSize(16 << 20)
+        #expect(environment.info.mapSize == 16 << 20)
+        #expect(try allocatedBytes(dataFile) >= 16 << 20)
+
+        let plain = try TemporaryEnvironment(mapSize: 8 << 20)
+        #expect(!plain.environment.allocatesMap)
+        #expect(try allocatedBytes(plain.directory.path + "/data.mdb") < 1 << 20)
+    }
 }
 
 private struct ReadMismatch: Error {}

@@ -87,6 +87,13 @@ extension Transaction {
     }
 }
 
+/// The bytes of disk the file at `path` occupies.
+func allocatedBytes(_ path: String) throws -> Int {
+    var status = stat()
+    guard stat(path, &status) == 0 else { throw LMDBError(code: errno, operation: "stat(\(path))") }
+    return Int(status.st_blocks) * 512
+}
+
 /// The permission bits of the file at `path`.
 func permissions(of path: String) throws -> Int {
     let attributes = try FileManager.default.attributesOfItem(atPath: path)

@@ -47,6 +47,9 @@ struct StoreBench: ParsableCommand {
     @Option(help: "Size of each append and each read of the large artifact, in MiB.")
     var pieceMib = 4
 
+    @Option(help: "Appends of the large artifact accepted and not yet stored at a time (1: one after another).")
+    var appendsInFlight = 4
+
     @Option(help: "Number of small artifacts.")
     var smallCount = 100_000
 
@@ -73,6 +76,10 @@ struct StoreBench: ParsableCommand {
 
     @Flag(help: "Skip the integrity scrub measurement.")
     var skipScrub = false
+    @Flag(
+        inversion: .prefixedNo,
+        help: "Let the store keep its data file allocated up to the map size (the default) or not, for A/B runs.")
+    var allocateMap = true
 
     @Flag(help: "Also print the results as JSON after the table.")
     var json = false
@@ -85,6 +92,7 @@ struct StoreBench: ParsableCommand {
         guard smallCount >= 1, smallSize >= 1 else {
             throw ValidationError("--small-count and --small-size must be at least 1")
         }
+        guard appendsInFlight >= 1 else { throw ValidationError("--appends-in-flight must be at least 1") }
         guard concurrency >= 1 else { throw ValidationError("--concurrency must be at least 1") }
         guard dsyncCount >= 1 else { throw ValidationError("--dsync-count must be at least 1") }
     }
@@ -136,6 +144,13 @@ struct StoreBench: ParsableCommand {
         }
     }
 
+    /// The store's settings for every run.
+    private var storeConfiguration: ArtifactStore.Configuration {
+        var configuration = ArtifactStore.Configuration()
+        configuration.allocatesMap = allocateMap
+        return configuration
+    }
+
     // MARK: - The large artifact
 
     private func measureLarge(in workDirectory: String, tools: Tools) async throws -> [Measurement] {
@@ -166,13 +181,16 @@ struct StoreBench: ParsableCommand {
 
             let storeDirectory = workDirectory + "/store-large"
             try? FileManager.default.removeItem(atPath: storeDirectory)
-            let store = try ArtifactStore.open(directory: storeDirectory, logger: storeLogger)
+            let store = try ArtifactStore.open(
+                directory: storeDirectory, configuration: storeConfiguration, logger: storeLogger)
+            let cpuBefore = processCPUSeconds()
             let staged = try await stageLarge(into: store, file: file, size: size, piece: piece, digest: digest)
+            let cpu = processCPUSeconds() - cpuBefore
             staging.append(staged.total)
             appends.append(staged.appends)
             commits.append(staged.commit)
             progress(
-                "\(tag) stage through an upload: \(seconds(staged.total)) s (appends \(seconds(staged.appends)) s, commit \(seconds(staged.commit)) s)"
+                "\(tag) stage through an upload: \(seconds(staged.total)) s (appends \(seconds(staged.appends)) s, commit \(seconds(staged.commit)) s, CPU \(seconds(cpu)) s)"
             )
 
             reading.append(try readLarge(from: store, artifactId: staged.artifactId, size: size, piece: piece))
@@ -228,12 +246,18 @@ struct StoreBench: ParsableCommand {
         let appendsStart = clock.now
         var offset: UInt64 = 0
         var bytes = try file.read(at: 0, count: Int(min(UInt64(piece), size)))
+        var inFlight: [PendingAppend] = []
         while offset < size {
             let nextOffset = offset + UInt64(bytes.count)
             async let next = file.read(at: nextOffset, count: Int(min(UInt64(piece), size - nextOffset)))
-            offset = try await store.append(uploadId: upload.uploadId, offset: offset, bytes: bytes, actor: benchActor)
+            let pending = try await store.beginAppend(
+                uploadId: upload.uploadId, offset: offset, bytes: bytes, actor: benchActor)
+            offset = pending.end
+            inFlight.append(pending)
+            if inFlight.count >= appendsInFlight { _ = try await inFlight.removeFirst().stored() }
             bytes = try await next
         }
+        for pending in inFlight { _ = try await pending.stored() }
         let commitStart = clock.now
         let committed = try await store.commitUpload(uploadId: upload.uploadId, actor: benchActor)
         let end = clock.now
@@ -292,7 +316,8 @@ struct StoreBench: ParsableCommand {
             let sequentialDirectory = workDirectory + "/store-small-sequential"
             try? FileManager.default.removeItem(atPath: sequentialDirectory)
             do {
-                let store = try ArtifactStore.open(directory: sequentialDirectory, logger: storeLogger)
+                let store = try ArtifactStore.open(
+                    directory: sequentialDirectory, configuration: storeConfiguration, logger: storeLogger)
                 var ids: [UUID] = []
                 ids.reserveCapacity(smallCount)
                 sequential.append(
@@ -320,7 +345,8 @@ struct StoreBench: ParsableCommand {
             let concurrentDirectory = workDirectory + "/store-small-concurrent"
             try? FileManager.default.removeItem(atPath: concurrentDirectory)
             do {
-                let store = try ArtifactStore.open(directory: concurrentDirectory, logger: storeLogger)
+                let store = try ArtifactStore.open(
+                    directory: concurrentDirectory, configuration: storeConfiguration, logger: storeLogger)
                 concurrent.append(try await stageSmallConcurrently(into: store, file: file))
                 progress("\(tag) stage with \(concurrency) tasks: \(seconds(concurrent.last!)) s")
                 try store.flush()
@@ -857,6 +883,14 @@ func median(_ values: [Double]) -> Double {
     guard !sorted.isEmpty else { return .nan }
     let middle = sorted.count / 2
     return sorted.count % 2 == 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2
+}
+
+/// The CPU time (user and system) this process has used so far, in seconds.
+func processCPUSeconds() -> Double {
+    var usage = rusage()
+    getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
+    return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec)
+        + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
 }
 
 func timed(_ body: () throws -> Void) rethrows -> Double {
