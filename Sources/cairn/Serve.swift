@@ -1,6 +1,7 @@
 import ArgumentParser
 import CairnServer
 import CairnStore
+import Foundation
 import Logging
 import ServiceLifecycle
 import UnixSignals
@@ -50,6 +51,10 @@ struct Serve: AsyncParsableCommand {
         }
         let logger = Logger(label: "cairn")
         ProcessTuning.keepLargeAllocationsInTheHeap()
+        // Nothing the server creates is for anyone but its owner, except the
+        // socket, which it widens to 0660 once bound: with this mask the socket
+        // is never more open than that, not even between bind and chmod.
+        umask(0o077)
         var configuration = ServerConfiguration(
             dataDirectory: dataDir ?? ServerConfiguration.defaultDataDirectory(), socketPath: socket)
         configuration.accessPolicyPath = accessPolicy

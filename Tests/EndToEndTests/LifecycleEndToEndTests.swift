@@ -317,6 +317,9 @@ struct LifecycleEndToEndTests {
             try #require(ContinuousClock.now < deadline, "cairn serve did not listen on \(socketPath)")
             try await Task.sleep(for: .milliseconds(20))
         }
+        // A connect succeeds once the socket listens; an answer comes once the
+        // server accepts, which is after it set the socket's mode.
+        _ = try await CairnClient.withConnection(socketPath: socketPath) { try await $0.hello() }
         #expect(permissions(dataDirectory) == 0o700)
         #expect(permissions(socketPath) == 0o660)
         alone.signal(SIGTERM)
