@@ -34,12 +34,18 @@ let package = Package(
             pkgConfig: "libcrypto",
             providers: [.apt(["libssl-dev"])]
         ),
+        .systemLibrary(
+            name: "CXXHash",
+            pkgConfig: "libxxhash",
+            providers: [.apt(["libxxhash-dev"])]
+        ),
 
         // glibc's mallopt, for the executables' allocator tuning.
         .systemLibrary(name: "CMalloc"),
 
-        // SHA-256 through libcrypto's EVP interface, and the digest value type.
-        .target(name: "CairnDigest", dependencies: ["CCrypto"], swiftSettings: strictSettings),
+        // SHA-256 through libcrypto's EVP interface, the digest value type, and
+        // XXH3-128 (libxxhash), the cheap per-chunk check.
+        .target(name: "CairnDigest", dependencies: ["CCrypto", "CXXHash"], swiftSettings: strictSettings),
 
         // The Swift face of LMDB; knows nothing about artifacts.
         .target(name: "LMDB", dependencies: ["CLMDB"], swiftSettings: strictSettings),

@@ -41,6 +41,7 @@ public enum Layout {
         AddProviderListing(),
         AddProviderConfigurations(),
         AddEventChain(),
+        AddXXH3ChunkHeaders(),
     ]
 
     /// The layout version this build writes.
@@ -152,4 +153,16 @@ struct AddEventChain: Migration {
             return true
         }
     }
+}
+
+/// Layout 5: chunks written from now on carry an XXH3-128 check instead of a
+/// SHA-256 (see ``ChunkHeader``). Headers say which form they hold, so the
+/// chunks already stored keep their SHA-256 and nothing is rewritten; the
+/// version keeps older builds, which would report every new chunk as
+/// damaged, from opening the store.
+struct AddXXH3ChunkHeaders: Migration {
+    let version: UInt32 = 5
+    let summary = "check new chunks with XXH3-128 instead of SHA-256; stored chunks keep their SHA-256"
+
+    func apply<Storage: LayoutStorage & ~Copyable>(to storage: borrowing Storage) throws {}
 }

@@ -301,14 +301,13 @@ public struct EventRecord: LayoutRecord {
 }
 
 /// How content maps onto fixed-size chunks.
+///
+/// A chunk value is a ``ChunkHeader`` (32 bytes) followed by the chunk's data.
 public struct ChunkGeometry: Sendable, Equatable {
     /// The chunk size of layout 1: 1 MiB of data per chunk. With the 32-byte
-    /// digest in front, a chunk value fills 257 overflow pages of 4 KiB, and
+    /// header in front, a chunk value fills 257 overflow pages of 4 KiB, and
     /// every full chunk has the same size, so freed runs are reused exactly.
     public static let standard = ChunkGeometry(chunkSize: 1 << 20)
-
-    /// Bytes of the digest in front of every chunk's data.
-    public static let digestPrefixSize = 32
 
     /// Data bytes per chunk.
     public let chunkSize: UInt32

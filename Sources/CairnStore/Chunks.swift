@@ -5,19 +5,21 @@ import StoreLayout
 
 /// Writing and verified reading of an extent's chunks.
 ///
-/// A chunk value is the SHA-256 of its data followed by the data. Every
-/// chunk of an extent is full except the last.
+/// A chunk value is a ``ChunkHeader`` followed by the data: chunks are
+/// written with an XXH3-128 header and verified by whichever header they
+/// hold (chunks of layouts 1 to 4 have a SHA-256). Every chunk of an extent
+/// is full except the last.
 extension ArtifactStore {
     /// Appends `bytes` to the content of `extent`, which holds `length`
     /// bytes so far, filling up a partial last chunk first.
     ///
-    /// - Parameter alignedDigests: when given, the digests of the pieces of
+    /// - Parameter alignedHeaders: when given, the headers of the pieces of
     ///   `bytes` that begin on a chunk boundary, as
-    ///   ``ChunkGeometry/digestsOfAlignedChunks(appendedAt:bytes:)`` computes
+    ///   ``ChunkGeometry/headersOfAlignedChunks(appendedAt:bytes:)`` computes
     ///   them; the chunks are then not hashed here.
     func appendChunks(
         _ txn: borrowing Transaction, extent: UInt64, length: UInt64, bytes: UnsafeRawBufferPointer,
-        alignedDigests: [SHA256Digest]? = nil
+        alignedHeaders: [ChunkHeader]? = nil
     ) throws {
         let chunkSize = Int(geometry.chunkSize)
         var (index, within) = geometry.position(of: length)
@@ -28,7 +30,7 @@ extension ArtifactStore {
             var merged = try verifiedChunk(txn, extent: extent, index: index, expectedCount: within, blob: nil)
             let take = min(chunkSize - within, bytes.count)
             merged.append(contentsOf: bytes[0..<take])
-            try merged.withUnsafeBytes { try writeChunk(txn, extent: extent, index: index, data: $0, digest: nil) }
+            try merged.withUnsafeBytes { try writeChunk(txn, extent: extent, index: index, data: $0, header: nil) }
             consumed = take
             index += 1
             within = 0
@@ -39,7 +41,7 @@ extension ArtifactStore {
             try writeChunk(
                 txn, extent: extent, index: index,
                 data: UnsafeRawBufferPointer(rebasing: bytes[consumed..<consumed + take]),
-                digest: alignedDigests.map { $0[piece] })
+                header: alignedHeaders.map { $0[piece] })
             consumed += take
             index += 1
             piece += 1
@@ -48,20 +50,23 @@ extension ArtifactStore {
 
     private func writeChunk(
         _ txn: borrowing Transaction, extent: UInt64, index: UInt32, data: UnsafeRawBufferPointer,
-        digest: SHA256Digest?
+        header: ChunkHeader?
     ) throws {
-        let digest = (digest ?? SHA256Hasher.digest(data)).bytes
+        let header = header ?? ChunkHeader(for: data)
         try txn.reserve(
-            count: ChunkGeometry.digestPrefixSize + data.count, for: Keys.chunk(extent: extent, index: index),
+            count: ChunkHeader.byteCount + data.count, for: Keys.chunk(extent: extent, index: index),
             in: tables.chunks
         ) { out in
-            out.copyBytes(from: digest)
-            UnsafeMutableRawBufferPointer(rebasing: out[ChunkGeometry.digestPrefixSize...]).copyMemory(from: data)
+            header.write(to: out)
+            UnsafeMutableRawBufferPointer(rebasing: out[ChunkHeader.byteCount...]).copyMemory(from: data)
         }
     }
 
     /// Calls `body` with the verified data of each chunk of `extent`
     /// overlapping `range`, in order, together with the offset of the chunk.
+    ///
+    /// Each chunk is checked against its header, of either form (see
+    /// ``ChunkHeader``), before `body` sees a byte of it.
     ///
     /// - Parameter blob: the digest to report in an integrity error.
     func withVerifiedChunks(
@@ -76,10 +81,11 @@ extension ArtifactStore {
             let chunkOffset = UInt64(index) * chunkSize
             let expected = Int(min(chunkSize, size - chunkOffset))
             guard let value = try txn.get(Keys.chunk(extent: extent, index: index), in: tables.chunks),
-                value.count == ChunkGeometry.digestPrefixSize + expected
+                value.count == ChunkHeader.byteCount + expected
             else { throw integrityFailure(blob, extent: extent, index: index) }
-            let data = UnsafeRawBufferPointer(rebasing: value[ChunkGeometry.digestPrefixSize...])
-            guard SHA256Hasher.digest(data).bytes.elementsEqual(value[0..<ChunkGeometry.digestPrefixSize]) else {
+            let data = UnsafeRawBufferPointer(rebasing: value[ChunkHeader.byteCount...])
+            guard ChunkHeader.matches(UnsafeRawBufferPointer(rebasing: value[..<ChunkHeader.byteCount]), data: data)
+            else {
                 throw integrityFailure(blob, extent: extent, index: index)
             }
             try body(chunkOffset, data)
@@ -121,25 +127,25 @@ extension ArtifactStore {
 }
 
 extension ChunkGeometry {
-    /// The digests of the pieces of `bytes`, appended at `offset`, that begin
-    /// on a chunk boundary: every piece after the one (if any) that fills up
-    /// a partial chunk, each a whole chunk except perhaps the last.
+    /// The chunk headers of the pieces of `bytes`, appended at `offset`, that
+    /// begin on a chunk boundary: every piece after the one (if any) that
+    /// fills up a partial chunk, each a whole chunk except perhaps the last.
     ///
-    /// What ``ArtifactStore/appendChunks(_:extent:length:bytes:alignedDigests:)``
+    /// What ``ArtifactStore/appendChunks(_:extent:length:bytes:alignedHeaders:)``
     /// would otherwise compute on the writer.
-    func digestsOfAlignedChunks(appendedAt offset: UInt64, bytes: [UInt8]) -> [SHA256Digest] {
+    func headersOfAlignedChunks(appendedAt offset: UInt64, bytes: [UInt8]) -> [ChunkHeader] {
         let chunk = Int(chunkSize)
         let within = position(of: offset).within
         var start = within == 0 ? 0 : min(chunk - within, bytes.count)
-        var digests: [SHA256Digest] = []
-        digests.reserveCapacity((bytes.count - start + chunk - 1) / chunk)
+        var headers: [ChunkHeader] = []
+        headers.reserveCapacity((bytes.count - start + chunk - 1) / chunk)
         bytes.withUnsafeBytes { all in
             while start < bytes.count {
                 let end = min(start + chunk, bytes.count)
-                digests.append(SHA256Hasher.digest(UnsafeRawBufferPointer(rebasing: all[start..<end])))
+                headers.append(ChunkHeader(for: UnsafeRawBufferPointer(rebasing: all[start..<end])))
                 start = end
             }
         }
-        return digests
+        return headers
     }
 }

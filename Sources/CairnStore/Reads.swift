@@ -54,7 +54,7 @@ extension ArtifactStore {
 
     /// Reads a verified range of an artifact's content.
     ///
-    /// Every chunk the range touches is checked against its stored digest
+    /// Every chunk the range touches is checked against its stored header
     /// before any byte is returned; a failed check throws
     /// ``StoreError/Code/integrityError`` with the blob's digest. A range past
     /// the end is clamped to it (an offset too), so reading at or past the

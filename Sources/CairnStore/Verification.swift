@@ -1,5 +1,4 @@
 import CairnDigest
-import Dispatch
 import Foundation
 import LMDB
 import Logging
@@ -70,70 +69,46 @@ extension ArtifactStore {
         }
     }
 
-    /// Whether every chunk of the blob matches its stored digest and the
-    /// whole content matches the blob's digest.
+    /// Whether every chunk of the blob matches its header and the whole
+    /// content matches the blob's digest.
     ///
-    /// The two checks hash every byte twice. For a blob of several chunks
-    /// they run at once on two threads, over the chunk values in LMDB's map
-    /// (no copies), so that a scrub takes about the time of one pass; for a
-    /// blob of one chunk, the chunk is the content and one hash answers both.
+    /// One pass over the chunk values in LMDB's map (no copies): each chunk
+    /// is checked against its header and fed to the blob's SHA-256. A chunk
+    /// with an XXH3 header (layout 5 on) adds a tenth of a SHA-256 pass; one
+    /// with a SHA-256 header (layouts 1 to 4) a whole second pass, except in a
+    /// blob of one chunk, where the chunk is the content and its header must
+    /// be the blob's digest.
     func blobIsIntact(tenant: TenantID, digest: SHA256Digest, blob: BlobRecord) throws -> Bool {
         try read { txn in
             let count = Int(geometry.chunkCount(for: blob.sizeBytes))
-            var chunks: [UnsafeRawBufferPointer] = []
-            chunks.reserveCapacity(count)
+            var whole = SHA256Hasher()
             for index in 0..<count {
                 let expected = Int(
                     min(UInt64(geometry.chunkSize), blob.sizeBytes - UInt64(index) * UInt64(geometry.chunkSize)))
                 guard let value = try txn.get(Keys.chunk(extent: blob.extent, index: UInt32(index)), in: tables.chunks),
-                    value.count == ChunkGeometry.digestPrefixSize + expected
+                    value.count == ChunkHeader.byteCount + expected
                 else {
                     logger.error(
                         "chunk missing or of the wrong size", metadata: ["blob": "\(digest.hex)", "chunk": "\(index)"])
                     return false
                 }
-                chunks.append(value)
-            }
-            let results = UnsafeMutableBufferPointer<Bool>.allocate(capacity: 2)
-            defer { results.deallocate() }
-            let shared = ScrubViews(chunks: chunks, results: results)
-            let check: @Sendable (Int) -> Void = { job in
-                let (chunks, results) = (shared.chunks, shared.results)
-                if job == 0 {
-                    var whole = SHA256Hasher()
-                    for chunk in chunks {
-                        whole.update(UnsafeRawBufferPointer(rebasing: chunk[ChunkGeometry.digestPrefixSize...]))
-                    }
-                    results[0] = whole.finalize() == digest
-                } else {
-                    results[1] = chunks.allSatisfy { chunk in
-                        SHA256Hasher.digest(UnsafeRawBufferPointer(rebasing: chunk[ChunkGeometry.digestPrefixSize...]))
-                            .bytes.elementsEqual(chunk[0..<ChunkGeometry.digestPrefixSize])
-                    }
+                let header = UnsafeRawBufferPointer(rebasing: value[..<ChunkHeader.byteCount])
+                let data = UnsafeRawBufferPointer(rebasing: value[ChunkHeader.byteCount...])
+                whole.update(data)
+                let chunkIntact =
+                    count == 1 && ChunkHeader.form(of: header) == .sha256
+                    ? header.elementsEqual(digest.bytes)  // the whole-content check below hashes the same bytes
+                    : ChunkHeader.matches(header, data: data)
+                guard chunkIntact else {
+                    logger.error("chunk failed verification", metadata: ["blob": "\(digest.hex)", "chunk": "\(index)"])
+                    return false
                 }
             }
-            if count > 1 {
-                // On a queue of its own: with concurrentPerform or the global queue, the second pass
-                // took exactly the time of both passes on one CPU (docs/performance.md); a private
-                // serial queue targets an overcommitting root queue and gets a thread at once.
-                let other = DispatchGroup()
-                scrubHelper.async(group: other) { check(0) }
-                check(1)
-                other.wait()
-            } else if let chunk = chunks.first {
-                // One chunk holds the whole content: one hash answers both checks.
-                let actual = SHA256Hasher.digest(
-                    UnsafeRawBufferPointer(rebasing: chunk[ChunkGeometry.digestPrefixSize...]))
-                results[0] = actual == digest
-                results[1] = actual.bytes.elementsEqual(chunk[0..<ChunkGeometry.digestPrefixSize])
-            } else {
-                check(0)
-                results[1] = true
-            }
-            if !(results[0] && results[1]) {
+            guard whole.finalize() == digest else {
                 logger.error("blob failed verification", metadata: ["blob": "\(digest.hex)"])
+                return false
             }
-            return results[0] && results[1]
+            return true
         }
     }
 }
@@ -155,16 +130,4 @@ extension ArtifactStore {
         }
         return page
     }
-}
-
-/// Where the second hashing pass of a scrub runs.
-private let scrubHelper = DispatchQueue(label: "cairn.store.scrub", qos: .userInitiated)
-
-/// The chunk values of one blob, pointing into LMDB's map, and the two
-/// results, shared by the two hashing threads of ``ArtifactStore/blobIsIntact(tenant:digest:blob:)``.
-/// Valid only inside the read transaction that made them; each thread
-/// writes only its own result.
-private struct ScrubViews: @unchecked Sendable {
-    let chunks: [UnsafeRawBufferPointer]
-    let results: UnsafeMutableBufferPointer<Bool>
 }

@@ -116,7 +116,7 @@ import Testing
         }
         #expect(try directory.rawValue(for: Keys.event(tenant: "acme", seq: 1), in: .events)?.first == 1)
         try await directory.withStore { store throws in
-            #expect(store.layoutVersion == 4)
+            #expect(store.layoutVersion == Layout.currentVersion)
             #expect(try store.storeManifest() == expected)
             for tenant in [acme, beta] { #expect(try store.verifyEventChain(tenant: tenant).problems.isEmpty) }
         }

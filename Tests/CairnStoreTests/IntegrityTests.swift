@@ -1,6 +1,7 @@
 import CairnDigest
 import CairnStore
 import Foundation
+import StoreLayout
 import Testing
 
 /// Stored bytes damaged on disk are detected on read; no damaged byte is
@@ -69,6 +70,50 @@ import Testing
                 try store.read(tenant: acme, artifactId: damagedId, offset: 100, length: 1)
             }
             #expect(try readAll(store, acme, intactId) == intact)
+        }
+    }
+
+    /// The header is 32 bytes in front of the data: the XXH3-128 of the data (-32 to -17), then the marker.
+    @Test(arguments: [-32, -24, -17])
+    func aWrongXXH3HashInAChunkHeaderIsAnIntegrityError(delta: Int) async throws {
+        let directory = StoreDirectory()
+        let damaged = pseudoRandomBytes(chunkBytes + 30_000, seed: 0xC0FF_EE06)
+        let damagedId = try await directory.withStore { store in
+            try await stage(store, acme, damaged).meta.artifactId
+        }
+        #expect(try directory.chunkHeaderForms(ofBlob: damaged) == [.xxh3, .xxh3])
+        try flipByte(in: directory, after: Array(damaged[chunkBytes..<chunkBytes + 64]), delta: delta)
+        try await directory.withStore { store throws in
+            let digest = SHA256Hasher.digest(damaged)
+            await expectStoreError(.integrityError, .blob(digest)) {
+                try store.read(tenant: acme, artifactId: damagedId, offset: UInt64(chunkBytes) + 5, length: 1)
+            }
+            #expect(
+                try store.read(tenant: acme, artifactId: damagedId, length: chunkBytes).bytes
+                    == Array(damaged[..<chunkBytes]))
+            #expect(try store.verifyBlob(tenant: acme, sha256: digest).corrupt.map(\.sha256) == [digest])
+        }
+    }
+
+    @Test func chunksWithSHA256HeadersOfOlderLayoutsStillVerify() async throws {
+        let directory = StoreDirectory()
+        let several = pseudoRandomBytes(2 * chunkBytes + 1, seed: 0xC0FF_EE07)
+        let single = pseudoRandomBytes(700, seed: 0xC0FF_EE08)
+        let ids = try await directory.withStore { store in
+            [
+                try await stage(store, acme, several).meta.artifactId,
+                try await stage(store, acme, single).meta.artifactId,
+            ]
+        }
+        try directory.giveChunksSHA256Headers()
+        #expect(try directory.chunkHeaderForms(ofBlob: several) == [.sha256, .sha256, .sha256])
+        try await directory.withStore { store in
+            #expect(try readAll(store, acme, ids[0]) == several)
+            #expect(try readAll(store, acme, ids[1]) == single)
+            let tail = try store.read(tenant: acme, artifactId: ids[0], offset: UInt64(2 * chunkBytes), length: 10)
+            #expect(tail.bytes == [several.last!])
+            let page = try store.verifyBlobs(tenant: acme)
+            #expect(page.checkedBlobs == 2 && page.corrupt.isEmpty)
         }
     }
 

@@ -23,11 +23,11 @@ import Testing
         let created = directory.clock.now
         try await directory.withStore { store throws in
             #expect(store.layoutVersion == Layout.currentVersion)
-            #expect(store.layoutVersion == 4)
-            #expect(try store.health().layoutVersion == 4)
+            #expect(store.layoutVersion == 5)
+            #expect(try store.health().layoutVersion == 5)
         }
         let version = try directory.rawValue(for: MetaKey.layoutVersion, in: .meta)
-        #expect(version == bigEndian(4))
+        #expect(version == bigEndian(5))
         let storeId = try #require(try directory.rawValue(for: MetaKey.storeId, in: .meta))
         #expect(storeId.count == 16)
         var createdAt: [UInt8] = []
@@ -37,7 +37,7 @@ import Testing
 
         directory.clock.advance(by: 3600)
         try await directory.withStore { store in
-            #expect(store.layoutVersion == 4)
+            #expect(store.layoutVersion == 5)
             try await stage(store, acme, [1])
         }
         #expect(try directory.rawValue(for: MetaKey.storeId, in: .meta) == storeId)
@@ -57,14 +57,14 @@ import Testing
             let store = try? directory.open()
             leaked = store
             #expect(store == nil)
-            await expectStoreError(.layoutTooNew, .versions(store: 99, supported: 4)) { try directory.open() }
+            await expectStoreError(.layoutTooNew, .versions(store: 99, supported: 5)) { try directory.open() }
         }
         #expect(leaked == nil)
         let after = try Data(contentsOf: URL(fileURLWithPath: directory.dataFile))
         #expect(after == before, "data.mdb was modified")
 
         // Put back, the store opens as it was.
-        try directory.setRawValue(bigEndian(4), for: MetaKey.layoutVersion, in: .meta)
+        try directory.setRawValue(bigEndian(5), for: MetaKey.layoutVersion, in: .meta)
         try await directory.withStore { store throws in
             #expect(try store.meta(tenant: acme, artifactId: staged.meta.artifactId) == staged.meta)
         }
@@ -108,7 +108,7 @@ import Testing
         let metas = try await makeLayoutOneStore(directory)
 
         try await directory.withStore { store in
-            #expect(store.layoutVersion == 4)
+            #expect(store.layoutVersion == Layout.currentVersion)
             for tenant in [acme, globex] {
                 for providerId in [provider("excititor:oci-openvex"), provider("p")] {
                     let expected = metas.filter { $0.tenant == tenant && $0.providerId == providerId }
@@ -123,7 +123,7 @@ import Testing
             #expect(listed.last == added.meta)
             #expect(listed.count == metas.filter { $0.tenant == acme && $0.providerId == provider("p") }.count + 1)
         }
-        #expect(try directory.rawValue(for: MetaKey.layoutVersion, in: .meta) == bigEndian(4))
+        #expect(try directory.rawValue(for: MetaKey.layoutVersion, in: .meta) == bigEndian(Layout.currentVersion))
         #expect(try directory.rawCount(of: .providerArtifacts) == metas.count + 1)
     }
 
@@ -140,5 +140,69 @@ import Testing
         #expect(try directory.rawValue(for: MetaKey.layoutVersion, in: .meta) == bigEndian(1))
         #expect(try directory.rawCount(of: .providerArtifacts) == 0)
         #expect(try Data(contentsOf: URL(fileURLWithPath: directory.dataFile)) == before)
+    }
+
+    @Test func migrationFiveKeepsSHA256ChunksAndChecksNewOnesWithXXH3() async throws {
+        let directory = StoreDirectory()
+        let several = pseudoRandomBytes(2 * chunkBytes + 5000, seed: 1201)
+        let single = pseudoRandomBytes(3000, seed: 1202)
+        let uploaded = pseudoRandomBytes(3 * chunkBytes, seed: 1203)
+        let begun = chunkBytes + 700  // an open upload whose last chunk is partial
+        let (severalId, singleId, uploadId) = try await directory.withStore { store in
+            let upload = try await store.beginUpload(
+                tenant: acme, providerId: provider("p"), mimeType: "application/octet-stream", actor: alice)
+            _ = try await store.append(
+                uploadId: upload.uploadId, offset: 0, bytes: Array(uploaded[..<begun]), actor: alice)
+            return (
+                try await stage(store, acme, several).meta.artifactId,
+                try await stage(store, acme, single).meta.artifactId, upload.uploadId
+            )
+        }
+        // Make it a layout 4 store: every chunk's header the SHA-256 of its data, as layouts 1 to 4 wrote it.
+        try directory.giveChunksSHA256Headers()
+        try directory.setRawValue(bigEndian(4), for: MetaKey.layoutVersion, in: .meta)
+        for content in [several, single] {
+            #expect(try directory.chunkHeaderForms(ofBlob: content).allSatisfy { $0 == .sha256 })
+        }
+
+        let added = pseudoRandomBytes(chunkBytes + 10, seed: 1204)
+        try await directory.withStore { store in
+            #expect(store.layoutVersion == 5)
+            #expect(try readAll(store, acme, severalId) == several)
+            #expect(try readAll(store, acme, singleId) == single)
+            #expect(try store.verifyBlobs(tenant: acme).corrupt.isEmpty)
+            // The upload resumes: its running digest is rebuilt from the SHA-256 chunks, and its
+            // partial last chunk is verified and merged with the new bytes.
+            _ = try await store.append(
+                uploadId: uploadId, offset: UInt64(begun), bytes: Array(uploaded[begun...]), actor: alice)
+            let committed = try await store.commitUpload(uploadId: uploadId, actor: alice)
+            #expect(committed.meta.sha256 == SHA256Hasher.digest(uploaded))
+            #expect(try readAll(store, acme, committed.meta.artifactId) == uploaded)
+            _ = try await stage(store, acme, added)
+            #expect(try store.verifyBlobs(tenant: acme).corrupt.isEmpty)
+        }
+        #expect(try directory.rawValue(for: MetaKey.layoutVersion, in: .meta) == bigEndian(5))
+        // Nothing was rewritten but the merged chunk; what is new has XXH3 headers.
+        #expect(try directory.chunkHeaderForms(ofBlob: several) == [.sha256, .sha256, .sha256])
+        #expect(try directory.chunkHeaderForms(ofBlob: single) == [.sha256])
+        #expect(try directory.chunkHeaderForms(ofBlob: uploaded) == [.sha256, .xxh3, .xxh3])
+        #expect(try directory.chunkHeaderForms(ofBlob: added) == [.xxh3, .xxh3])
+
+        // A damaged SHA-256 chunk is still found, by reads and by the scrub.
+        let damagedExtent = try directory.extent(ofBlob: several)
+        let damagedKey = Keys.chunk(extent: damagedExtent, index: 1)
+        try directory.rewriteChunks { key, value in
+            guard key == damagedKey else { return nil }
+            var value = value
+            value[ChunkHeader.byteCount + 1234] ^= 0x01
+            return value
+        }
+        try await directory.withStore { store throws in
+            await expectStoreError(.integrityError, .blob(SHA256Hasher.digest(several))) {
+                try store.read(tenant: acme, artifactId: severalId, offset: UInt64(chunkBytes), length: 10)
+            }
+            #expect(try store.verifyBlobs(tenant: acme).corrupt.map(\.sha256) == [SHA256Hasher.digest(several)])
+            #expect(try readAll(store, acme, singleId) == single)
+        }
     }
 }

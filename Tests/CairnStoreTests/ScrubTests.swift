@@ -7,8 +7,9 @@ import Testing
 @testable import CairnStore
 
 /// The scrub (`verifyBlobs`, `verifyBlob`) finds what reads would find, and
-/// more: damaged data, a damaged stored chunk digest, and a chunk replaced
-/// together with its digest, in blobs of one chunk and of several.
+/// more: damaged data, a damaged chunk header (its marker or its XXH3 hash),
+/// and a chunk replaced together with its header, in blobs of one chunk and
+/// of several. (`MigrationTests` and `IntegrityTests` scrub SHA-256 headers.)
 @Suite struct ScrubTests {
     let acme = tenant("acme")
 
@@ -36,9 +37,9 @@ import Testing
     @Test func damageOfEveryKindIsFound() async throws {
         let directory = StoreDirectory()
         let data = pseudoRandomBytes(chunkBytes * 3 - 10, seed: 0x5C01)  // data damaged
-        let prefix = pseudoRandomBytes(chunkBytes * 2 + 10, seed: 0x5C02)  // a chunk digest damaged
-        let single = pseudoRandomBytes(40_000, seed: 0x5C03)  // one chunk, its digest damaged
-        let swapped = pseudoRandomBytes(chunkBytes * 2, seed: 0x5C04)  // a chunk replaced, digest and all
+        let prefix = pseudoRandomBytes(chunkBytes * 2 + 10, seed: 0x5C02)  // a chunk header's marker damaged
+        let single = pseudoRandomBytes(40_000, seed: 0x5C03)  // one chunk, its header's XXH3 hash damaged
+        let swapped = pseudoRandomBytes(chunkBytes * 2, seed: 0x5C04)  // a chunk replaced, header and all
         let intact = pseudoRandomBytes(chunkBytes + 1, seed: 0x5C05)
         let donor = pseudoRandomBytes(chunkBytes * 2, seed: 0x5C06)
         try await directory.withStore { store in
@@ -52,9 +53,9 @@ import Testing
         let flip = IntegrityTests()
         try flip.flipByte(in: directory, after: Array(data[chunkBytes * 2..<chunkBytes * 2 + 64]), delta: 5000)
         try flip.flipByte(in: directory, after: Array(prefix[chunkBytes..<chunkBytes + 64]), delta: -3)
-        try flip.flipByte(in: directory, after: Array(single[..<64]), delta: -7)
-        // Replace the second chunk of `swapped` with the donor's second chunk, digest and all: every chunk
-        // still matches its own digest, only the whole blob's digest can tell.
+        try flip.flipByte(in: directory, after: Array(single[..<64]), delta: -20)
+        // Replace the second chunk of `swapped` with the donor's second chunk, header and all: every chunk
+        // still matches its own header, only the whole blob's digest can tell.
         try directory.withRawWriteTransaction { txn in
             let blobs = try #require(try txn.openDatabase(DatabaseName.blobs.rawValue, create: false))
             let chunks = try #require(try txn.openDatabase(DatabaseName.chunks.rawValue, create: false))

@@ -106,6 +106,64 @@ final class StoreDirectory: Sendable {
     }
 }
 
+extension StoreDirectory {
+    /// Replaces, directly, every chunk value for which `transform` returns a
+    /// new one. The store must be closed.
+    func rewriteChunks(_ transform: (_ key: [UInt8], _ value: [UInt8]) throws -> [UInt8]?) throws {
+        try withRawWriteTransaction { txn in
+            guard let chunks = try txn.openDatabase(DatabaseName.chunks.rawValue, create: false) else { return }
+            var rewritten: [([UInt8], [UInt8])] = []
+            try txn.withCursor(on: chunks) { cursor in
+                var entry = try cursor.first()
+                while let current = entry {
+                    if let value = try transform(Array(current.key), Array(current.value)) {
+                        rewritten.append((Array(current.key), value))
+                    }
+                    entry = try cursor.next()
+                }
+            }
+            for (key, value) in rewritten { try txn.put(value, for: key, in: chunks) }
+        }
+    }
+
+    /// Gives every chunk the header layouts 1 to 4 wrote: the SHA-256 of its data.
+    func giveChunksSHA256Headers() throws {
+        try rewriteChunks { _, value in
+            let data = Array(value[ChunkHeader.byteCount...])
+            return SHA256Hasher.digest(data).bytes + data
+        }
+    }
+
+    /// The extent holding the tenant's blob of `content`, read directly.
+    func extent(ofBlob content: [UInt8], tenant: String = "acme") throws -> UInt64 {
+        let key = Keys.blob(tenant: tenant, sha256: SHA256Hasher.digest(content).bytes)
+        guard let value = try rawValue(for: key, in: .blobs) else { throw StoreTestFailure("no blob") }
+        return try BlobRecord(decoding: value).extent
+    }
+
+    /// The forms of the headers of the chunks of the tenant's blob of `content`, in order, read directly.
+    func chunkHeaderForms(ofBlob content: [UInt8], tenant: String = "acme") throws -> [ChunkHeader.Form] {
+        try chunkHeaderForms(extent: try extent(ofBlob: content, tenant: tenant))
+    }
+
+    /// The forms of the headers of the chunks of `extent`, in order, read directly.
+    func chunkHeaderForms(extent: UInt64) throws -> [ChunkHeader.Form] {
+        try withRawReadTransaction { txn in
+            guard let chunks = try txn.openDatabase(DatabaseName.chunks.rawValue, create: false) else { return [] }
+            var forms: [ChunkHeader.Form] = []
+            try txn.withCursor(on: chunks) { cursor in
+                var entry = try cursor.seek(atOrAfter: Keys.extent(extent))
+                while let current = entry, current.key.starts(with: Keys.extent(extent)) {
+                    forms.append(
+                        ChunkHeader.form(of: UnsafeRawBufferPointer(rebasing: current.value[..<ChunkHeader.byteCount])))
+                    entry = try cursor.next()
+                }
+            }
+            return forms
+        }
+    }
+}
+
 struct StoreTestFailure: Error, CustomStringConvertible {
     let description: String
     init(_ description: String) { self.description = description }

@@ -27,8 +27,8 @@ import Testing
     }
 
     @Test func theCurrentVersionIsTheNumberOfMigrations() {
-        #expect(Layout.currentVersion == 4)
-        #expect(Layout.migrations.count == 4)
+        #expect(Layout.currentVersion == 5)
+        #expect(Layout.migrations.count == 5)
         for (index, migration) in Layout.migrations.enumerated() {
             #expect(migration.version == UInt32(index + 1))
             #expect(Layout.migration(producing: migration.version).version == migration.version)
@@ -48,21 +48,23 @@ import Testing
     }
 
     @Test func plans() {
-        #expect(Layout.plan(from: 0) == .migrate([1, 2, 3, 4]))
-        #expect(Layout.plan(from: 1) == .migrate([2, 3, 4]))
-        #expect(Layout.plan(from: 2) == .migrate([3, 4]))
-        #expect(Layout.plan(from: 3) == .migrate([4]))
-        #expect(Layout.plan(from: 4) == .upToDate)
-        #expect(Layout.plan(from: 5) == .refuse(storeVersion: 5, supported: 4))
-        #expect(Layout.plan(from: 99) == .refuse(storeVersion: 99, supported: 4))
-        #expect(Layout.plan(from: .max) == .refuse(storeVersion: .max, supported: 4))
+        #expect(Layout.plan(from: 0) == .migrate([1, 2, 3, 4, 5]))
+        #expect(Layout.plan(from: 1) == .migrate([2, 3, 4, 5]))
+        #expect(Layout.plan(from: 2) == .migrate([3, 4, 5]))
+        #expect(Layout.plan(from: 3) == .migrate([4, 5]))
+        #expect(Layout.plan(from: 4) == .migrate([5]))
+        #expect(Layout.plan(from: 5) == .upToDate)
+        #expect(Layout.plan(from: 6) == .refuse(storeVersion: 6, supported: 5))
+        #expect(Layout.plan(from: 99) == .refuse(storeVersion: 99, supported: 5))
+        #expect(Layout.plan(from: .max) == .refuse(storeVersion: .max, supported: 5))
         // Stopping at an older target, for tests of older layouts.
         #expect(Layout.plan(from: 0, to: 1) == .migrate([1]))
         #expect(Layout.plan(from: 1, to: 1) == .upToDate)
         #expect(Layout.plan(from: 2, to: 1) == .upToDate)
         #expect(Layout.plan(from: 0, to: 0) == .upToDate)
+        #expect(Layout.plan(from: 3, to: 4) == .migrate([4]))
         // A newer store is refused whatever the target.
-        #expect(Layout.plan(from: 5, to: 1) == .refuse(storeVersion: 5, supported: 4))
+        #expect(Layout.plan(from: 6, to: 1) == .refuse(storeVersion: 6, supported: 5))
     }
 
     @Test func layoutOneStartsTheExtentCounterOnce() throws {
@@ -117,5 +119,13 @@ import Testing
         let storage = MemoryStorage()
         try storage.setValue([1, 2, 3], for: Array(repeating: 1, count: 16), in: .artifacts)
         #expect(throws: LayoutDecodingError.self) { try Layout.migration(producing: 2).apply(to: storage) }
+    }
+
+    @Test func layoutFiveRewritesNothing() throws {
+        let storage = MemoryStorage()
+        let chunk = [UInt8](repeating: 7, count: 32 + 100)
+        try storage.setValue(chunk, for: Keys.chunk(extent: 1, index: 0), in: .chunks)
+        try Layout.migration(producing: 5).apply(to: storage)
+        #expect(storage.databases == [.chunks: [Keys.chunk(extent: 1, index: 0): chunk]])
     }
 }

@@ -200,7 +200,7 @@ import Testing
     @Test func chunkGeometry() {
         let standard = ChunkGeometry.standard
         #expect(standard.chunkSize == 1 << 20)
-        #expect(ChunkGeometry.digestPrefixSize == 32)
+        #expect(ChunkHeader.byteCount == 32)
         #expect(standard.chunkCount(for: 0) == 0)
         #expect(standard.chunkCount(for: 1) == 1)
         #expect(standard.chunkCount(for: 1 << 20) == 1)

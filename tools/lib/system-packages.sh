@@ -4,7 +4,7 @@
 
 # lmdb-utils (mdb_dump) and python3: the audit tests recompute digests the
 # way docs/auditing.md tells an auditor to, without Cairn.
-required_packages=(liblmdb-dev libssl-dev pkg-config lmdb-utils python3)
+required_packages=(liblmdb-dev libssl-dev libxxhash-dev pkg-config lmdb-utils python3)
 
 is_installed() {
     dpkg -s "$1" 2>/dev/null | grep -q '^Status: install ok installed$'
