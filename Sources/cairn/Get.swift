@@ -16,9 +16,10 @@ struct Get: AsyncParsableCommand {
         discussion: """
             With -o FILE the content goes to a temporary file next to FILE, which replaces FILE only \
             once every byte has arrived and the sha256 matches; on any failure FILE is left as it was \
-            and the temporary file is removed. Without -o the bytes go to standard output as they \
-            arrive, which cannot be taken back: on a failure the exit status is non-zero and what was \
-            written must be discarded.
+            and the temporary file is removed. Without -o (or with -o -) the bytes go to standard \
+            output as they arrive, which cannot be taken back: on a failure the exit status is non-zero \
+            and what was written must be discarded. The same holds for -o naming something that is not \
+            a regular file, such as /dev/stdout, a device or a FIFO: it is written in place, never replaced.
             """
     )
 
@@ -42,7 +43,15 @@ struct Get: AsyncParsableCommand {
     func run() async throws {
         let artifactId = try Names.artifactId(id)
         guard let output, output != "-" else {
-            try await toStandardOutput(artifactId)
+            try await streamed(artifactId, to: 1, named: "standard output")
+            return
+        }
+        if let existing = FileIO.status(path: output), !FileIO.isRegular(existing) {
+            // A device or FIFO (`-o /dev/stdout`) cannot be replaced by a rename.
+            let fd = open(output, O_WRONLY | O_NOCTTY | O_CLOEXEC)
+            guard fd >= 0 else { throw LocalFailure.system("cannot open", output) }
+            defer { close(fd) }
+            try await streamed(artifactId, to: fd, named: output)
             return
         }
         var staged = try StagedFile(replacing: output)
@@ -64,31 +73,32 @@ struct Get: AsyncParsableCommand {
         }
     }
 
-    private func toStandardOutput(_ artifactId: String) async throws {
+    /// Writes the content to `fd` as it arrives: nothing can be taken back.
+    private func streamed(_ artifactId: String, to fd: Int32, named name: String) async throws {
         do {
             _ = try await client.withClient { connection in
-                try await download(artifactId, with: connection) { bytes in
+                try await download(artifactId, with: connection, toTerminal: isatty(fd) != 0) { bytes in
                     var bytes = bytes
                     do {
-                        try FileIO.writeAll(1, &bytes)
+                        try FileIO.writeAll(fd, &bytes)
                     } catch {
-                        throw LocalFailure("cannot write to standard output: \(error)")
+                        throw LocalFailure("cannot write to \(name): \(error)")
                     }
                 }
             }
         } catch let exit as ExitCode where exit == Failure.Status.verification {
-            Output.error("cairn: the bytes already written to standard output are not the artifact's; discard them")
+            Output.error("cairn: the bytes already written to \(name) are not the artifact's; discard them")
             throw exit
         }
     }
 
     /// Downloads with a progress bar when one is wanted; the client checks size and digest at the end.
     private func download(
-        _ artifactId: String, with connection: CairnClient, _ sink: ([UInt8]) throws -> Void
+        _ artifactId: String, with connection: CairnClient, toTerminal: Bool = false,
+        _ sink: ([UInt8]) throws -> Void
     ) async throws -> ArtifactInfo {
-        // On standard output too when that is not the terminal the bar is drawn on (`cairn get ID > file`).
-        let toFile = (output != nil && output != "-") || isatty(1) == 0
-        let showProgress = toFile && ProgressBar.shouldShow(json: client.json)
+        // Not over content going to the terminal the bar would be drawn on.
+        let showProgress = !toTerminal && ProgressBar.shouldShow(json: client.json)
         let meta = try await connection.meta(tenant: tenant.name, artifactId: artifactId)
         var progress: ProgressBar? = nil
         if showProgress {

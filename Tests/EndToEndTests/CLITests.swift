@@ -68,6 +68,30 @@ struct CLITests {
         let meta = try await server.cairn(["meta", id, "--json"] + tenant)
         #expect(try json(meta.output)["artifactId"]?.stringValue == id)
 
+        // -o naming a FIFO (as /dev/stdout names a pipe or a terminal) writes into it,
+        // and never renames a file over it.
+        let small = randomBytes(20_000)
+        let smallPut = try await server.cairn(["put", "-", "--provider", "p", "--json"] + tenant, stdin: small)
+        let smallId = try #require(try json(smallPut.output)["artifactId"]?.stringValue)
+        let fifo = server.scratch("fifo")
+        #expect(mkfifo(fifo, 0o600) == 0)
+        // Held open for reading and writing, so the writer's open does not wait for a reader;
+        // 20,000 bytes fit in the pipe's buffer.
+        let reader = open(fifo, O_RDWR | O_NONBLOCK)
+        #expect(reader >= 0)
+        defer { close(reader) }
+        let intoFifo = try await server.cairn(["get", smallId, "-o", fifo] + tenant)
+        #expect(intoFifo.status == 0, "\(intoFifo)")
+        var received: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while case let count = read(reader, &buffer, buffer.count), count > 0 {
+            received += buffer[0..<count]
+        }
+        #expect(received == small)
+        var info = stat()
+        #expect(lstat(fifo, &info) == 0 && info.st_mode & S_IFMT == S_IFIFO)
+        #expect(try await server.cairn(["rm", smallId] + tenant).status == 0)
+
         let stat = try await server.cairn(["stat", "sha256:" + sha256(content).uppercased(), "--json"] + tenant)
         #expect(stat.status == 0, "\(stat)")
         #expect(try json(stat.output)["artifactIds"]?.arrayValue?.count == 2)
