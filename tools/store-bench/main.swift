@@ -81,6 +81,13 @@ struct StoreBench: ParsableCommand {
         help: "Let the store keep its data file allocated up to the map size (the default) or not, for A/B runs.")
     var allocateMap = true
 
+    @Flag(
+        help: """
+            Stage every repetition of the large artifact into one store, deleting the previous one's \
+            artifact first (as a long-running server does), instead of into a new store each time.
+            """)
+    var reuseStore = false
+
     @Flag(help: "Also print the results as JSON after the table.")
     var json = false
 
@@ -170,6 +177,7 @@ struct StoreBench: ParsableCommand {
         var appends: [Double] = []
         var commits: [Double] = []
         var reading: [Double] = []
+        var reusedStore: ArtifactStore? = nil
         for round in 1...repetitions {
             let tag = "[large \(round)/\(repetitions)]"
             openssl.append(try tools.openssl(path))
@@ -179,10 +187,16 @@ struct StoreBench: ParsableCommand {
             fileRead.append(try timed { try file.readAll(size: size, piece: piece) })
             progress("\(tag) read the file in pieces: \(seconds(fileRead.last!)) s")
 
-            let storeDirectory = workDirectory + "/store-large"
-            try? FileManager.default.removeItem(atPath: storeDirectory)
-            let store = try ArtifactStore.open(
-                directory: storeDirectory, configuration: storeConfiguration, logger: storeLogger)
+            let store: ArtifactStore
+            if reuseStore, let kept = reusedStore {
+                store = kept
+            } else {
+                let storeDirectory = workDirectory + "/store-large"
+                try? FileManager.default.removeItem(atPath: storeDirectory)
+                store = try ArtifactStore.open(
+                    directory: storeDirectory, configuration: storeConfiguration, logger: storeLogger)
+                if reuseStore { reusedStore = store }
+            }
             let cpuBefore = processCPUSeconds()
             let staged = try await stageLarge(into: store, file: file, size: size, piece: piece, digest: digest)
             let cpu = processCPUSeconds() - cpuBefore
@@ -195,6 +209,10 @@ struct StoreBench: ParsableCommand {
 
             reading.append(try readLarge(from: store, artifactId: staged.artifactId, size: size, piece: piece))
             progress("\(tag) read back verified: \(seconds(reading.last!)) s")
+            if reuseStore {
+                // Frees the blob; flush waits until its chunks are reclaimed.
+                _ = try await store.delete(tenant: benchTenant, artifactId: staged.artifactId, actor: benchActor)
+            }
             try store.flush()
         }
         if !keep {
