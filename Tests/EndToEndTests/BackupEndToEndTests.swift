@@ -1,6 +1,7 @@
 import CairnClient
 import CairnDigest
 import CairnProtocol
+import CairnStore
 import Foundation
 import Testing
 
@@ -85,6 +86,33 @@ struct BackupEndToEndTests {
             let entry = manifest["tenants"]?.arrayValue?.first { $0["tenant"]?.stringValue == tenant }
             #expect(Audit.printedDigest(printed.output) == entry?["digest"]?.stringValue, "\(printed)")
         }
+    }
+
+    /// LMDB answers `MDB_MAP_RESIZED` to a process whose map is smaller than
+    /// what another process has since written; the backup adopts the new
+    /// size and copies again.
+    @Test func aBackupOpenedBeforeTheServerGrewItsMapCopiesEverything() async throws {
+        let server = try await ServerProcess.start()
+        let storeDirectory = server.dataDirectory + "/store"
+        let configuration = ArtifactStore.Configuration()
+        // Mapped now, while the store is small: the initial map size.
+        let store = try ArtifactStore.openReadOnly(directory: storeDirectory, configuration: configuration)
+        let file = server.scratch("large.bin")
+        let content = Payload.random(configuration.initialMapSize + (32 << 20))
+        try Data(content).write(to: URL(fileURLWithPath: file))
+        let put = try await server.cairn(["put", file, "--tenant", "acme", "--provider", "p", "--json"])
+        #expect(put.status == 0, "\(put)")
+        let id = try #require(try Audit.json(put.output)["artifactId"]?.stringValue)
+        // The server has written past what this process mapped.
+        let used = try #require(
+            (try? FileManager.default.attributesOfItem(atPath: storeDirectory + "/data.mdb")[.size] as? UInt64) ?? nil)
+        #expect(used > UInt64(configuration.initialMapSize))
+
+        let (manifest, dataFile) = try store.backup(to: server.scratch("backup"))
+        let artifacts = manifest.tenants.first { $0.tenant.rawValue == "acme" }?.artifacts ?? []
+        #expect(artifacts.map(\.id) == [id])
+        #expect(artifacts.first?.sha256.hex == Payload.sha256(content))
+        #expect(dataFile.sizeBytes > UInt64(content.count))
     }
 
     @Test func digestsAgreeAcrossStoreBackupAndRestoreAndAnAuditorsScript() async throws {
