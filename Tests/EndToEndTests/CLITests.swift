@@ -157,9 +157,10 @@ struct CLITests {
         try Data(content).write(to: URL(fileURLWithPath: file))
         let arguments = ["put", file, "--provider", "p"] + tenant
 
-        // Small appends (each a transaction of its own) make the first put
-        // slow enough to interrupt half-way, even with appends pipelined.
-        let first = try server.launch(arguments + ["--chunk-bytes", "32768"])
+        // Small appends (a few per transaction) make the first put slow enough
+        // to interrupt half-way, even with appends pipelined and a test process
+        // starved by the rest of the suite: 12,288 of them for the whole file.
+        let first = try server.launch(arguments + ["--chunk-bytes", "8192"])
         let records = (server.stateDirectory as NSString).appendingPathComponent("cairn/uploads")
         var uploadId: String? = nil
         var offset: UInt64 = 0
