@@ -26,7 +26,8 @@ public final class CairnClient {
     /// Requests sent and not yet answered: their ids, and whether raw bytes follow the response.
     private var pending: [(id: Int64, expectAttachment: Bool)] = []
     private var outgoing = ByteBuffer()
-    var cachedMaxChunkBytes: Int?
+    /// The server's `system.hello`, asked once per connection for its limits and capabilities.
+    var cachedHello: JSONValue?
 
     private init(inbound: NIOAsyncChannelInboundStream<ByteBuffer>, outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>)
     {

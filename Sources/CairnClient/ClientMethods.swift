@@ -52,15 +52,29 @@ extension CairnClient {
     /// `system.hello`.
     public func hello() async throws -> JSONValue { try await call("system.hello").result }
 
-    /// The server's chunk limit, from `system.hello` (asked once per connection).
+    /// `system.hello`, asked once per connection.
+    private func cachedHelloResult() async throws -> JSONValue {
+        if let cachedHello { return cachedHello }
+        let hello = try await hello()
+        cachedHello = hello
+        return hello
+    }
+
+    /// The server's chunk limit, from `system.hello`.
     public func maxChunkBytes() async throws -> Int {
-        if let cachedMaxChunkBytes { return cachedMaxChunkBytes }
-        guard case .number(let n)? = try await hello()["limits"]?["maxChunkBytes"], let value = n.int64, value > 0
+        guard case .number(let n)? = try await cachedHelloResult()["limits"]?["maxChunkBytes"], let value = n.int64,
+            value > 0
         else {
             throw CairnClientError.protocolViolation("hello without limits.maxChunkBytes")
         }
-        cachedMaxChunkBytes = Int(value)
         return Int(value)
+    }
+
+    /// Whether `system.hello` lists `capability` (e.g. `xxh128`: ``commit(uploadId:sha256:xxh128:)``
+    /// checks an XXH3-128).
+    public func supports(_ capability: String) async throws -> Bool {
+        guard case .array(let listed)? = try await cachedHelloResult()["capabilities"] else { return false }
+        return listed.contains { $0.stringValue == capability }
     }
 
     /// Stores small content in one request (`artifacts.upload`, as an attachment).
@@ -121,10 +135,14 @@ extension CairnClient {
         try offsetOf(try await call("uploads.status", JSONObject([("uploadId", .string(uploadId))])).result)
     }
 
-    /// `uploads.commit`.
-    public func commit(uploadId: String, sha256: String? = nil) async throws -> ArtifactInfo {
+    /// `uploads.commit`, checking the content against `sha256` and `xxh128`
+    /// (32 hex digits) when given. Send `xxh128` only where ``supports(_:)``
+    /// reports it: a server without the capability ignores the parameter
+    /// and checks nothing.
+    public func commit(uploadId: String, sha256: String? = nil, xxh128: String? = nil) async throws -> ArtifactInfo {
         var params = JSONObject([("uploadId", .string(uploadId))])
         if let sha256 { params["sha256"] = .string(sha256) }
+        if let xxh128 { params["xxh128"] = .string(xxh128) }
         return try ArtifactInfo(json: try await call("uploads.commit", params).result)
     }
 

@@ -35,6 +35,20 @@ public struct XXH3Hash128: Hashable, Sendable, CustomStringConvertible {
         low = UInt64(bigEndian: bytes.loadUnaligned(fromByteOffset: 8, as: UInt64.self))
     }
 
+    /// Parses 32 hex digits (either case), as `xxhsum -H2` prints them.
+    ///
+    /// - Returns: `nil` for anything else.
+    public init?(hex text: some StringProtocol) {
+        let digits = Array(text.utf8)
+        guard digits.count == 2 * Self.byteCount else { return nil }
+        var value: [UInt64] = [0, 0]
+        for (index, digit) in digits.enumerated() {
+            guard let nibble = SHA256Digest.nibble(digit) else { return nil }
+            value[index / 16] = value[index / 16] << 4 | UInt64(nibble)
+        }
+        self.init(high: value[0], low: value[1])
+    }
+
     /// The hash of one contiguous buffer.
     public static func hash(_ buffer: UnsafeRawBufferPointer) -> XXH3Hash128 {
         let hash = XXH3_128bits(buffer.baseAddress, buffer.count)

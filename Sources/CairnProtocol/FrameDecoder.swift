@@ -45,13 +45,31 @@ public struct FrameDecoder: Sendable {
     public var isIdle: Bool { state == .line && start == buffer.count }
 
     /// Adds bytes read from the connection.
-    public mutating func feed(_ bytes: some Collection<UInt8>) {
+    ///
+    /// While an attachment is being collected and nothing else is
+    /// buffered, its bytes go straight into the attachment (or are dropped)
+    /// instead of passing through the line buffer: bulk uploads are copied
+    /// once here, not twice.
+    public mutating func feed(_ bytes: UnsafeRawBufferPointer) {
+        var bytes = bytes
+        if case .attachment(let remaining, let keep) = state, start == buffer.count, !bytes.isEmpty {
+            let take = min(remaining, bytes.count)
+            if keep { collected.append(contentsOf: bytes[..<take]) }
+            state = .attachment(remaining: remaining - take, keep: keep)
+            bytes = UnsafeRawBufferPointer(rebasing: bytes[take...])
+            if bytes.isEmpty { return }
+        }
         if start > 0 && start >= buffer.count / 2 {
             buffer.removeSubrange(0..<start)
             scanned -= start
             start = 0
         }
         buffer.append(contentsOf: bytes)
+    }
+
+    /// Adds bytes read from the connection.
+    public mutating func feed(_ bytes: [UInt8]) {
+        bytes.withUnsafeBytes { feed($0) }
     }
 
     /// The announced line will be followed by `length` raw bytes; collect
@@ -105,6 +123,7 @@ public struct FrameDecoder: Sendable {
                 scanned = start
                 return nil
             case .attachment(let remaining, let keep):
+                // `remaining` is 0 when `feed` completed the attachment.
                 let take = min(remaining, buffer.count - start)
                 if keep { collected.append(contentsOf: buffer[start..<start + take]) }
                 start += take

@@ -22,6 +22,10 @@ final class Dispatcher: Sendable {
     let catalog: LoadedCatalog
     let logger: Logger
     static let version = "0.1.0"
+    /// What `system.hello` lists in `capabilities`: `binaryAttachments`
+    /// (the contract's raw bytes after a JSON line) and `xxh128` (Cairn's
+    /// addition: `uploads.commit` takes an XXH3-128 transfer check).
+    static let capabilities = ["binaryAttachments", "xxh128"]
 
     init(
         store: ArtifactStore, policy: AccessPolicy, limits: ServerConfiguration.Limits,
@@ -171,10 +175,12 @@ final class Dispatcher: Sendable {
         case "uploads.commit":
             let uploadId = try uuid(params, "uploadId")
             let expected = try digest(params, "sha256", required: false)
+            let checksum = try xxh128(params, "xxh128")
             let artifactId = try optionalUUID(params, "artifactId")
             _ = try authorizeUpload(uploadId, peer: peer, actor: actor)
             let committed = try await store.commitUpload(
-                uploadId: uploadId, expectedSHA256: expected, artifactId: artifactId, actor: actor)
+                uploadId: uploadId, expectedSHA256: expected, expectedXXH128: checksum, artifactId: artifactId,
+                actor: actor)
             return .result(Wire.committed(committed))
 
         case "uploads.abort":
@@ -320,7 +326,7 @@ final class Dispatcher: Sendable {
         return .object(
             JSONObject([
                 ("server", "cairn"), ("version", .string(Self.version)), ("protocol", 1),
-                ("capabilities", .array(["binaryAttachments"])),
+                ("capabilities", .array(Self.capabilities.map { .string($0) })),
                 (
                     "limits",
                     .object(
@@ -445,6 +451,14 @@ final class Dispatcher: Sendable {
             throw RPCError.invalidParams(key, "\(key) must be 64 hex digits, optionally prefixed with sha256:")
         }
         return digest
+    }
+
+    private func xxh128(_ params: Params, _ key: String) throws -> XXH3Hash128? {
+        guard let text = try params.optionalString(key) else { return nil }
+        guard let checksum = XXH3Hash128(hex: text) else {
+            throw RPCError.invalidParams(key, "\(key) must be 32 hex digits (an XXH3-128, as xxhsum -H2 prints it)")
+        }
+        return checksum
     }
 
     /// The bytes of an upload: base64 `data`, or the attachment announced by `dataLength`.

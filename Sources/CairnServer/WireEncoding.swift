@@ -127,6 +127,11 @@ enum Wire {
         case .digests(let expected, let actual):
             data["expected"] = .string(expected.hex)
             data["actual"] = .string(actual.hex)
+            data["algorithm"] = "sha256"
+        case .checksums(let expected, let actual):
+            data["expected"] = .string(expected.hex)
+            data["actual"] = .string(actual.hex)
+            data["algorithm"] = "xxh128"
         case .sizes(let expected, let actual):
             data["expected"] = number(expected)
             data["actual"] = number(actual)

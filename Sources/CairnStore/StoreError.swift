@@ -48,6 +48,8 @@ public struct StoreError: Error, Sendable, Equatable, CustomStringConvertible {
         case quota(kind: QuotaKind, limit: UInt64, used: UInt64, requested: UInt64)
         case limit(UInt64)
         case digests(expected: SHA256Digest, actual: SHA256Digest)
+        /// An upload's XXH3-128 transfer check failed.
+        case checksums(expected: XXH3Hash128, actual: XXH3Hash128)
         case sizes(expected: UInt64, actual: UInt64)
         /// The upload's current offset.
         case offset(UInt64)

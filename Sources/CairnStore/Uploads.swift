@@ -4,9 +4,10 @@ import LMDB
 import StoreLayout
 import Synchronization
 
-/// The running SHA-256 of each open upload, kept in memory so that appends
-/// hash only their own bytes. After a restart, or after a write failed, it
-/// is rebuilt from the stored chunks on first use.
+/// The running SHA-256 (and XXH3-128, the transfer check a client may ask
+/// for at commit) of each open upload, kept in memory so that appends hash
+/// only their own bytes. After a restart, or after a write failed, they are
+/// rebuilt from the stored chunks on first use.
 ///
 /// The digest and offset are those of the bytes *accepted*: stored, or
 /// queued for the writer (``ArtifactStore/beginAppend(uploadId:offset:bytes:actor:)``).
@@ -14,9 +15,11 @@ final class UploadDigests: Sendable {
     final class Progress: @unchecked Sendable {
         // Touched only by the one caller that holds the upload (see `claim`).
         var hasher: SHA256Hasher
+        var checksum: XXH3Hasher128
         var offset: UInt64
-        init(hasher: consuming SHA256Hasher, offset: UInt64) {
+        init(hasher: consuming SHA256Hasher, checksum: consuming XXH3Hasher128, offset: UInt64) {
             self.hasher = hasher
+            self.checksum = checksum
             self.offset = offset
         }
     }
@@ -190,11 +193,13 @@ extension ArtifactStore {
                 .offsetMismatch, .offset(progress.offset), "the upload is at offset \(progress.offset), not \(offset)")
         }
         let end = offset + UInt64(bytes.count)
-        // Both hashes here, so that the writer only copies and flushes. One after
-        // the other: the chunk headers' XXH3 costs about a tenth of the SHA-256
-        // pass, less than handing it to a task of its own would save (with
-        // SHA-256 chunk digests, layouts 1 to 4, the two passes ran side by side).
+        // Every hash here, so that the writer only copies and flushes. One after
+        // the other: each XXH3 pass (the upload's transfer check, the chunk
+        // headers) costs about a tenth of the SHA-256 pass, less than handing it
+        // to a task of its own would save (with SHA-256 chunk digests, layouts 1
+        // to 4, the two passes ran side by side).
         progress.hasher.update(bytes)
+        progress.checksum.update(bytes)
         let write = QueuedAppend(
             uploadId: uploadId, offset: offset, bytes: bytes,
             chunkHeaders: geometry.headersOfAlignedChunks(appendedAt: offset, bytes: bytes), actor: actor, now: now,
@@ -295,21 +300,26 @@ extension ArtifactStore {
     /// Commits the upload as an artifact, durably.
     ///
     /// Checks the declared size (``StoreError/Code/sizeMismatch``), the
-    /// expected digest given now or at begin
-    /// (``StoreError/Code/digestMismatch``), and the quotas, atomically. On
-    /// a failed check the upload stays open.
+    /// expected digest given now or at begin and the expected XXH3-128
+    /// (both ``StoreError/Code/digestMismatch``), and the quotas,
+    /// atomically. On a failed check the upload stays open.
     ///
-    /// - Parameter artifactId: the id the artifact gets (an import keeps
-    ///   ids); refused with ``StoreError/Code/conflict`` when in use, a new
-    ///   random one when `nil`.
+    /// - Parameters:
+    ///   - expectedXXH128: the XXH3-128 of the content as the client sent
+    ///     it: a transfer check that costs the client a tenth of a SHA-256.
+    ///   - artifactId: the id the artifact gets (an import keeps ids);
+    ///     refused with ``StoreError/Code/conflict`` when in use, a new
+    ///     random one when `nil`.
     public func commitUpload(
-        uploadId: UUID, expectedSHA256: SHA256Digest? = nil, artifactId: UUID? = nil, actor: Actor
+        uploadId: UUID, expectedSHA256: SHA256Digest? = nil, expectedXXH128: XXH3Hash128? = nil,
+        artifactId: UUID? = nil, actor: Actor
     ) async throws -> CommittedArtifact {
         let claim = try claim(uploadId, actor: actor, allowPending: false)
         let progress = claim.progress
         var kept: UploadDigests.Progress? = progress
         defer { uploadDigests.release(uploadId, epoch: claim.epoch, keeping: kept) }
         let digest = progress.hasher.copy().finalize()
+        let checksum = progress.checksum.finalize()
         let offset = progress.offset
         let now = self.now
         let committed = try await writer.perform { txn in
@@ -334,6 +344,11 @@ extension ArtifactStore {
                         .digestMismatch, .digests(expected: expected, actual: digest),
                         "the content's sha256 is not the expected one")
                 }
+            }
+            if let expectedXXH128, expectedXXH128 != checksum {
+                throw StoreError(
+                    .digestMismatch, .checksums(expected: expectedXXH128, actual: checksum),
+                    "the content's xxh128 is not the expected one: bytes were lost or changed on the way")
             }
             let tenant = TenantID(record.tenant)!
             let result = try self.finalize(
@@ -407,12 +422,14 @@ extension ArtifactStore {
                 else { throw StoreError.notFound("upload") }
                 if let cached = claim.progress, cached.offset == record.offset { return cached }
                 var hasher = SHA256Hasher()
+                var checksum = XXH3Hasher128()
                 try withVerifiedChunks(
                     txn, extent: record.extent, size: record.offset, range: 0..<record.offset, blob: nil
                 ) { _, data in
                     hasher.update(data)
+                    checksum.update(data)
                 }
-                return UploadDigests.Progress(hasher: hasher, offset: record.offset)
+                return UploadDigests.Progress(hasher: hasher, checksum: checksum, offset: record.offset)
             }
             return ClaimedUpload(progress: progress, epoch: claim.epoch)
         } catch {

@@ -132,7 +132,8 @@ struct ProvidersConfigure: AsyncParsableCommand {
         let chunk = min(try await connection.maxChunkBytes(), Put.maxChunk)
         let upload = Upload(
             connection: connection, tenant: tenant.name, providerId: provider.id, mimeType: Self.mimeType(of: path),
-            chunk: chunk, label: (path as NSString).lastPathComponent, json: client.json)
+            chunk: chunk, expectedSHA256: nil, check: try await TransferCheck.Algorithm.offered(by: connection),
+            label: (path as NSString).lastPathComponent, json: client.json)
         return try await upload.stream(fd, path: path).artifactId
     }
 

@@ -15,9 +15,11 @@ struct Put: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Store a file, or standard input (-), as an artifact.",
         discussion: """
-            The content is streamed in chunks (uploads.begin, uploads.append, uploads.commit) and its \
-            sha256 is computed while reading, so the server refuses the commit if a byte went astray. \
-            An interrupted put of a regular file resumes where it stopped when the same command is run \
+            The content is streamed in chunks (uploads.begin, uploads.append, uploads.commit). A checksum \
+            of the bytes read is computed while reading and checked by the server at the commit, so the \
+            commit is refused if a byte went astray: XXH3-128 where the server offers it (xxh128 in \
+            system.hello's capabilities), else SHA-256. The server computes the content's sha256 itself; \
+            --sha256 makes it refuse content with another digest. An interrupted put of a regular file resumes where it stopped when the same command is run \
             again (state in $XDG_STATE_HOME/cairn/uploads/); standard input never resumes. Prints the \
             artifact's meta.
             """
@@ -41,6 +43,12 @@ struct Put: AsyncParsableCommand {
             valueName: "bytes"))
     var chunkBytes: Int?
 
+    @Option(
+        help: ArgumentHelp(
+            "Store the content only if its sha256 is this one (64 hex digits, optionally prefixed with sha256:).",
+            valueName: "digest"))
+    var sha256: String?
+
     /// The largest append the CLI sends, whatever the server allows.
     static let maxChunk = 4 << 20
 
@@ -49,6 +57,9 @@ struct Put: AsyncParsableCommand {
             throw ValidationError("'\(provider)' is not a provider id (^[a-z0-9][a-z0-9._:-]{0,127}$)")
         }
         if let chunkBytes, chunkBytes < 1 { throw ValidationError("--chunk-bytes must be at least 1") }
+        if let sha256, SHA256Digest(parsing: sha256) == nil {
+            throw ValidationError("--sha256 must be 64 hex digits, optionally prefixed with sha256:")
+        }
         if file != "-" {
             guard let info = FileIO.status(path: file) else {
                 throw ValidationError("cannot read \(file): \(SystemError())")
@@ -72,6 +83,8 @@ struct Put: AsyncParsableCommand {
             let info = try FileIO.status(fd)
             let upload = Upload(
                 connection: connection, tenant: tenant.name, providerId: provider, mimeType: mimeType, chunk: chunk,
+                expectedSHA256: sha256.flatMap { SHA256Digest(parsing: $0)?.hex },
+                check: try await TransferCheck.Algorithm.offered(by: connection),
                 label: file == "-" ? "stdin" : (file as NSString).lastPathComponent, json: client.json)
             if file != "-", FileIO.isRegular(info) {
                 let key = ResumeRecords.Key(
@@ -98,6 +111,10 @@ struct Upload {
     let providerId: String
     let mimeType: String
     let chunk: Int
+    /// The digest the content must have (`--sha256`), in canonical hex.
+    let expectedSHA256: String?
+    /// The transfer check computed over the bytes sent.
+    let check: TransferCheck.Algorithm
     let label: String
     let json: Bool
     let records = ResumeRecords()
@@ -110,7 +127,7 @@ struct Upload {
     func file(_ fd: Int32, path: String, key: ResumeRecords.Key) async throws -> ArtifactInfo {
         records.prune()
         let size = key.sizeBytes
-        var hasher = SHA256Hasher()
+        let checksum = TransferCheck(check)
         var offset: UInt64 = 0
         var uploadId: String? = nil
         if let saved = records.uploadId(for: key) {
@@ -132,7 +149,7 @@ struct Upload {
             if !json {
                 Output.error("cairn: resuming upload \(uploadId) at \(Output.bytes(offset)) of \(Output.bytes(size))")
             }
-            // The server holds the first `offset` bytes; hash them again here to continue the digest.
+            // The server holds the first `offset` bytes; hash them again here to continue the check.
             var position: UInt64 = 0
             while position < offset {
                 let bytes = try readChunk(
@@ -140,12 +157,12 @@ struct Upload {
                 guard !bytes.isEmpty else {
                     throw LocalFailure("\(path) is shorter than the upload \(uploadId) it resumes")
                 }
-                hasher.update(bytes)
+                checksum.update(bytes)
                 position += UInt64(bytes.count)
             }
         } else {
             let id = try await connection.beginUpload(
-                tenant: tenant, providerId: providerId, mimeType: mimeType, sizeBytes: size)
+                tenant: tenant, providerId: providerId, mimeType: mimeType, sizeBytes: size, sha256: expectedSHA256)
             records.save(id, for: key)
             uploadId = id
         }
@@ -169,7 +186,7 @@ struct Upload {
                         records.remove(key)
                         throw LocalFailure("\(path) shrank while it was being uploaded; nothing was stored")
                     }
-                    hasher.update(bytes)
+                    checksum.update(bytes)
                     try await connection.sendAppend(uploadId: id, offset: sent, bytes: bytes)
                     sent += UInt64(count)
                     continue
@@ -193,7 +210,7 @@ struct Upload {
         }
         progress.finish()
         do {
-            let meta = try await connection.commit(uploadId: id, sha256: hasher.finalize().hex)
+            let meta = try await checksum.commit(uploadId: id, sha256: expectedSHA256, on: connection)
             records.remove(key)
             return meta
         } catch CairnClientError.server(let error) where error.code == .digestMismatch || error.code == .sizeMismatch {
@@ -206,11 +223,12 @@ struct Upload {
 
     /// Uploads a stream of unknown size (standard input, a pipe); nothing to resume.
     func stream(_ fd: Int32, path: String) async throws -> ArtifactInfo {
-        let id = try await connection.beginUpload(tenant: tenant, providerId: providerId, mimeType: mimeType)
+        let id = try await connection.beginUpload(
+            tenant: tenant, providerId: providerId, mimeType: mimeType, sha256: expectedSHA256)
         var progress = ProgressBar(label: label, total: nil, enabled: ProgressBar.shouldShow(json: json))
         defer { progress.interrupt() }
         do {
-            var hasher = SHA256Hasher()
+            let checksum = TransferCheck(check)
             var offset: UInt64 = 0
             while true {
                 let bytes: [UInt8]
@@ -220,12 +238,12 @@ struct Upload {
                     throw LocalFailure("cannot read \(path == "-" ? "standard input" : path): \(error)")
                 }
                 if bytes.isEmpty { break }
-                hasher.update(bytes)
+                checksum.update(bytes)
                 offset = try await connection.append(uploadId: id, offset: offset, bytes: bytes)
                 progress.update(offset)
             }
             progress.finish()
-            return try await connection.commit(uploadId: id, sha256: hasher.finalize().hex)
+            return try await checksum.commit(uploadId: id, sha256: expectedSHA256, on: connection)
         } catch {
             // Best effort: over a connection that still works, leave nothing open behind.
             try? await connection.abort(uploadId: id)
@@ -238,6 +256,52 @@ struct Upload {
             return try FileIO.read(fd, upTo: count, at: offset)
         } catch {
             throw LocalFailure("cannot read \(path): \(error)")
+        }
+    }
+}
+
+/// What `cairn put` computes over the bytes it sends, so that the server
+/// refuses the commit when they are not the bytes it stored.
+///
+/// XXH3-128 costs a tenth of a SHA-256 pass, and the server computes the
+/// content's SHA-256 anyway; SHA-256 is for servers that do not offer
+/// `xxh128`. Either way the check is end to end: from the bytes the client
+/// read to the bytes the server accepted.
+final class TransferCheck {
+    enum Algorithm {
+        case xxh128
+        case sha256
+
+        /// XXH3-128 where the server lists `xxh128` in its capabilities, else SHA-256.
+        static func offered(by connection: CairnClient) async throws -> Algorithm {
+            try await connection.supports("xxh128") ? .xxh128 : .sha256
+        }
+    }
+
+    let algorithm: Algorithm
+    private var xxh128 = XXH3Hasher128()
+    private var sha256 = SHA256Hasher()
+
+    init(_ algorithm: Algorithm) {
+        self.algorithm = algorithm
+    }
+
+    func update(_ bytes: [UInt8]) {
+        switch algorithm {
+        case .xxh128: xxh128.update(bytes)
+        case .sha256: sha256.update(bytes)
+        }
+    }
+
+    /// `uploads.commit` with the check of every byte fed, and the digest the content must have, if any.
+    func commit(uploadId: String, sha256 expected: String?, on connection: CairnClient) async throws -> ArtifactInfo {
+        switch algorithm {
+        case .xxh128:
+            return try await connection.commit(uploadId: uploadId, sha256: expected, xxh128: xxh128.finalize().hex)
+        case .sha256:
+            // An expected digest checks the content as well as this one would.
+            let digest = expected ?? sha256.copy().finalize().hex
+            return try await connection.commit(uploadId: uploadId, sha256: digest)
         }
     }
 }

@@ -71,4 +71,45 @@ import Testing
         input[123_456] ^= 0x01
         #expect(XXH3Hash128.hash(input) != before)
     }
+
+    @Test func hexParsesEitherCaseAndNothingElse() {
+        let hash = XXH3Hash128.hash(Array("abc".utf8))
+        #expect(XXH3Hash128(hex: hash.hex) == hash)
+        #expect(XXH3Hash128(hex: hash.hex.uppercased()) == hash)
+        #expect(XXH3Hash128(hex: "0000000000000000ffffffffffffffff") == XXH3Hash128(high: 0, low: .max))
+        for bad in ["", String(hash.hex.dropLast()), hash.hex + "0", "g" + hash.hex.dropFirst(), "xxh128:" + hash.hex] {
+            #expect(XXH3Hash128(hex: bad) == nil, "\(bad)")
+        }
+    }
+}
+
+@Suite struct XXH3Hasher128Tests {
+    @Test(arguments: XXH3Hash128Tests.vectors)
+    func piecesHashLikeTheWhole(count: Int, hash: String) {
+        let input = XXH3Hash128Tests.pattern(count)
+        for piece in [1, 7, 64, 1000, 1 << 16] {
+            var hasher = XXH3Hasher128()
+            var start = 0
+            while start < input.count {
+                let end = min(input.count, start + piece)
+                hasher.update(Array(input[start..<end]))
+                start = end
+            }
+            #expect(hasher.finalize().hex == hash, "pieces of \(piece)")
+        }
+    }
+
+    @Test func finalizeLeavesTheComputationGoingAndACopyIsIndependent() {
+        let input = XXH3Hash128Tests.pattern(1000)
+        var hasher = XXH3Hasher128()
+        hasher.update(Array(input[..<400]))
+        #expect(hasher.finalize() == XXH3Hash128.hash(Array(input[..<400])))
+        var copy = hasher.copy()
+        copy.update([1, 2, 3])
+        hasher.update(Array(input[400...]))
+        #expect(hasher.finalize() == XXH3Hash128.hash(input))
+        #expect(copy.finalize() == XXH3Hash128.hash(Array(input[..<400]) + [1, 2, 3]))
+        hasher.update(UnsafeRawBufferPointer(start: nil, count: 0))
+        #expect(hasher.finalize() == XXH3Hash128.hash(input))
+    }
 }

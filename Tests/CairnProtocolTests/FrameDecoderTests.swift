@@ -14,7 +14,7 @@ private struct Driver {
     init(maxLineBytes: Int) { decoder = FrameDecoder(maxLineBytes: maxLineBytes) }
 
     mutating func feed(_ bytes: some Collection<UInt8>) {
-        decoder.feed(bytes)
+        decoder.feed(Array(bytes))
         drain()
     }
 

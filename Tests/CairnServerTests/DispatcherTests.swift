@@ -141,7 +141,7 @@ struct DispatcherTests {
         #expect(hello["server"] == "cairn")
         #expect(hello["version"]?.stringValue?.isEmpty == false)
         #expect(hello["protocol"] == 1)
-        #expect(hello["capabilities"] == ["binaryAttachments"])
+        #expect(hello["capabilities"] == ["binaryAttachments", "xxh128"])
         #expect(hello["limits"] == ["maxRequestBytes": 16384, "maxChunkBytes": 1024, "maxArtifactBytes": 8192])
         #expect(hello["peer"] == ["uid": 4_100_001, "gid": 4_100_001])
         #expect(hello["grants"] == [["tenant": "*", "scopes": ["read", "admin"]]])
@@ -211,7 +211,10 @@ struct DispatcherTests {
         let mismatch = try await fixture.error("artifacts.upload", params(randomDigest))
         #expect(mismatch.code == .digestMismatch)
         #expect(
-            mismatch.data == JSONObject([("expected", .string(randomDigest)), ("actual", .string(sha256Hex(bytes)))]))
+            mismatch.data
+                == JSONObject([
+                    ("expected", .string(randomDigest)), ("actual", .string(sha256Hex(bytes))), ("algorithm", "sha256"),
+                ]))
     }
 
     @Test func zeroByteArtifact() async throws {
@@ -352,7 +355,10 @@ struct DispatcherTests {
         #expect(wrongDigest.code == .digestMismatch)
         #expect(
             wrongDigest.data
-                == JSONObject([("expected", .string(randomDigest)), ("actual", .string(sha256Hex(text("abcdef"))))]))
+                == JSONObject([
+                    ("expected", .string(randomDigest)), ("actual", .string(sha256Hex(text("abcdef")))),
+                    ("algorithm", "sha256"),
+                ]))
 
         let committed = try await fixture.result("uploads.commit", ["uploadId": uploadId])
         #expect(committed["sha256"] == .string(sha256Hex(text("abcdef"))))

@@ -79,6 +79,21 @@ struct WireEncodingTests {
                 == JSONObject([
                     ("expected", .string(String(repeating: "a", count: 64))),
                     ("actual", .string(String(repeating: "0b", count: 32))),
+                    ("algorithm", "sha256"),
+                ]))
+    }
+
+    @Test func checksumMismatch() {
+        let expected = XXH3Hash128(high: 1, low: 2)
+        let actual = XXH3Hash128(high: .max, low: 0)
+        let error = Wire.error(StoreError(.digestMismatch, .checksums(expected: expected, actual: actual), "m"))
+        #expect(error.code == .digestMismatch)
+        #expect(
+            error.data
+                == JSONObject([
+                    ("expected", "00000000000000010000000000000002"),
+                    ("actual", "ffffffffffffffff0000000000000000"),
+                    ("algorithm", "xxh128"),
                 ]))
     }
 

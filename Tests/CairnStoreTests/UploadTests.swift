@@ -212,8 +212,10 @@ import Testing
             let end = try await store.append(
                 uploadId: uploadId, offset: UInt64(split), bytes: Array(content[split...]), actor: alice)
             #expect(end == UInt64(content.count))
+            // Both checks were rebuilt from the stored chunks: the bytes before the restart count.
             let committed = try await store.commitUpload(
-                uploadId: uploadId, expectedSHA256: SHA256Hasher.digest(content), actor: alice)
+                uploadId: uploadId, expectedSHA256: SHA256Hasher.digest(content),
+                expectedXXH128: XXH3Hash128.hash(content), actor: alice)
             #expect(committed.meta.sha256 == SHA256Hasher.digest(content))
             #expect(try readAll(store, acme, committed.meta.artifactId) == content)
         }
@@ -341,5 +343,36 @@ import Testing
         #expect(committed.deduplicated == false)
         #expect(try readAll(store, acme, committed.meta.artifactId) == content)
         #expect(try store.usage(tenant: acme).storedBytes == before.storedBytes + UInt64(content.count))
+    }
+
+    @Test func aWrongTransferCheckIsRefusedAndTheUploadStaysOpen() async throws {
+        let fixture = try StoreFixture()
+        let store = fixture.store
+        let content = pseudoRandomBytes(2 * chunkBytes + 99, seed: 52)
+        let upload = try await begin(store, declaredSize: UInt64(content.count))
+        for start in stride(from: 0, to: content.count, by: 100_000) {
+            let end = min(content.count, start + 100_000)
+            _ = try await store.append(
+                uploadId: upload.uploadId, offset: UInt64(start), bytes: Array(content[start..<end]), actor: alice)
+        }
+        var damaged = content
+        damaged[chunkBytes] ^= 0x80
+        let wrong = XXH3Hash128.hash(damaged)
+        await expectStoreError(.digestMismatch, .checksums(expected: wrong, actual: XXH3Hash128.hash(content))) {
+            try await store.commitUpload(uploadId: upload.uploadId, expectedXXH128: wrong, actor: alice)
+        }
+        // A right sha256 does not let a wrong check through.
+        await expectStoreError(.digestMismatch, .checksums(expected: wrong, actual: XXH3Hash128.hash(content))) {
+            try await store.commitUpload(
+                uploadId: upload.uploadId, expectedSHA256: SHA256Hasher.digest(content), expectedXXH128: wrong,
+                actor: alice)
+        }
+        #expect(try store.uploadStatus(uploadId: upload.uploadId, actor: alice).offset == UInt64(content.count))
+        #expect(try allArtifacts(store, tenant: acme).isEmpty)
+
+        let committed = try await store.commitUpload(
+            uploadId: upload.uploadId, expectedXXH128: XXH3Hash128.hash(content), actor: alice)
+        #expect(committed.meta.sha256 == SHA256Hasher.digest(content))
+        #expect(try readAll(store, acme, committed.meta.artifactId) == content)
     }
 }

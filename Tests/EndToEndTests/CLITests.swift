@@ -108,6 +108,62 @@ struct CLITests {
     }
 
     @Test(.timeLimit(.minutes(1)))
+    func putRefusesBytesDamagedOnTheWay() async throws {
+        let server = try await ServerProcess.start()
+        let content = randomBytes(6 << 20)
+        let file = server.scratch("damaged.bin")
+        try Data(content).write(to: URL(fileURLWithPath: file))
+        // 2 MiB into the requests is inside the first append's attachment: the framing stays intact and
+        // only the content changes, which nothing but the transfer check (XXH3-128 here) can tell.
+        for (index, source) in [file, "-"].enumerated() {
+            let proxy = try InterposingProxy(
+                path: server.scratch("flip\(index).sock"), upstream: server.socketPath,
+                behavior: .flipRequestByte(at: 2 << 20))
+            defer { proxy.close() }
+            let put = try await server.cairn(
+                ["put", source, "--provider", "p", "--socket", proxy.path] + tenant, stdin: content)
+            #expect(put.status == 1, "\(source): \(put)")
+            #expect(put.errorOutput.hasPrefix("cairn: DIGEST_MISMATCH: "), "\(source): \(put)")
+        }
+        // Nothing stored, nothing left open.
+        let listed = try await server.cairn(["ls", "--json"] + tenant)
+        #expect(listed.status == 0 && listed.output.isEmpty, "\(listed)")
+        #expect(keyValues(try await server.cairn(["health"]).output)["openUploads"] == "0")
+
+        // Unharmed, the same put stores the file.
+        let put = try await server.cairn(["put", file, "--provider", "p", "--json"] + tenant)
+        #expect(put.status == 0, "\(put)")
+        #expect(try json(put.output)["sha256"]?.stringValue == sha256(content))
+    }
+
+    @Test(.timeLimit(.minutes(1)))
+    func putWithAnExpectedDigestStoresOnlyThatContent() async throws {
+        let server = try await ServerProcess.start()
+        let content = randomBytes(300_000)
+        let file = server.scratch("expected.bin")
+        try Data(content).write(to: URL(fileURLWithPath: file))
+        let other = sha256(Array("other".utf8))
+
+        for source in [file, "-"] {
+            let refused = try await server.cairn(
+                ["put", source, "--provider", "p", "--sha256", other] + tenant, stdin: content)
+            #expect(refused.status == 1, "\(source): \(refused)")
+            #expect(refused.errorOutput.hasPrefix("cairn: DIGEST_MISMATCH: "), "\(source): \(refused)")
+        }
+        let listed = try await server.cairn(["ls", "--json"] + tenant)
+        #expect(listed.status == 0 && listed.output.isEmpty, "\(listed)")
+
+        let malformed = try await server.cairn(["put", file, "--provider", "p", "--sha256", "abc"] + tenant)
+        #expect(malformed.status == 2, "\(malformed)")
+        #expect(malformed.errorOutput.contains("--sha256"), "\(malformed)")
+
+        let stored = try await server.cairn(
+            ["put", file, "--provider", "p", "--json", "--sha256", "SHA256:" + sha256(content).uppercased()] + tenant)
+        #expect(stored.status == 0, "\(stored)")
+        #expect(try json(stored.output)["sha256"]?.stringValue == sha256(content))
+    }
+
+    @Test(.timeLimit(.minutes(1)))
     func tenantCommands() async throws {
         let server = try await ServerProcess.start()
         let env = ["CAIRN_TENANT": "acme"]

@@ -288,7 +288,9 @@ struct MaterializeCLITests {
     @Test(.timeLimit(.minutes(1)))
     func aSignalWhileTheFilesAreWrittenRemovesThem() async throws {
         let fixture = try await configured()
-        let proxy = try StallingProxy(path: fixture.server.scratch("proxy.sock"), upstream: fixture.server.socketPath)
+        let proxy = try InterposingProxy(
+            path: fixture.server.scratch("proxy.sock"), upstream: fixture.server.socketPath, behavior: .stallAtFirstRead
+        )
         defer { proxy.close() }
         let marker = fixture.out + "/ran"
         let run = try fixture.server.launch(
@@ -417,85 +419,4 @@ struct MaterializeCLITests {
         }
         return result
     }
-}
-
-/// A Unix-socket proxy in front of a real server that stops passing the
-/// client's requests on at the first `artifacts.read`, so that a test can
-/// act while a download is under way. One connection, on threads of its own.
-final class StallingProxy: Sendable {
-    let path: String
-    /// Yields once, when a read has been held back.
-    let stalled: AsyncStream<Void>
-    private let listener: Int32
-
-    init(path: String, upstream: String) throws {
-        self.path = path
-        let (stalled, held) = AsyncStream<Void>.makeStream()
-        self.stalled = stalled
-        let fd = Self.unixSocket()
-        guard fd >= 0, ServerProcess.withUnixAddress(path, { bind(fd, $0, $1) }) == 0, listen(fd, 1) == 0 else {
-            throw ServerProcess.FixtureError(description: "cannot listen on \(path): \(errno)")
-        }
-        listener = fd
-        Thread.detachNewThread {
-            let client = accept(fd, nil, nil)
-            let server = Self.unixSocket()
-            guard client >= 0, server >= 0, ServerProcess.withUnixAddress(upstream, { connect(server, $0, $1) }) == 0
-            else { return }
-            Thread.detachNewThread { Self.copy(from: server, to: client) }
-            // Requests, line by line, up to the first read.
-            var pending: [UInt8] = []
-            var buffer = [UInt8](repeating: 0, count: 65536)
-            while true {
-                let count = read(client, &buffer, buffer.count)
-                guard count > 0 else { return }
-                pending += buffer[0..<count]
-                while let newline = pending.firstIndex(of: 0x0a) {
-                    let line = Array(pending[...newline])
-                    pending.removeSubrange(...newline)
-                    if String(decoding: line, as: UTF8.self).contains("\"artifacts.read\"") {
-                        held.yield()
-                        while read(client, &buffer, buffer.count) > 0 {}
-                        return
-                    }
-                    guard write(server, line, line.count) == line.count else { return }
-                }
-            }
-        }
-    }
-
-    /// Stops accepting and removes the socket.
-    func close() {
-        shutdown(listener, Int32(SHUT_RDWR))
-        releaseDescriptor(listener)
-        unlink(path)
-    }
-
-    private static func unixSocket() -> Int32 {
-        #if canImport(Glibc)
-            socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
-        #else
-            socket(AF_UNIX, SOCK_STREAM, 0)
-        #endif
-    }
-
-    /// Copies bytes until either side closes.
-    private static func copy(from source: Int32, to destination: Int32) {
-        var buffer = [UInt8](repeating: 0, count: 65536)
-        while true {
-            let count = read(source, &buffer, buffer.count)
-            guard count > 0 else { return }
-            var written = 0
-            while written < count {
-                let result = buffer.withUnsafeBytes { write(destination, $0.baseAddress! + written, count - written) }
-                guard result > 0 else { return }
-                written += result
-            }
-        }
-    }
-}
-
-/// `close(2)`, named apart from ``StallingProxy/close()``.
-private func releaseDescriptor(_ fd: Int32) {
-    close(fd)
 }

@@ -1,4 +1,5 @@
 import CairnClient
+import CairnDigest
 import CairnProtocol
 import Foundation
 import Testing
@@ -51,6 +52,7 @@ struct ProtocolEndToEndTests {
         #expect(hello["version"]?.stringValue?.isEmpty == false)
         #expect(hello["protocol"] == 1)
         #expect(hello["capabilities"]?.arrayValue?.contains("binaryAttachments") == true, "\(hello)")
+        #expect(hello["capabilities"]?.arrayValue?.contains("xxh128") == true, "\(hello)")
         #expect(hello["limits"]?["maxRequestBytes"] == .int(16 << 20))
         #expect(hello["limits"]?["maxChunkBytes"] == .int(4 << 20))
         #expect(hello["limits"]?["maxArtifactBytes"] == .int(4 << 30))
@@ -337,9 +339,26 @@ struct ProtocolEndToEndTests {
         let mismatchData = expectError(mismatch, "DIGEST_MISMATCH", id: "d")
         #expect(mismatchData["expected"] == .string(wrongDigest))
         #expect(mismatchData["actual"] == .string(Payload.sha256(otherContent)))
+        #expect(mismatchData["algorithm"] == "sha256")
+        // The same for an XXH3-128 transfer check (the `xxh128` capability); a malformed one is INVALID_PARAMS.
+        let wrongChecksum = XXH3Hash128.hash(otherContent + [0]).hex
+        let checksumMismatch = try await socket.request(
+            "x", "uploads.commit", ["uploadId": otherId, "xxh128": .string(wrongChecksum)])
+        let checksumData = expectError(checksumMismatch, "DIGEST_MISMATCH", id: "x")
+        #expect(checksumData["expected"] == .string(wrongChecksum))
+        #expect(checksumData["actual"] == .string(XXH3Hash128.hash(otherContent).hex))
+        #expect(checksumData["algorithm"] == "xxh128")
+        for malformed: JSONValue in [.string("xxh128:" + wrongChecksum), .string(String(wrongChecksum.dropLast())), 7] {
+            let response = try await socket.request(
+                "m", "uploads.commit", ["uploadId": otherId, "xxh128": malformed])
+            expectError(response, "INVALID_PARAMS", id: "m", field: "xxh128")
+        }
         let otherCommitted = try await socket.result(
             "uploads.commit",
-            ["uploadId": otherId, "sha256": .string("SHA256:" + Payload.sha256(otherContent).uppercased())])
+            [
+                "uploadId": otherId, "sha256": .string("SHA256:" + Payload.sha256(otherContent).uppercased()),
+                "xxh128": .string(XXH3Hash128.hash(otherContent).hex.uppercased()),
+            ])
         #expect(otherCommitted["sizeBytes"] == 1000)
 
         // A digest declared at begin is checked at commit.
