@@ -46,6 +46,12 @@ public final class CairnClient {
         let channel: NIOAsyncChannel<ByteBuffer, ByteBuffer>
         do {
             channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+                .channelOption(
+                    ChannelOptions.recvAllocator,
+                    value: AdaptiveRecvByteBufferAllocator(
+                        minimum: 64, initial: 2048, maximum: SocketTuning.maxReadBytes)
+                )
+                .channelOption(ChannelOptions.socketOption(.so_sndbuf), value: SocketTuning.sendBufferBytes)
                 .connect(unixDomainSocketPath: socketPath) { channel in
                     channel.eventLoop.makeCompletedFuture {
                         try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)

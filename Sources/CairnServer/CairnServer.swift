@@ -50,6 +50,12 @@ public final class CairnServer: Service, Sendable {
             // A client may shut its writing half after the last request (socat does)
             // and still read the responses.
             .childChannelOption(ChannelOptions.allowRemoteHalfClosure, value: true)
+            // Bulk transfers: see `SocketTuning`.
+            .childChannelOption(
+                ChannelOptions.recvAllocator,
+                value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 2048, maximum: SocketTuning.maxReadBytes)
+            )
+            .childChannelOption(ChannelOptions.socketOption(.so_sndbuf), value: SocketTuning.sendBufferBytes)
             .bind(unixDomainSocketPath: path, cleanupExistingSocketFile: false) { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(IdleStateHandler(readTimeout: idle))
