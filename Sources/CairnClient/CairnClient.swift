@@ -49,7 +49,7 @@ public final class CairnClient {
                 .channelOption(
                     ChannelOptions.recvAllocator,
                     value: AdaptiveRecvByteBufferAllocator(
-                        minimum: 64, initial: 2048, maximum: SocketTuning.maxReadBytes)
+                        minimum: 64, initial: 2048, maximum: SocketTuning.clientMaxReadBytes)
                 )
                 .channelOption(ChannelOptions.socketOption(.so_sndbuf), value: SocketTuning.sendBufferBytes)
                 .connect(unixDomainSocketPath: socketPath) { channel in

@@ -13,8 +13,15 @@ public enum SocketTuning {
     /// a host with a lower limit the connection just keeps that limit.
     public static let sendBufferBytes = 4 << 20
 
-    /// The largest single read from a connection. Reads start small and grow
-    /// only while the peer keeps them full (NIO's adaptive allocator), so an
-    /// idle or chatty connection keeps small buffers.
-    public static let maxReadBytes = 1 << 20
+    /// The largest single read of the client: a whole `artifacts.read`
+    /// response in four reads. Reads start small and grow only while the
+    /// peer keeps them full (NIO's adaptive allocator), so a chatty
+    /// connection keeps small buffers.
+    public static let clientMaxReadBytes = 1 << 20
+
+    /// The largest single read of the server, from each connection. Smaller
+    /// than the client's: a connection may have several reads queued for
+    /// its request loop, and a server has many connections; uploads were as
+    /// fast with 256 KiB as with 1 MiB (docs/performance.md).
+    public static let serverMaxReadBytes = 256 << 10
 }

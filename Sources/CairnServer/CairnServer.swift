@@ -53,7 +53,8 @@ public final class CairnServer: Service, Sendable {
             // Bulk transfers: see `SocketTuning`.
             .childChannelOption(
                 ChannelOptions.recvAllocator,
-                value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 2048, maximum: SocketTuning.maxReadBytes)
+                value: AdaptiveRecvByteBufferAllocator(
+                    minimum: 64, initial: 2048, maximum: SocketTuning.serverMaxReadBytes)
             )
             .childChannelOption(ChannelOptions.socketOption(.so_sndbuf), value: SocketTuning.sendBufferBytes)
             .bind(unixDomainSocketPath: path, cleanupExistingSocketFile: false) { channel in

@@ -114,26 +114,34 @@ struct CLITests {
         let file = server.scratch("damaged.bin")
         try Data(content).write(to: URL(fileURLWithPath: file))
         // 2 MiB into the requests is inside the first append's attachment: the framing stays intact and
-        // only the content changes, which nothing but the transfer check (XXH3-128 here) can tell.
-        for (index, source) in [file, "-"].enumerated() {
+        // only the content changes, which nothing but the transfer check can tell: XXH3-128, or SHA-256
+        // where the server does not list `xxh128` (here: where the proxy hides it).
+        for (index, (source, hidden)) in [(file, nil), ("-", nil), (file, "xxh128"), ("-", "xxh128")].enumerated() {
             let proxy = try InterposingProxy(
                 path: server.scratch("flip\(index).sock"), upstream: server.socketPath,
-                behavior: .flipRequestByte(at: 2 << 20))
+                behavior: .tamper(flipRequestByteAt: 2 << 20, hideCapability: hidden))
             defer { proxy.close() }
             let put = try await server.cairn(
                 ["put", source, "--provider", "p", "--socket", proxy.path] + tenant, stdin: content)
-            #expect(put.status == 1, "\(source): \(put)")
-            #expect(put.errorOutput.hasPrefix("cairn: DIGEST_MISMATCH: "), "\(source): \(put)")
+            #expect(put.status == 1, "\(source), \(hidden ?? "-"): \(put)")
+            #expect(put.errorOutput.hasPrefix("cairn: DIGEST_MISMATCH: "), "\(source), \(hidden ?? "-"): \(put)")
+            #expect(put.errorOutput.contains(hidden == nil ? "xxh128" : "sha256"), "\(put)")
         }
         // Nothing stored, nothing left open.
         let listed = try await server.cairn(["ls", "--json"] + tenant)
         #expect(listed.status == 0 && listed.output.isEmpty, "\(listed)")
         #expect(keyValues(try await server.cairn(["health"]).output)["openUploads"] == "0")
 
-        // Unharmed, the same put stores the file.
-        let put = try await server.cairn(["put", file, "--provider", "p", "--json"] + tenant)
-        #expect(put.status == 0, "\(put)")
-        #expect(try json(put.output)["sha256"]?.stringValue == sha256(content))
+        // Unharmed, the same put stores the file, whichever check it makes.
+        let hiding = try InterposingProxy(
+            path: server.scratch("hide.sock"), upstream: server.socketPath,
+            behavior: .tamper(flipRequestByteAt: nil, hideCapability: "xxh128"))
+        defer { hiding.close() }
+        for socket in [hiding.path, server.socketPath] {
+            let put = try await server.cairn(["put", file, "--provider", "p", "--json", "--socket", socket] + tenant)
+            #expect(put.status == 0, "\(put)")
+            #expect(try json(put.output)["sha256"]?.stringValue == sha256(content))
+        }
     }
 
     @Test(.timeLimit(.minutes(1)))

@@ -15,8 +15,10 @@ final class InterposingProxy: Sendable {
         /// `artifacts.read`, so that a test can act while a download is under way.
         case stallAtFirstRead
         /// Pass everything on, but invert the bits of the client's byte at
-        /// this position of the stream (counted from 0), as a faulty path would.
-        case flipRequestByte(at: Int)
+        /// `flipRequestByteAt` (counted from 0 in its stream), as a faulty
+        /// path would, and blank `hideCapability` out of the server's first
+        /// response (its `system.hello`), as an older server would answer.
+        case tamper(flipRequestByteAt: Int?, hideCapability: String?)
     }
 
     let path: String
@@ -38,10 +40,13 @@ final class InterposingProxy: Sendable {
             let server = Self.unixSocket()
             guard client >= 0, server >= 0, ServerProcess.withUnixAddress(upstream, { connect(server, $0, $1) }) == 0
             else { return }
-            Thread.detachNewThread { Self.copy(from: server, to: client) }
             switch behavior {
-            case .stallAtFirstRead: Self.passRequestsUntilARead(from: client, to: server, held: held)
-            case .flipRequestByte(let position): Self.copy(from: client, to: server, flippingByteAt: position)
+            case .stallAtFirstRead:
+                Thread.detachNewThread { Self.copy(from: server, to: client) }
+                Self.passRequestsUntilARead(from: client, to: server, held: held)
+            case .tamper(let position, let capability):
+                Thread.detachNewThread { Self.copy(from: server, to: client, blankingInFirstRead: capability) }
+                Self.copy(from: client, to: server, flippingByteAt: position)
             }
         }
     }
@@ -84,8 +89,13 @@ final class InterposingProxy: Sendable {
         }
     }
 
-    /// Copies bytes until either side closes, inverting the one at `flipped` if given.
-    private static func copy(from source: Int32, to destination: Int32, flippingByteAt flipped: Int? = nil) {
+    /// Copies bytes until either side closes, inverting the one at `flipped`
+    /// if given, and replacing `"capability"` (with its comma) by as many
+    /// spaces in the first read (a JSON array stays valid and the line as long).
+    private static func copy(
+        from source: Int32, to destination: Int32, flippingByteAt flipped: Int? = nil,
+        blankingInFirstRead capability: String? = nil
+    ) {
         var buffer = [UInt8](repeating: 0, count: 65536)
         var position = 0
         while true {
@@ -93,6 +103,17 @@ final class InterposingProxy: Sendable {
             guard count > 0 else { return }
             if let flipped, position <= flipped, flipped < position + count {
                 buffer[flipped - position] ^= 0xFF
+            }
+            if let capability, position == 0 {
+                let pattern = Array(",\"\(capability)\"".utf8)
+                var index = 0
+                while index + pattern.count <= count {
+                    if Array(buffer[index..<index + pattern.count]) == pattern {
+                        buffer.replaceSubrange(
+                            index..<index + pattern.count, with: repeatElement(UInt8(ascii: " "), count: pattern.count))
+                    }
+                    index += 1
+                }
             }
             position += count
             var written = 0

@@ -83,8 +83,10 @@ def watch(pid, out):
                 for l in f:
                     if l.startswith("RssAnon:"):
                         peak = max(peak, int(l.split()[1]))
-            with open(out, "w") as f:
+            # Atomically: the script kills this process at any moment and then reads the file.
+            with open(out + ".tmp", "w") as f:
                 f.write(str(peak))
+            os.replace(out + ".tmp", out)
             time.sleep(0.005)
     except (FileNotFoundError, ProcessLookupError):
         pass
