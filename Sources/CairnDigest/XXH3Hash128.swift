@@ -3,8 +3,9 @@ import CXXHash
 /// An XXH3-128 hash (seed 0, libxxhash): 16 bytes, a fast checksum that is
 /// not cryptographic.
 ///
-/// Cairn uses it to detect damage to stored chunks, where it costs about a
-/// tenth of a SHA-256 pass. It makes no promise against a deliberate
+/// Cairn uses it to detect damage to stored chunks, and bytes lost or
+/// changed between a client and the server (the upload transfer check,
+/// ``XXH3Hasher128``), where it costs about a tenth of a SHA-256 pass. It makes no promise against a deliberate
 /// change (anyone able to rewrite the bytes can rewrite their hash), so it
 /// never stands in for a ``SHA256Digest``: content is addressed and
 /// verified as a whole by its SHA-256.

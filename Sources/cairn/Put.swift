@@ -19,9 +19,9 @@ struct Put: AsyncParsableCommand {
             of the bytes read is computed while reading and checked by the server at the commit, so the \
             commit is refused if a byte went astray: XXH3-128 where the server offers it (xxh128 in \
             system.hello's capabilities), else SHA-256. The server computes the content's sha256 itself; \
-            --sha256 makes it refuse content with another digest. An interrupted put of a regular file resumes where it stopped when the same command is run \
-            again (state in $XDG_STATE_HOME/cairn/uploads/); standard input never resumes. Prints the \
-            artifact's meta.
+            --sha256 makes it refuse content with another digest. An interrupted put of a regular file \
+            resumes where it stopped when the same command is run again (state in \
+            $XDG_STATE_HOME/cairn/uploads/); standard input never resumes. Prints the artifact's meta.
             """
     )
 
