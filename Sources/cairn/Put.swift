@@ -171,36 +171,17 @@ struct Upload {
             label: label, total: size, resumedBytes: offset, enabled: ProgressBar.shouldShow(json: json))
         defer { progress.interrupt() }
         progress.update(offset)
-        // Up to four appends in flight: the next chunk is read and hashed here
-        // while the server stores earlier ones, and the server's writer can
-        // store several in one transaction.
-        var sent = offset
-        do {
-            while sent < size || connection.requestsInFlight > 0 {
-                if sent < size && connection.requestsInFlight < Self.appendsInFlight {
-                    let count = Int(min(UInt64(chunk), size - sent))
-                    let bytes = try readChunk(fd, path: path, count: count, at: sent)
-                    guard bytes.count == count else {
-                        await connection.discardResponsesInFlight()
-                        try? await connection.abort(uploadId: id)
-                        records.remove(key)
-                        throw LocalFailure("\(path) shrank while it was being uploaded; nothing was stored")
-                    }
-                    checksum.update(bytes)
-                    try await connection.sendAppend(uploadId: id, offset: sent, bytes: bytes)
-                    sent += UInt64(count)
-                    continue
-                }
-                let next = try await connection.receiveAppendOffset()
-                guard next > offset, next <= sent else {
-                    throw CairnClientError.protocolViolation("uploads.append answered offset \(next) after \(offset)")
-                }
-                offset = next
-                progress.update(offset)
+        try await sendAppends(to: id, from: offset, checking: checksum, progress: &progress) { sent in
+            guard sent < size else { return nil }
+            let count = Int(min(UInt64(chunk), size - sent))
+            let bytes = try readChunk(fd, path: path, count: count, at: sent)
+            guard bytes.count == count else {
+                await connection.discardResponsesInFlight()
+                try? await connection.abort(uploadId: id)
+                records.remove(key)
+                throw LocalFailure("\(path) shrank while it was being uploaded; nothing was stored")
             }
-        } catch {
-            await connection.discardResponsesInFlight()
-            throw error
+            return bytes
         }
         let after = try FileIO.status(fd)
         guard UInt64(after.st_size) == size, FileIO.modificationNanoseconds(after) == key.modified else {
@@ -229,24 +210,56 @@ struct Upload {
         defer { progress.interrupt() }
         do {
             let checksum = TransferCheck(check)
-            var offset: UInt64 = 0
-            while true {
-                let bytes: [UInt8]
+            try await sendAppends(to: id, from: 0, checking: checksum, progress: &progress) { _ in
                 do {
-                    bytes = try FileIO.read(fd, upTo: chunk)
+                    let bytes = try FileIO.read(fd, upTo: chunk)
+                    return bytes.isEmpty ? nil : bytes
                 } catch {
                     throw LocalFailure("cannot read \(path == "-" ? "standard input" : path): \(error)")
                 }
-                if bytes.isEmpty { break }
-                checksum.update(bytes)
-                offset = try await connection.append(uploadId: id, offset: offset, bytes: bytes)
-                progress.update(offset)
             }
             progress.finish()
             return try await checksum.commit(uploadId: id, sha256: expectedSHA256, on: connection)
         } catch {
             // Best effort: over a connection that still works, leave nothing open behind.
             try? await connection.abort(uploadId: id)
+            throw error
+        }
+    }
+
+    /// Sends the pieces `next` reads (given the offset they start at; `nil`
+    /// at the end), keeping up to ``appendsInFlight`` appends in flight: the
+    /// next piece is read and hashed here while the server stores earlier
+    /// ones, and the server's writer can store several in one transaction.
+    /// Returns once every append is stored.
+    private func sendAppends(
+        to uploadId: String, from start: UInt64, checking checksum: TransferCheck, progress: inout ProgressBar,
+        next: (UInt64) async throws -> [UInt8]?
+    ) async throws {
+        var sent = start
+        var stored = start
+        var ended = false
+        do {
+            while !ended || connection.requestsInFlight > 0 {
+                if !ended && connection.requestsInFlight < Self.appendsInFlight {
+                    guard let bytes = try await next(sent) else {
+                        ended = true
+                        continue
+                    }
+                    checksum.update(bytes)
+                    try await connection.sendAppend(uploadId: uploadId, offset: sent, bytes: bytes)
+                    sent += UInt64(bytes.count)
+                    continue
+                }
+                let offset = try await connection.receiveAppendOffset()
+                guard offset > stored, offset <= sent else {
+                    throw CairnClientError.protocolViolation("uploads.append answered offset \(offset) after \(stored)")
+                }
+                stored = offset
+                progress.update(stored)
+            }
+        } catch {
+            await connection.discardResponsesInFlight()
             throw error
         }
     }

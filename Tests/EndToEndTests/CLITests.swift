@@ -169,6 +169,15 @@ struct CLITests {
             ["put", file, "--provider", "p", "--json", "--sha256", "SHA256:" + sha256(content).uppercased()] + tenant)
         #expect(stored.status == 0, "\(stored)")
         #expect(try json(stored.output)["sha256"]?.stringValue == sha256(content))
+        // From standard input in 74 pipelined appends, and read back.
+        let streamed = try await server.cairn(
+            ["put", "-", "--provider", "p", "--json", "--chunk-bytes", "4096", "--sha256", sha256(content)] + tenant,
+            stdin: content)
+        #expect(streamed.status == 0, "\(streamed)")
+        let streamedId = try #require(try json(streamed.output)["artifactId"]?.stringValue)
+        let copy = server.scratch("streamed.copy")
+        #expect(try await server.cairn(["get", streamedId, "-o", copy] + tenant).status == 0)
+        #expect(FileManager.default.contents(atPath: copy) == Data(content))
     }
 
     @Test(.timeLimit(.minutes(1)))
