@@ -2,6 +2,7 @@ import Dispatch
 import LMDB
 import Logging
 import StoreLayout
+import Synchronization
 
 /// The store's single writer: runs write transactions one at a time on a
 /// dedicated queue, so callers await instead of blocking threads, and no
@@ -12,6 +13,11 @@ import StoreLayout
 /// therefore be free of side effects outside the transaction. At the limit,
 /// or when the disk is full, the transaction is aborted and the caller gets
 /// ``StoreError/Code/storeFull`` with nothing written.
+///
+/// Durable writes that wait for the writer together are committed together
+/// (group commit): each runs in a nested transaction of one write
+/// transaction, so each still succeeds or fails on its own, and one pair of
+/// flushes makes them all durable before any caller hears back.
 final class StoreWriter: Sendable {
     /// How durable a commit must be.
     enum Durability {
@@ -27,6 +33,11 @@ final class StoreWriter: Sendable {
     let mapSizeLimit: Int
     private let queue = DispatchQueue(label: "cairn.store.writer", qos: .userInitiated)
     private let logger: Logger
+    /// Durable writes waiting for the writer, oldest first.
+    private let waiting = Mutex<[any GroupedWrite]>([])
+
+    /// The most durable writes one group commit holds.
+    static let maxGroup = 64
 
     init(environment: Environment, mapSizeLimit: Int, logger: Logger) {
         self.environment = environment
@@ -34,16 +45,49 @@ final class StoreWriter: Sendable {
         self.logger = logger
     }
 
-    /// Runs `body` in a write transaction on the writer queue.
+    /// Runs `body` in a write transaction on the writer queue; a durable
+    /// one possibly with others (a group commit), in a nested transaction of
+    /// its own.
     func perform<R: Sendable>(
         _ durability: Durability = .durable,
         _ body: @escaping @Sendable (borrowing Transaction) throws -> R
     ) async throws -> R {
         try await withCheckedThrowingContinuation { continuation in
-            queue.async {
-                continuation.resume(with: Result { try self.run(durability, body) })
+            guard durability == .durable else {
+                queue.async { continuation.resume(with: Result { try self.run(durability, body) }) }
+                return
             }
+            waiting.withLock { $0.append(DurableWrite(body, continuation)) }
+            queue.async { self.commitWaitingGroup() }
         }
+    }
+
+    /// On the writer queue: commits the durable writes waiting now, up to
+    /// ``maxGroup``, in one transaction. A write whose body throws leaves
+    /// the others be; when LMDB itself fails (a full map or disk, a failed
+    /// commit) every write of the group runs again on its own, so that each
+    /// gets the writer's map growth and its own outcome.
+    private func commitWaitingGroup() {
+        let group: [any GroupedWrite] = waiting.withLock { waiting in
+            let taken = Array(waiting.prefix(Self.maxGroup))
+            waiting.removeFirst(taken.count)
+            return taken
+        }
+        guard group.count > 1 else {
+            // One alone, or none: an earlier call took this one's write.
+            group.first?.runAlone(on: self)
+            return
+        }
+        do {
+            try run(.durable) { txn in
+                for write in group { try write.attempt(in: txn) }
+            }
+        } catch {
+            logger.debug("group commit failed, writing one by one", metadata: ["error": "\(error)"])
+            for write in group { write.runAlone(on: self) }
+            return
+        }
+        for write in group { write.finish() }
     }
 
     /// Runs `body` synchronously; for start-up work before the store is shared.
@@ -66,7 +110,7 @@ final class StoreWriter: Sendable {
         queue.sync {}
     }
 
-    private func run<R>(_ durability: Durability, _ body: (borrowing Transaction) throws -> R) throws -> R {
+    fileprivate func run<R>(_ durability: Durability, _ body: (borrowing Transaction) throws -> R) throws -> R {
         dispatchPrecondition(condition: .onQueue(queue))
         try environment.setMetaSyncDeferred(durability == .deferred)
         var turnedOver = false
@@ -126,5 +170,49 @@ final class StoreWriter: Sendable {
         }
         logger.info("store map grown", metadata: ["from": "\(current)", "to": "\(next)"])
         return true
+    }
+}
+
+/// A durable write waiting for a group commit (``StoreWriter/perform(_:_:)``).
+private protocol GroupedWrite: Sendable {
+    /// Runs the body in a nested transaction of `txn` and keeps its outcome;
+    /// throws only what LMDB itself reports, which fails the whole group.
+    func attempt(in txn: borrowing Transaction) throws
+    /// Hands the kept outcome to the caller, once the group is committed.
+    func finish()
+    /// Runs the body in a transaction of its own and hands over the outcome.
+    func runAlone(on writer: StoreWriter)
+}
+
+private final class DurableWrite<R: Sendable>: GroupedWrite, @unchecked Sendable {
+    private let body: @Sendable (borrowing Transaction) throws -> R
+    private let continuation: CheckedContinuation<R, any Error>
+    /// Touched only on the writer queue.
+    private var outcome: Result<R, any Error>?
+
+    init(
+        _ body: @escaping @Sendable (borrowing Transaction) throws -> R,
+        _ continuation: CheckedContinuation<R, any Error>
+    ) {
+        self.body = body
+        self.continuation = continuation
+    }
+
+    func attempt(in txn: borrowing Transaction) throws {
+        do {
+            outcome = .success(try txn.withNestedTransaction(body))
+        } catch let error as LMDBError {
+            throw error
+        } catch {
+            outcome = .failure(error)
+        }
+    }
+
+    func finish() {
+        continuation.resume(with: outcome!)
+    }
+
+    func runAlone(on writer: StoreWriter) {
+        continuation.resume(with: Result { try writer.run(.durable, body) })
     }
 }

@@ -31,6 +31,44 @@ import Testing
         #expect(try allEvents(store, tenant: acme).map(\.seq) == Array(1...8))
     }
 
+    @Test func concurrentStagesOverAQuotaFailAloneAndLeaveNothing() async throws {
+        // Durable writes that wait together are committed together, each in a nested
+        // transaction: the ones the quota refuses must leave no chunk, blob or event.
+        let fixture = try StoreFixture()
+        let store = fixture.store
+        _ = try await store.setQuota(tenant: acme, maxBytes: .unchanged, maxArtifacts: .set(10), actor: alice)
+        let contents = (0..<48).map { pseudoRandomBytes(3000 + $0 * 50, seed: 1300 + UInt64($0)) }
+        let results = await withTaskGroup(of: (Int, Result<CommittedArtifact, any Error>).self) { group in
+            for (index, content) in contents.enumerated() {
+                group.addTask { (index, await outcome { try await stage(store, acme, content) }) }
+            }
+            return await group.reduce(into: [:]) { $0[$1.0] = $1.1 }
+        }
+        var stored: [Int] = []
+        for (index, result) in results {
+            switch result {
+            case .success(let committed):
+                stored.append(index)
+                #expect(try readAll(store, acme, committed.meta.artifactId) == contents[index])
+            case .failure(let error):
+                #expect((error as? StoreError)?.code == .quotaExceeded, "\(error)")
+            }
+        }
+        #expect(stored.count == 10)
+        let usage = try store.usage(tenant: acme)
+        #expect(usage.artifactCount == 10)
+        #expect(usage.storedBytes == stored.reduce(0) { $0 + UInt64(contents[$1].count) })
+        #expect(try allArtifacts(store, tenant: acme).count == 10)
+        let staged = try allEvents(store, tenant: acme).filter { $0.action == "artifact.created" }
+        #expect(staged.count == 10)
+        for index in Set(contents.indices).subtracting(stored) {
+            await expectStoreError(.notFound) {
+                try store.stat(tenant: acme, sha256: SHA256Hasher.digest(contents[index]))
+            }
+        }
+        #expect(try store.verifyBlobs(tenant: acme).corrupt.isEmpty)
+    }
+
     @Test func racingAppendsAtTheSameOffsetStoreOneOfThem() async throws {
         let fixture = try StoreFixture()
         let store = fixture.store
