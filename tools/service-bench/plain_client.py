@@ -7,6 +7,8 @@ a script in any language would, plus a few load modes. Standard library only.
   plain_client.py SOCKET put TENANT FILE            base64 uploads.begin/append/commit
   plain_client.py SOCKET get TENANT ID              base64 reads to nowhere, digest checked
   plain_client.py SOCKET meta-rps TENANT ID N CONNS pipelined artifacts.meta, N per connection
+  plain_client.py SOCKET upload-rps TENANT N CONNS  artifacts.upload of 4 KiB of new content, one at a time,
+                                                    N per connection (each a durable commit)
   plain_client.py SOCKET watch PID OUT              samples RssAnon of PID until killed
 """
 import base64, hashlib, json, os, socket, sys, threading, time
@@ -75,6 +77,30 @@ def meta_rps(path, tenant, artifact, n, conns):
     print(f"{n * conns / elapsed:.0f}")
 
 
+def upload_rps(path, tenant, n, conns):
+    failures = []
+
+    def one(connection):
+        sock, reader = connect(path)
+        try:
+            for i in range(n):
+                data = base64.b64encode(os.urandom(4096)).decode()
+                call(sock, reader, i, "artifacts.upload", {"tenant": tenant, "providerId": f"small{connection}", "mimeType": "application/octet-stream", "data": data})
+        except SystemExit as failure:
+            failures.append(failure)
+
+    start = time.perf_counter()
+    threads = [threading.Thread(target=one, args=(c,)) for c in range(conns)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    elapsed = time.perf_counter() - start
+    if failures:
+        raise failures[0]
+    print(f"{n * conns / elapsed:.0f}")
+
+
 def watch(pid, out):
     peak = 0
     try:
@@ -100,5 +126,7 @@ if __name__ == "__main__":
         get(sock, *rest)
     elif mode == "meta-rps":
         meta_rps(sock, rest[0], rest[1], int(rest[2]), int(rest[3]))
+    elif mode == "upload-rps":
+        upload_rps(sock, rest[0], int(rest[1]), int(rest[2]))
     elif mode == "watch":
         watch(int(rest[0]), rest[1])
