@@ -111,7 +111,7 @@ let package = Package(
             name: "cairn-store-bench",
             dependencies: [
                 "CMalloc",
-                "CairnStore", "CairnDigest",
+                "CairnStore", "CairnDigest", "LMDB", "StoreLayout",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],

@@ -1,8 +1,10 @@
 import CairnDigest
+import Dispatch
 import Foundation
 import LMDB
 import Logging
 import StoreLayout
+import Synchronization
 
 /// One page of an integrity scrub.
 public struct VerificationPage: Sendable, Equatable {
@@ -72,16 +74,18 @@ extension ArtifactStore {
     /// Whether every chunk of the blob matches its header and the whole
     /// content matches the blob's digest.
     ///
-    /// One pass over the chunk values in LMDB's map (no copies): each chunk
-    /// is checked against its header and fed to the blob's SHA-256. A chunk
-    /// with an XXH3 header (layout 5 on) adds a tenth of a SHA-256 pass; one
-    /// with a SHA-256 header (layouts 1 to 4) a whole second pass, except in a
-    /// blob of one chunk, where the chunk is the content and its header must
-    /// be the blob's digest.
+    /// Reads the chunk values in LMDB's map (no copies): each chunk is
+    /// checked against its header and fed to the blob's SHA-256. A chunk
+    /// with an XXH3 header (layout 5 on) adds a tenth of a SHA-256 pass, in
+    /// the same loop. Chunks with SHA-256 headers (layouts 1 to 4) cost a
+    /// whole second SHA-256 pass, which runs on a second thread beside the
+    /// blob's; in a blob of one chunk the chunk is the content, and its
+    /// header must simply be the blob's digest.
     func blobIsIntact(tenant: TenantID, digest: SHA256Digest, blob: BlobRecord) throws -> Bool {
         try read { txn in
             let count = Int(geometry.chunkCount(for: blob.sizeBytes))
-            var whole = SHA256Hasher()
+            var chunks: [(header: UnsafeRawBufferPointer, data: UnsafeRawBufferPointer)] = []
+            chunks.reserveCapacity(count)
             for index in 0..<count {
                 let expected = Int(
                     min(UInt64(geometry.chunkSize), blob.sizeBytes - UInt64(index) * UInt64(geometry.chunkSize)))
@@ -92,25 +96,86 @@ extension ArtifactStore {
                         "chunk missing or of the wrong size", metadata: ["blob": "\(digest.hex)", "chunk": "\(index)"])
                     return false
                 }
-                let header = UnsafeRawBufferPointer(rebasing: value[..<ChunkHeader.byteCount])
-                let data = UnsafeRawBufferPointer(rebasing: value[ChunkHeader.byteCount...])
-                whole.update(data)
-                let chunkIntact =
-                    count == 1 && ChunkHeader.form(of: header) == .sha256
-                    ? header.elementsEqual(digest.bytes)  // the whole-content check below hashes the same bytes
-                    : ChunkHeader.matches(header, data: data)
-                guard chunkIntact else {
-                    logger.error("chunk failed verification", metadata: ["blob": "\(digest.hex)", "chunk": "\(index)"])
-                    return false
-                }
+                chunks.append(
+                    (
+                        UnsafeRawBufferPointer(rebasing: value[..<ChunkHeader.byteCount]),
+                        UnsafeRawBufferPointer(rebasing: value[ChunkHeader.byteCount...])
+                    ))
             }
-            guard whole.finalize() == digest else {
+            let (whole, damagedChunk) = Self.check(chunks, of: digest)
+            if let damagedChunk {
+                logger.error(
+                    "chunk failed verification", metadata: ["blob": "\(digest.hex)", "chunk": "\(damagedChunk)"])
+                return false
+            }
+            guard whole == digest else {
                 logger.error("blob failed verification", metadata: ["blob": "\(digest.hex)"])
                 return false
             }
             return true
         }
     }
+
+    /// A blob's chunks as read: headers and data in LMDB's map.
+    ///
+    /// `@unchecked Sendable`: the buffers are read only, and they stay valid
+    /// while the read transaction is open, which outlasts every thread that
+    /// ``check(_:of:)`` lends them to.
+    private struct ChunkViews: @unchecked Sendable {
+        var list: [(header: UnsafeRawBufferPointer, data: UnsafeRawBufferPointer)]
+
+        var whole: SHA256Digest {
+            var hasher = SHA256Hasher()
+            for chunk in list { hasher.update(chunk.data) }
+            return hasher.finalize()
+        }
+
+        var firstDamaged: Int? {
+            list.indices.first { !ChunkHeader.matches(list[$0].header, data: list[$0].data) }
+        }
+    }
+
+    /// The SHA-256 of the chunks' data, and the first chunk whose header
+    /// does not match its data (`nil` when all do).
+    private static func check(
+        _ list: [(header: UnsafeRawBufferPointer, data: UnsafeRawBufferPointer)], of digest: SHA256Digest
+    ) -> (whole: SHA256Digest, damagedChunk: Int?) {
+        let chunks = ChunkViews(list: list)
+        let legacy = list.contains { ChunkHeader.form(of: $0.header) == .sha256 }
+        if legacy && list.count == 1 {
+            // The whole-content check hashes the same bytes as the chunk's.
+            return (chunks.whole, list[0].header.elementsEqual(digest.bytes) ? nil : 0)
+        }
+        guard legacy else {
+            // One loop: each chunk's XXH3 while it is in cache for the SHA-256.
+            var whole = SHA256Hasher()
+            var damaged: Int? = nil
+            for (index, chunk) in list.enumerated() {
+                whole.update(chunk.data)
+                if damaged == nil && !ChunkHeader.matches(chunk.header, data: chunk.data) { damaged = index }
+            }
+            return (whole.finalize(), damaged)
+        }
+        // Two SHA-256 passes: the chunks' on the check queue, the blob's here.
+        let damaged = Mutex<Int?>(nil)
+        let checked = DispatchSemaphore(value: 0)
+        chunkCheckQueue.async {
+            let first = chunks.firstDamaged
+            damaged.withLock { $0 = first }
+            checked.signal()
+        }
+        let whole = chunks.whole
+        checked.wait()
+        return (whole, damaged.withLock { $0 })
+    }
+
+    /// Where the chunk headers of layouts 1 to 4 are checked, beside the
+    /// blob's SHA-256. A private serial queue targets an overcommitting root
+    /// queue and so always gets a thread; `concurrentPerform` and the global
+    /// queues, called from a Swift concurrency thread, were measured to run
+    /// the second pass on no thread of its own when the CPUs looked busy
+    /// (docs/performance.md, "The integrity scrub").
+    private static let chunkCheckQueue = DispatchQueue(label: "cairn.store.scrub.chunks")
 }
 
 extension ArtifactStore {

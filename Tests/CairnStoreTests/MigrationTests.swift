@@ -204,5 +204,22 @@ import Testing
             #expect(try store.verifyBlobs(tenant: acme).corrupt.map(\.sha256) == [SHA256Hasher.digest(several)])
             #expect(try readAll(store, acme, singleId) == single)
         }
+
+        // A damaged SHA-256 header over intact data: the blob's digest still matches, and only the
+        // chunk check (on its own thread for blobs with such chunks) finds it.
+        let mixedKey = Keys.chunk(extent: try directory.extent(ofBlob: uploaded), index: 0)
+        try directory.rewriteChunks { key, value in
+            guard key == mixedKey else { return nil }
+            var value = value
+            value[5] ^= 0x40
+            return value
+        }
+        try await directory.withStore { store throws in
+            #expect(
+                Set(try store.verifyBlobs(tenant: acme).corrupt.map(\.sha256))
+                    == [SHA256Hasher.digest(several), SHA256Hasher.digest(uploaded)])
+            #expect(try store.verifyBlob(tenant: acme, sha256: SHA256Hasher.digest(uploaded)).corrupt.count == 1)
+            #expect(try readAll(store, acme, singleId) == single)
+        }
     }
 }

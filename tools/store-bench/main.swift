@@ -76,6 +76,11 @@ struct StoreBench: ParsableCommand {
 
     @Flag(help: "Skip the integrity scrub measurement.")
     var skipScrub = false
+
+    @Flag(
+        help:
+            "Give the scrub's chunks the SHA-256 headers of layouts 1 to 4, as in a store written before layout 5.")
+    var scrubLegacyHeaders = false
     @Flag(
         inversion: .prefixedNo,
         help: "Let the store keep its data file allocated up to the map size (the default) or not, for A/B runs.")
