@@ -42,6 +42,10 @@ struct CrashDriver: AsyncParsableCommand {
 ///   `aborted <tenant> <uploadId>`, `abandoned <tenant> <uploadId> <offset>`
 ///   for information.
 ///
+/// With `--workers N`, N churners write at once, each deleting only what it
+/// (or, for the first, an earlier run) created, so that durable writes wait
+/// for the store's writer together and are committed in groups.
+///
 /// It never exits by itself; an unexpected store error ends it with status 1.
 struct Churn: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -53,13 +57,27 @@ struct Churn: AsyncParsableCommand {
     @Option(help: "Seed of the operation mix.")
     var seed: UInt64
 
+    @Option(help: "Churners writing at once.")
+    var workers = 1
+
+    func validate() throws {
+        guard workers > 0 else { throw ValidationError("--workers must be positive") }
+    }
+
     func run() async throws {
         let store = try ArtifactStore.open(directory: dir)
-        var churner = Churner(store: store, seed: seed)
-        try churner.adoptExisting()
+        var first = Churner(store: store, seed: seed)
+        try first.adoptExisting()
         emit("ready")
-        while true {
-            try await churner.step()
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for worker in 0..<workers {
+                let start = worker == 0 ? first : Churner(store: store, seed: seed &+ UInt64(worker) &* 0x9E37_79B9)
+                group.addTask {
+                    var churner = start
+                    while true { try await churner.step() }
+                }
+            }
+            try await group.next()
         }
     }
 }
