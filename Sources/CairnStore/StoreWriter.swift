@@ -39,6 +39,9 @@ final class StoreWriter: Sendable {
     /// The most durable writes one group commit holds.
     static let maxGroup = 64
 
+    /// Durable writes waiting for the writer now.
+    var waitingCount: Int { waiting.withLock { $0.count } }
+
     init(environment: Environment, mapSizeLimit: Int, logger: Logger) {
         self.environment = environment
         self.mapSizeLimit = mapSizeLimit

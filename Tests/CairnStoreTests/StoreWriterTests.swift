@@ -40,8 +40,12 @@ import Testing
                     }
                 }
             }
-            // Every write is queued behind the hold well within this.
-            try? await Task.sleep(for: .milliseconds(300))
+            // Let go once every write waits behind the hold (or after 30 s, and fail).
+            let deadline = ContinuousClock.now + .seconds(30)
+            while writer.waitingCount < count && ContinuousClock.now < deadline {
+                try? await Task.sleep(for: .milliseconds(5))
+            }
+            #expect(writer.waitingCount == count)
             hold.signal()
             return await group.reduce(into: [:]) { $0[$1.0] = $1.1 }
         }
