@@ -51,16 +51,29 @@ final class StoreWriter: Sendable {
     /// Runs `body` in a write transaction on the writer queue; a durable
     /// one possibly with others (a group commit), in a nested transaction of
     /// its own.
+    ///
+    /// - Parameter afterCommit: runs on the writer queue once the
+    ///   transaction is committed (and flushed, when durable), before
+    ///   anything else is written: for what must be true the moment the
+    ///   write is, such as an upload's last activity.
     func perform<R: Sendable>(
         _ durability: Durability = .durable,
+        afterCommit: (@Sendable (R) -> Void)? = nil,
         _ body: @escaping @Sendable (borrowing Transaction) throws -> R
     ) async throws -> R {
         try await withCheckedThrowingContinuation { continuation in
             guard durability == .durable else {
-                queue.async { continuation.resume(with: Result { try self.run(durability, body) }) }
+                queue.async {
+                    continuation.resume(
+                        with: Result {
+                            let result = try self.run(durability, body)
+                            afterCommit?(result)
+                            return result
+                        })
+                }
                 return
             }
-            waiting.withLock { $0.append(DurableWrite(body, continuation)) }
+            waiting.withLock { $0.append(DurableWrite(body, afterCommit: afterCommit, continuation)) }
             queue.async { self.commitWaitingGroup() }
         }
     }
@@ -181,7 +194,8 @@ private protocol GroupedWrite: Sendable {
     /// Runs the body in a nested transaction of `txn` and keeps its outcome;
     /// throws only what LMDB itself reports, which fails the whole group.
     func attempt(in txn: borrowing Transaction) throws
-    /// Hands the kept outcome to the caller, once the group is committed.
+    /// Runs the after-commit work and hands the kept outcome to the caller,
+    /// once the group is committed (on the writer queue).
     func finish()
     /// Runs the body in a transaction of its own and hands over the outcome.
     func runAlone(on writer: StoreWriter)
@@ -189,15 +203,17 @@ private protocol GroupedWrite: Sendable {
 
 private final class DurableWrite<R: Sendable>: GroupedWrite, @unchecked Sendable {
     private let body: @Sendable (borrowing Transaction) throws -> R
+    private let afterCommit: (@Sendable (R) -> Void)?
     private let continuation: CheckedContinuation<R, any Error>
     /// Touched only on the writer queue.
     private var outcome: Result<R, any Error>?
 
     init(
-        _ body: @escaping @Sendable (borrowing Transaction) throws -> R,
+        _ body: @escaping @Sendable (borrowing Transaction) throws -> R, afterCommit: (@Sendable (R) -> Void)?,
         _ continuation: CheckedContinuation<R, any Error>
     ) {
         self.body = body
+        self.afterCommit = afterCommit
         self.continuation = continuation
     }
 
@@ -212,10 +228,16 @@ private final class DurableWrite<R: Sendable>: GroupedWrite, @unchecked Sendable
     }
 
     func finish() {
+        if case .success(let result) = outcome { afterCommit?(result) }
         continuation.resume(with: outcome!)
     }
 
     func runAlone(on writer: StoreWriter) {
-        continuation.resume(with: Result { try writer.run(.durable, body) })
+        continuation.resume(
+            with: Result {
+                let result = try writer.run(.durable, body)
+                afterCommit?(result)
+                return result
+            })
     }
 }

@@ -95,6 +95,11 @@ final class UploadDigests: Sendable {
         }
     }
 
+    /// Whether an operation holds the upload or appends to it are queued.
+    func isBusy(_ id: UUID) -> Bool {
+        state.withLock { uploads in uploads[id].map { $0.claimed || $0.pending > 0 } ?? false }
+    }
+
     func forget(_ id: UUID) {
         state.withLock { uploads in
             guard var upload = uploads[id] else { return }
@@ -121,9 +126,13 @@ extension ArtifactStore {
             throw StoreError(
                 .tooLarge, .limit(configuration.maxArtifactBytes), "the declared size is larger than the store accepts")
         }
-        let now = self.now
         let uploadId = UUID()
-        let status = try await writer.perform { txn in
+        // Its activity is stamped as it is committed, before the writer does anything else: a
+        // begin that waited long for a busy writer, or for its flush, must not look idle to an
+        // expiry sweep that runs right after it.
+        let status = try await writer.perform(afterCommit: { _ in self.uploadActivity.finished(uploadId, at: self.now) }
+        ) { txn in
+            let now = self.now
             let usage =
                 try txn.record(TenantRecord.self, Keys.tenant(tenant.rawValue), in: self.tables.tenants)
                 ?? TenantRecord()
@@ -150,7 +159,6 @@ extension ArtifactStore {
             try txn.put(record, Keys.upload(uploadId.uuidBytes), in: self.tables.uploads)
             return UploadStatus(record, id: uploadId)
         }
-        uploadActivity.finished(uploadId, at: self.now)
         return status
     }
 
@@ -442,8 +450,11 @@ extension ArtifactStore {
     /// last change was recorded, or since an operation on it last finished
     /// in this process, whichever is later. (A record's time is taken
     /// before its commit, which may take seconds to flush on a busy disk;
-    /// the upload is not idle meanwhile.)
+    /// the upload is not idle meanwhile.) An upload with an operation under
+    /// way (an append accepted and not yet stored, a commit waiting for the
+    /// writer) is never idle.
     func isExpired(_ record: UploadRecord, id: UUID?) -> Bool {
+        if let id, uploadDigests.isBusy(id) { return false }
         let idle = configuration.uploadIdleTimeout.components
         let idleMilliseconds = idle.seconds * 1000 + idle.attoseconds / 1_000_000_000_000_000
         let active = max(record.updatedAt, id.flatMap { uploadActivity.lastFinished($0) } ?? record.updatedAt)

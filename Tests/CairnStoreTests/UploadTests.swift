@@ -1,8 +1,10 @@
 import CairnDigest
-import CairnStore
+import Dispatch
 import Foundation
 import StoreLayout
 import Testing
+
+@testable import CairnStore
 
 /// Uploads: invisible until committed, owned by who began them, resumable
 /// across restarts, expiring when idle.
@@ -263,6 +265,44 @@ import Testing
         try store.flush()
         let health = try store.health()
         #expect(health.openUploads == 0 && health.pendingReclaim == 0)
+    }
+
+    @Test func aBeginThatWaitedForABusyWriterIsNotExpiredByTheSweepAfterIt() async throws {
+        let fixture = try StoreFixture { $0.uploadIdleTimeout = .seconds(60) }
+        let store = fixture.store
+        // The writer is busy (a long flush, say) while a begin and then an expiry sweep queue up
+        // behind it; meanwhile more than the idle timeout passes.
+        let hold = DispatchSemaphore(value: 0)
+        store.writer.enqueue { hold.wait() }
+        let begun = Task { try await begin(store) }
+        while store.writer.waitingCount < 1 { try await Task.sleep(for: .milliseconds(2)) }
+        let swept = Task { try await store.expireIdleUploads() }
+        while store.writer.waitingCount < 2 { try await Task.sleep(for: .milliseconds(2)) }
+        fixture.clock.advance(by: 61)
+        hold.signal()
+        let upload = try await begun.value
+        #expect(try await swept.value == 0)
+        #expect(try store.uploadStatus(uploadId: upload.uploadId, actor: alice).offset == 0)
+        _ = try await store.append(uploadId: upload.uploadId, offset: 0, bytes: [1, 2, 3], actor: alice)
+    }
+
+    @Test func anUploadWithAnAppendWaitingForTheWriterIsNotIdle() async throws {
+        let fixture = try StoreFixture { $0.uploadIdleTimeout = .seconds(60) }
+        let store = fixture.store
+        let upload = try await begin(store)
+        // A sweep queues up behind a busy writer, then an append is accepted behind it, and the
+        // idle timeout passes before the writer gets to either.
+        let hold = DispatchSemaphore(value: 0)
+        store.writer.enqueue { hold.wait() }
+        let swept = Task { try await store.expireIdleUploads() }
+        while store.writer.waitingCount < 1 { try await Task.sleep(for: .milliseconds(2)) }
+        let pending = try await store.beginAppend(
+            uploadId: upload.uploadId, offset: 0, bytes: [1, 2, 3], actor: alice)
+        fixture.clock.advance(by: 61)
+        hold.signal()
+        #expect(try await swept.value == 0)
+        #expect(try await pending.stored() == 3)
+        #expect(try store.uploadStatus(uploadId: upload.uploadId, actor: alice).offset == 3)
     }
 
     @Test func anExpiredUploadIsNotFoundEvenBeforeItIsSwept() async throws {

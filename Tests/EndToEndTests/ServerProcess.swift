@@ -91,7 +91,7 @@ final class ServerProcess {
     deinit {
         if let process, process.isRunning {
             sendSignal(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
+            waitAfterKill(process)
         }
         if ProcessInfo.processInfo.environment["CAIRN_TEST_KEEP"] == nil {
             try? FileManager.default.removeItem(atPath: root)
@@ -310,7 +310,7 @@ final class RunningCommand {
     deinit {
         if process.isRunning {
             kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
+            waitAfterKill(process)
         }
         for path in [stdoutPath, stderrPath] + (stdinPath.map { [$0] } ?? []) { unlink(path) }
     }
@@ -347,4 +347,22 @@ final class RunningCommand {
 /// `kill(2)`, named apart from ``ServerProcess/kill()``.
 private func sendSignal(_ pid: Int32, _ signal: Int32) {
     kill(pid, signal)
+}
+
+/// Waits, five seconds at most, for a child sent SIGKILL to be gone.
+///
+/// Not `Process.waitUntilExit()`: called from a deinit on a Swift
+/// concurrency thread, it was seen to wait forever for a child that had
+/// long exited (Foundation missed the exit), blocking that thread, and with
+/// both of the pool's threads blocked so every other test. The child is
+/// gone once Foundation says so, or once /proc shows it a zombie or not at all.
+func waitAfterKill(_ process: Process) {
+    let pid = process.processIdentifier
+    let deadline = Date().addingTimeInterval(5)
+    while process.isRunning && Date() < deadline {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+            let state = stat.split(separator: ")").last?.split(separator: " ").first, state != "Z"
+        else { return }
+        usleep(10_000)
+    }
 }
