@@ -130,8 +130,10 @@ extension ArtifactStore {
         // Its activity is stamped as it is committed, before the writer does anything else: a
         // begin that waited long for a busy writer, or for its flush, must not look idle to an
         // expiry sweep that runs right after it.
-        let status = try await writer.perform(afterCommit: { _ in self.uploadActivity.finished(uploadId, at: self.now) }
-        ) { txn in
+        let stampActivity: @Sendable (UploadStatus) -> Void = { _ in
+            self.uploadActivity.finished(uploadId, at: self.now)
+        }
+        let status = try await writer.perform(afterCommit: stampActivity) { txn in
             let now = self.now
             let usage =
                 try txn.record(TenantRecord.self, Keys.tenant(tenant.rawValue), in: self.tables.tenants)
