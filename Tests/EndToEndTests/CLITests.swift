@@ -489,7 +489,7 @@ final class LyingServer: Sendable {
                 var (response, attachment) = answer(request, content: content, sha256: sha256)
                 response.append(0x0a)
                 response += attachment
-                guard writeAll(connection, response) else { return }
+                guard response.withUnsafeBytes({ writeAll(connection, $0) }) else { return }
             }
         }
     }
@@ -534,16 +534,6 @@ final class LyingServer: Sendable {
             let error: JSONValue = ["code": -32601, "message": "no such method", "data": ["code": "METHOD_NOT_FOUND"]]
             return (JSONValue.object(JSONObject([("jsonrpc", "2.0"), ("id", id), ("error", error)])).serialized(), [])
         }
-    }
-
-    private static func writeAll(_ fd: Int32, _ bytes: [UInt8]) -> Bool {
-        var written = 0
-        while written < bytes.count {
-            let result = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + written, bytes.count - written) }
-            if result <= 0 { return false }
-            written += result
-        }
-        return true
     }
 }
 

@@ -116,14 +116,21 @@ final class InterposingProxy: Sendable {
                 }
             }
             position += count
-            var written = 0
-            while written < count {
-                let result = buffer.withUnsafeBytes { write(destination, $0.baseAddress! + written, count - written) }
-                guard result > 0 else { return }
-                written += result
-            }
+            guard buffer.withUnsafeBytes({ writeAll(destination, UnsafeRawBufferPointer(rebasing: $0[..<count])) })
+            else { return }
         }
     }
+}
+
+/// Writes all of `bytes` to `fd`; false when the peer is gone.
+func writeAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer) -> Bool {
+    var written = 0
+    while written < bytes.count {
+        let result = write(fd, bytes.baseAddress! + written, bytes.count - written)
+        if result <= 0 { return false }
+        written += result
+    }
+    return true
 }
 
 /// `close(2)`, named apart from ``InterposingProxy/close()``.
