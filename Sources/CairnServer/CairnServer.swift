@@ -44,7 +44,7 @@ public final class CairnServer: Service, Sendable {
     public func run() async throws {
         let path = configuration.socketPath
         try SocketFile.prepare(path)
-        let idle = TimeAmount.nanoseconds(Int64(configuration.idleTimeout.components.seconds) * 1_000_000_000)
+        let idle = TimeAmount.seconds(min(configuration.idleTimeout.components.seconds, Int64.max / 1_000_000_000))
         let server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(ChannelOptions.backlog, value: 256)
             // A client may shut its writing half after the last request (socat does)
@@ -59,7 +59,9 @@ public final class CairnServer: Service, Sendable {
             .childChannelOption(ChannelOptions.socketOption(.so_sndbuf), value: SocketTuning.sendBufferBytes)
             .bind(unixDomainSocketPath: path, cleanupExistingSocketFile: false) { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(IdleStateHandler(readTimeout: idle))
+                    // Idle is neither side moving a byte: a client that reads a long
+                    // answer slowly is not idle, one that stopped reading it is.
+                    try channel.pipeline.syncOperations.addHandler(IdleStateHandler(allTimeout: idle))
                     try channel.pipeline.syncOperations.addHandler(IdleConnectionCloser())
                     return try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
                 }.flatMap { connection in
@@ -115,13 +117,13 @@ public final class CairnServer: Service, Sendable {
     }
 }
 
-/// Closes a connection that has sent nothing for the idle timeout.
+/// Closes a connection on which nothing was read or written for the idle timeout.
 final class IdleConnectionCloser: ChannelInboundHandler, Sendable {
     typealias InboundIn = ByteBuffer
     typealias InboundOut = ByteBuffer
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if let idle = event as? IdleStateHandler.IdleStateEvent, idle == .read {
+        if let idle = event as? IdleStateHandler.IdleStateEvent, idle == .all {
             context.close(promise: nil)
             return
         }

@@ -22,7 +22,8 @@ public struct ServerConfiguration: Sendable {
     /// The access policy file; `<data-dir>/access.json` when `nil`.
     public var accessPolicyPath: String?
     public var limits = Limits()
-    /// A connection that sends nothing for this long is closed.
+    /// A connection on which nothing moves for this long (no request
+    /// arrives and no response write completes) is closed.
     public var idleTimeout: Duration = .seconds(300)
     /// How often idle uploads are expired.
     public var uploadExpiryInterval: Duration = .seconds(600)

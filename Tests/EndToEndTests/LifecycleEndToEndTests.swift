@@ -235,6 +235,97 @@ struct LifecycleEndToEndTests {
         }
     }
 
+    /// A connection on which nothing moves for `--idle-timeout` is closed; one
+    /// that keeps sending requests is not.
+    @Test(.timeLimit(.minutes(2)))
+    func idleConnectionsAreClosed() async throws {
+        let server = try await ServerProcess.start(extraArguments: ["--idle-timeout", "2"])
+        // Whenever a close is seen, the test checks that at least the timeout passed without
+        // traffic: a starved test on a loaded machine may rightly see one anywhere.
+        let connected = ContinuousClock.now
+        let quiet = try RawSocket(path: server.socketPath)
+        let chatty = try RawSocket(path: server.socketPath)
+        do {
+            try await quiet.expectAlive()
+        } catch RawSocket.Failure.closed(_) {
+            #expect(ContinuousClock.now - connected >= .milliseconds(1900), "closed before its first answer")
+            return
+        }
+        let quietSince = ContinuousClock.now
+
+        // Requests 300 ms apart keep a connection open past the timeout, while the quiet one is
+        // closed.
+        var quietClosedAfter: Duration?
+        var last = connected
+        while ContinuousClock.now - quietSince < .seconds(5) {
+            try await Task.sleep(for: .milliseconds(300))
+            if quietClosedAfter == nil, try await quiet.waitForClose(timeout: .milliseconds(5)) {
+                quietClosedAfter = ContinuousClock.now - quietSince
+            }
+            let gap = ContinuousClock.now - last
+            do {
+                try await chatty.expectAlive()
+            } catch RawSocket.Failure.closed(_) {
+                #expect(gap >= .milliseconds(1900), "closed after only \(gap) without requests")
+                break
+            }
+            last = ContinuousClock.now
+        }
+
+        if quietClosedAfter == nil, try await quiet.waitForClose(timeout: .seconds(30)) {
+            quietClosedAfter = ContinuousClock.now - quietSince
+        }
+        let closedAfter = try #require(quietClosedAfter, "an idle connection stayed open")
+        #expect(closedAfter >= .milliseconds(1900), "closed after \(closedAfter), before the idle timeout")
+        #expect(quiet.pending.isEmpty, "the server sent something before closing: \(quiet.pending)")
+        // The server goes on; new connections are served.
+        let another = ContinuousClock.now
+        do {
+            try await RawSocket(path: server.socketPath).expectAlive()
+        } catch RawSocket.Failure.closed(_) {
+            #expect(ContinuousClock.now - another >= .milliseconds(1900), "a new connection was closed at once")
+        }
+        #expect(server.isRunning)
+    }
+
+    /// A client that reads its answers slowly, sending nothing meanwhile, is
+    /// not idle while the server's writes go on.
+    @Test(.timeLimit(.minutes(2)))
+    func aSlowReaderIsNotIdle() async throws {
+        let server = try await ServerProcess.start(extraArguments: ["--idle-timeout", "3"])
+        let connected = ContinuousClock.now
+        let socket = try RawSocket(path: server.socketPath)
+        let content = Payload.random(1 << 20)
+        // 48 MiB of answers read at 10 MiB/s, with nothing sent meanwhile: far more than the
+        // socket holds (at most 8 MiB here), so the server writes for seconds after the client's
+        // last byte, and each of its writes waits for the client to have read some MiB.
+        let reads = 48
+        do {
+            let meta = try await socket.result(
+                "artifacts.upload", ["tenant": "slow", "providerId": "p", "mimeType": "x/y"], attachment: content)
+            let request = line(
+                rpc(0, "artifacts.read", ["tenant": "slow", "artifactId": meta["artifactId"]!, "binary": true]))
+            try await socket.send(Array(Array(repeating: request, count: reads).joined()))
+        } catch RawSocket.Failure.closed(_) {
+            // Set-up that stalled for the timeout (a loaded machine) may rightly be cut short.
+            #expect(ContinuousClock.now - connected >= .seconds(3), "closed during set-up")
+            return
+        }
+        socket.readPace = (piece: 512 << 10, interval: .milliseconds(50))
+        do {
+            for _ in 0..<reads {
+                let answer = expectResult(try await socket.readJSON(), id: 0)
+                #expect(answer["dataLength"] == .int(content.count))
+                #expect(try await socket.readBytes(content.count) == content)
+            }
+        } catch RawSocket.Failure.closed(_) {
+            // Only a test that was not scheduled enough to read the socket's worth of bytes
+            // within the idle timeout may see the server give up.
+            let stalled = socket.longestPacedSpan(readingLessThan: 8 << 20)
+            #expect(stalled >= .seconds(3), "closed while the client read steadily (slowest span: \(stalled))")
+        }
+    }
+
     /// An upload expires after the configured idle time and is then NOT_FOUND.
     @Test(.timeLimit(.minutes(2)))
     func idleUploadsExpire() async throws {
@@ -281,6 +372,27 @@ struct LifecycleEndToEndTests {
         let socket = try RawSocket(path: server.socketPath)
         try await socket.expectAlive()
         #expect(try await server.stop() == 0)
+    }
+
+    /// Options out of range are a usage error (status 2) that names them,
+    /// before anything is created.
+    @Test(.timeLimit(.minutes(2)))
+    func badServeOptionsAreRefusedBeforeAnythingIsCreated() async throws {
+        let server = try ServerProcess()
+        let dataDirectory = (server.root as NSString).appendingPathComponent("never")
+        let refused = [
+            ("--idle-timeout", "0"), ("--upload-idle-timeout", "31536001"), ("--store-size-limit", "0"),
+            ("--max-artifact-bytes", "0"), ("--log-level", "loud"),
+        ]
+        for (option, value) in refused {
+            let serve = try server.launch(
+                ["serve", "--data-dir", dataDirectory, "--socket", server.socketPath, option, value])
+            let result = try await serve.wait(timeout: .seconds(20))
+            #expect(result.status == 2, "\(option) \(value): \(result)")
+            #expect(result.errorOutput.contains(option) || result.errorOutput.contains(value), "\(result)")
+            #expect(!FileManager.default.fileExists(atPath: dataDirectory), "\(option) \(value) created the data dir")
+            #expect(permissions(server.socketPath) == nil)
+        }
     }
 
     @Test(.timeLimit(.minutes(2)))

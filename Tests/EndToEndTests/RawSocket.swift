@@ -220,22 +220,53 @@ final class RawSocket {
     /// Bytes buffered but not handed out yet.
     var pending: [UInt8] { received }
 
+    /// When set, reads take at most `piece` bytes from the socket every
+    /// `interval`: a client that reads slowly.
+    var readPace: (piece: Int, interval: Duration)? {
+        didSet { pacedReads = [(ContinuousClock.now, 0)] }
+    }
+    /// When each paced read ended and the bytes read by then.
+    private var pacedReads: [(at: ContinuousClock.Instant, total: Int)] = []
+
+    /// The longest time in which paced reads took fewer than `bytes` from
+    /// the socket: longer than the pace suggests when the test itself was
+    /// not scheduled.
+    func longestPacedSpan(readingLessThan bytes: Int) -> Duration {
+        var longest = Duration.zero
+        var start = 0
+        for end in pacedReads.indices {
+            while pacedReads[end].total - pacedReads[start].total >= bytes { start += 1 }
+            longest = max(longest, pacedReads[end].at - pacedReads[start].at)
+        }
+        return longest
+    }
+
     private func waitForBytes(until deadline: ContinuousClock.Instant) async throws {
         while true {
-            if try fill() > 0 { return }
+            if let pace = readPace {
+                try await Task.sleep(for: pace.interval)
+                let count = try fill(limit: pace.piece)
+                pacedReads.append((ContinuousClock.now, (pacedReads.last?.total ?? 0) + count))
+                if count > 0 { return }
+            } else if try fill() > 0 {
+                return
+            }
             if peerClosed { throw Failure.closed(describe(received)) }
             guard ContinuousClock.now < deadline else { throw Failure.timedOut(describe(received)) }
             try await Task.sleep(for: .milliseconds(1))
         }
     }
 
-    /// Reads what is available without waiting; the number of bytes read.
-    private func fill() throws -> Int {
+    /// Reads what is available, up to `limit` bytes, without waiting; the
+    /// number of bytes read.
+    private func fill(limit: Int = .max) throws -> Int {
         guard !peerClosed else { return 0 }
         var total = 0
-        var buffer = [UInt8](repeating: 0, count: 256 << 10)
-        while true {
-            let count = buffer.withUnsafeMutableBytes { recv(descriptor, $0.baseAddress!, $0.count, 0) }
+        var buffer = [UInt8](repeating: 0, count: min(256 << 10, limit))
+        while total < limit {
+            let count = buffer.withUnsafeMutableBytes {
+                recv(descriptor, $0.baseAddress!, min($0.count, limit - total), 0)
+            }
             if count > 0 {
                 received.append(contentsOf: buffer[..<count])
                 total += count
@@ -254,6 +285,7 @@ final class RawSocket {
             default: throw Failure.system("recv", errno)
             }
         }
+        return total
     }
 
     private func describe(_ bytes: [UInt8]) -> String {
