@@ -28,7 +28,7 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel: String = "info"
 
-    @Option(help: "Close connections idle for this many seconds.")
+    @Option(help: "Close connections on which nothing moved for this many seconds.")
     var idleTimeout: Int = 300
 
     @Option(help: "Expire uploads not appended to for this many seconds.")
@@ -40,10 +40,25 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "The largest artifact accepted, in bytes.")
     var maxArtifactBytes: UInt64?
 
-    func run() async throws {
-        guard let level = Logger.Level(rawValue: logLevel) else {
+    func validate() throws {
+        guard Logger.Level(rawValue: logLevel) != nil else {
             throw ValidationError("unknown log level \(logLevel)")
         }
+        let year = 365 * 24 * 3600
+        for (name, value) in [("--idle-timeout", idleTimeout), ("--upload-idle-timeout", uploadIdleTimeout)]
+        where !(1...year).contains(value) {
+            throw ValidationError("\(name) must be from 1 to \(year) seconds (a year), not \(value)")
+        }
+        if let storeSizeLimit, storeSizeLimit < 1 {
+            throw ValidationError("--store-size-limit must be a positive number of bytes, not \(storeSizeLimit)")
+        }
+        if maxArtifactBytes == 0 {
+            throw ValidationError("--max-artifact-bytes must be a positive number of bytes")
+        }
+    }
+
+    func run() async throws {
+        let level = Logger.Level(rawValue: logLevel) ?? .info
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
             handler.logLevel = level
