@@ -128,6 +128,9 @@ let package = Package(
             swiftSettings: strictSettings
         ),
 
+        // Test support: damage to a store file on disk, for the store's and the end-to-end tests.
+        .target(name: "DamageSupport", path: "Tests/DamageSupport", swiftSettings: strictSettings),
+
         .testTarget(name: "CairnDigestTests", dependencies: ["CairnDigest"], swiftSettings: strictSettings),
         .testTarget(name: "LMDBTests", dependencies: ["LMDB"], swiftSettings: strictSettings),
         .testTarget(
@@ -140,7 +143,7 @@ let package = Package(
         ),
         .testTarget(
             name: "EndToEndTests",
-            dependencies: ["CairnClient", "CairnProtocol", "CairnDigest", "LMDB", "StoreLayout"],
+            dependencies: ["CairnClient", "CairnProtocol", "CairnDigest", "DamageSupport", "LMDB", "StoreLayout"],
             swiftSettings: strictSettings
         ),
         .testTarget(name: "CairnProvidersTests", dependencies: ["CairnProviders"], swiftSettings: strictSettings),
@@ -150,7 +153,7 @@ let package = Package(
         .testTarget(
             name: "CairnStoreTests",
             dependencies: [
-                "CairnStore", "CairnDigest", "CairnProviders", "LMDB", "StoreLayout",
+                "CairnStore", "CairnDigest", "CairnProviders", "DamageSupport", "LMDB", "StoreLayout",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strictSettings

@@ -1,4 +1,5 @@
 import CairnDigest
+import DamageSupport
 import Foundation
 import LMDB
 import StoreLayout
@@ -140,10 +141,9 @@ import Testing
         #expect(!FileManager.default.fileExists(atPath: restored))
 
         // A flipped content byte: the blob and its artifact are named.
-        var data = try Data(contentsOf: URL(fileURLWithPath: backup + "/data.mdb"))
-        let found = try #require(data.range(of: Data(content[1000..<1064])))
-        data[found.lowerBound] ^= 0x01
-        try data.write(to: URL(fileURLWithPath: backup + "/data.mdb"))
+        let found = try #require(
+            try FileDamage.offsets(of: Array(content[1000..<1064]), in: backup + "/data.mdb").first)
+        try FileDamage.flip(backup + "/data.mdb", at: found)
         #expect {
             try ArtifactStore.restore(
                 dataFile: backup + "/data.mdb", into: restored, expected: manifest, expectedFile: file,

@@ -1,5 +1,6 @@
 import CairnDigest
 import CairnStore
+import DamageSupport
 import Foundation
 import StoreLayout
 import Testing
@@ -12,12 +13,9 @@ import Testing
     /// Flips one byte of `data.mdb` at `delta` bytes from the only place
     /// where `pattern` occurs. The store must be closed.
     func flipByte(in directory: StoreDirectory, after pattern: [UInt8], delta: Int) throws {
-        var file = try Data(contentsOf: URL(fileURLWithPath: directory.dataFile))
-        let found = try #require(file.range(of: Data(pattern)), "the pattern is not in data.mdb")
-        let again = file.range(of: Data(pattern), in: found.upperBound..<file.count)
-        try #require(again == nil, "the pattern occurs twice in data.mdb")
-        file[found.lowerBound + delta] ^= 0x01
-        try file.write(to: URL(fileURLWithPath: directory.dataFile))
+        let found = try FileDamage.offsets(of: pattern, in: directory.dataFile)
+        try #require(found.count == 1, "the pattern occurs \(found.count) times in data.mdb, not once")
+        try FileDamage.flip(directory.dataFile, at: found[0] + delta)
     }
 
     @Test func aFlippedDataByteIsAnIntegrityErrorNamingTheBlob() async throws {

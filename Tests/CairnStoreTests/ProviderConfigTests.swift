@@ -1,6 +1,7 @@
 import CairnDigest
 import CairnProviders
 import CairnStore
+import DamageSupport
 import Foundation
 import StoreLayout
 import Testing
@@ -212,10 +213,8 @@ import Testing
                 try await stage(store, acme, intact, providerId: vex).meta.artifactId.uuidString.lowercased()
             )
         }
-        var file = try Data(contentsOf: URL(fileURLWithPath: directory.dataFile))
-        let found = try #require(file.range(of: Data(content[..<64])))
-        file[found.lowerBound + 30_000] ^= 0x01
-        try file.write(to: URL(fileURLWithPath: directory.dataFile))
+        let found = try #require(try FileDamage.offsets(of: Array(content[..<64]), in: directory.dataFile).first)
+        try FileDamage.flip(directory.dataFile, at: found + 30_000)
 
         try await directory.withStore { store throws in
             let missing = UUID().uuidString.lowercased()

@@ -1,4 +1,5 @@
 import CairnProtocol
+import DamageSupport
 import Foundation
 import Testing
 
@@ -16,16 +17,9 @@ enum Audit {
     static func flipByte(
         in file: String, after pattern: [UInt8], delta: Int = 0, sourceLocation: SourceLocation = #_sourceLocation
     ) throws {
-        var contents = try Data(contentsOf: URL(fileURLWithPath: file))
-        var start = contents.startIndex
-        var flipped = 0
-        while let found = contents.range(of: Data(pattern), in: start..<contents.endIndex) {
-            contents[found.lowerBound + delta] ^= 0x01
-            flipped += 1
-            start = found.upperBound
-        }
-        try #require(flipped > 0, "the pattern is not in \(file)", sourceLocation: sourceLocation)
-        try contents.write(to: URL(fileURLWithPath: file))
+        let found = try FileDamage.offsets(of: pattern, in: file)
+        try #require(!found.isEmpty, "the pattern is not in \(file)", sourceLocation: sourceLocation)
+        for offset in found { try FileDamage.flip(file, at: offset + delta) }
     }
 
     /// The auditor's recomputation of a tenant manifest's digest, from a JSON

@@ -1,4 +1,5 @@
 import CairnProtocol
+import DamageSupport
 import Foundation
 import Testing
 
@@ -320,10 +321,8 @@ struct ProviderEndToEndTests {
         _ = try await server.stop()
 
         let path = server.dataDirectory + "/store/data.mdb"
-        var file = try Data(contentsOf: URL(fileURLWithPath: path))
-        let found = try #require(file.range(of: Data(root.utf8)))
-        file[found.lowerBound + 500] ^= 0x20
-        try file.write(to: URL(fileURLWithPath: path))
+        let found = try #require(try FileDamage.offsets(of: Array(root.utf8), in: path).first)
+        try FileDamage.flip(path, at: found + 500, mask: 0x20)
 
         try await server.start()
         let again = try RawSocket(path: server.socketPath)

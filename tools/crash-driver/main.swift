@@ -423,42 +423,47 @@ struct SplitMix64: RandomNumberGenerator {
 
 /// Pseudo-random content as a stream: a seed names the content, and any
 /// sequence of `fill`s yields the same bytes for the same seed.
+///
+/// The content is a 64 KiB pseudo-random pattern of the seed, repeated, with
+/// each repetition's first eight bytes mixed with its number, so that no two
+/// blocks (and no two seeds) give the same bytes. Copying a pattern keeps the
+/// driver cheap even unoptimized (the tests run a debug build), where making
+/// every word afresh cost more CPU than the store under test.
 struct ContentGenerator {
-    private var state: UInt64
-    /// Bytes of the last word not handed out yet.
-    private var pending: UInt64 = 0
-    private var pendingCount = 0
+    static let blockBytes = 64 << 10
+    private let pattern: [UInt8]
+    private let seed: UInt64
+    private var position = 0
 
-    init(seed: UInt64) { state = seed &* 0x9E37_79B9_7F4A_7C15 | 1 }
-
-    private mutating func nextWord() -> UInt64 {
-        state ^= state << 13
-        state ^= state >> 7
-        state ^= state << 17
-        return state
+    init(seed: UInt64) {
+        self.seed = seed
+        var state = seed &* 0x9E37_79B9_7F4A_7C15 | 1
+        var words = [UInt64](repeating: 0, count: Self.blockBytes / 8)
+        for index in words.indices {
+            state ^= state << 13
+            state ^= state >> 7
+            state ^= state << 17
+            words[index] = state.littleEndian
+        }
+        pattern = words.withUnsafeBytes { Array($0) }
     }
 
     mutating func fill(_ buffer: UnsafeMutableRawBufferPointer) {
-        var index = 0
-        while index < buffer.count, pendingCount > 0 {
-            buffer[index] = UInt8(truncatingIfNeeded: pending)
-            pending >>= 8
-            pendingCount -= 1
-            index += 1
-        }
-        while buffer.count - index >= 8 {
-            buffer.storeBytes(of: nextWord().littleEndian, toByteOffset: index, as: UInt64.self)
-            index += 8
-        }
-        if index < buffer.count {
-            pending = nextWord()
-            pendingCount = 8
-            while index < buffer.count {
-                buffer[index] = UInt8(truncatingIfNeeded: pending)
-                pending >>= 8
-                pendingCount -= 1
-                index += 1
+        var done = 0
+        while done < buffer.count {
+            let block = position / Self.blockBytes
+            let within = position % Self.blockBytes
+            let count = min(Self.blockBytes - within, buffer.count - done)
+            pattern.withUnsafeBytes { source in
+                (buffer.baseAddress! + done).copyMemory(from: source.baseAddress! + within, byteCount: count)
             }
+            // The block's number, mixed with the seed, over its first eight bytes.
+            let stamp = (UInt64(block) &+ 1) &* (seed | 1) &* 0xBF58_476D_1CE4_E5B9
+            for offset in within..<max(within, min(8, within + count)) {
+                buffer[done + offset - within] ^= UInt8(truncatingIfNeeded: stamp >> (8 * UInt64(offset)))
+            }
+            position += count
+            done += count
         }
     }
 
