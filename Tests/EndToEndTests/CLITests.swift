@@ -19,7 +19,7 @@ struct CLITests {
     @Test(.timeLimit(.minutes(1)))
     func putListGetRemoveRoundTrip() async throws {
         let server = try await ServerProcess.start()
-        let content = randomBytes((5 << 20) + 123)
+        let content = Payload.random((5 << 20) + 123)
         let file = server.scratch("payload.bin")
         try Data(content).write(to: URL(fileURLWithPath: file))
 
@@ -70,7 +70,7 @@ struct CLITests {
 
         // -o naming a FIFO (as /dev/stdout names a pipe or a terminal) writes into it,
         // and never renames a file over it.
-        let small = randomBytes(20_000)
+        let small = Payload.random(20_000)
         let smallPut = try await server.cairn(["put", "-", "--provider", "p", "--json"] + tenant, stdin: small)
         let smallId = try #require(try json(smallPut.output)["artifactId"]?.stringValue)
         let fifo = server.scratch("fifo")
@@ -110,7 +110,7 @@ struct CLITests {
     @Test(.timeLimit(.minutes(1)))
     func putRefusesBytesDamagedOnTheWay() async throws {
         let server = try await ServerProcess.start()
-        let content = randomBytes(6 << 20)
+        let content = Payload.random(6 << 20)
         let file = server.scratch("damaged.bin")
         try Data(content).write(to: URL(fileURLWithPath: file))
         // 2 MiB into the requests is inside the first append's attachment: the framing stays intact and
@@ -147,7 +147,7 @@ struct CLITests {
     @Test(.timeLimit(.minutes(1)))
     func putWithAnExpectedDigestStoresOnlyThatContent() async throws {
         let server = try await ServerProcess.start()
-        let content = randomBytes(300_000)
+        let content = Payload.random(300_000)
         let file = server.scratch("expected.bin")
         try Data(content).write(to: URL(fileURLWithPath: file))
         let other = sha256(Array("other".utf8))
@@ -190,7 +190,7 @@ struct CLITests {
         #expect(keyValues(quota.output)["maxBytes"] == "1024 (1.0 KiB)")
         #expect(keyValues(quota.output)["maxArtifacts"] == "3")
 
-        let tooBig = try await server.cairn(["put", "-", "--provider", "p"], stdin: randomBytes(2000), env: env)
+        let tooBig = try await server.cairn(["put", "-", "--provider", "p"], stdin: Payload.random(2000), env: env)
         #expect(tooBig.status == 1, "\(tooBig)")
         #expect(tooBig.errorOutput.hasPrefix("cairn: QUOTA_EXCEEDED: "))
         #expect(tooBig.errorOutput.split(separator: "\n").count == 1)
@@ -225,7 +225,7 @@ struct CLITests {
     @Test(.timeLimit(.minutes(1)))
     func interruptedPutResumes() async throws {
         let server = try await ServerProcess.start()
-        let content = randomBytes(96 << 20)
+        let content = Payload.random(96 << 20)
         let file = server.scratch("big.bin")
         try Data(content).write(to: URL(fileURLWithPath: file))
         let arguments = ["put", file, "--provider", "p"] + tenant
@@ -277,7 +277,7 @@ struct CLITests {
     func getLeavesNoFileWhenTheStoreIsCorrupt() async throws {
         let server = try await ServerProcess.start()
         // Over one 4 MiB read, so the first read succeeds and lands in the temporary file.
-        let content = randomBytes(6 << 20)
+        let content = Payload.random(6 << 20)
         let file = server.scratch("six.bin")
         try Data(content).write(to: URL(fileURLWithPath: file))
         let put = try await server.cairn(["put", file, "--provider", "p", "--json"] + tenant)
@@ -320,7 +320,7 @@ struct CLITests {
     @Test(.timeLimit(.minutes(1)))
     func getRejectsBytesThatDoNotMatchTheDigest() async throws {
         let server = try ServerProcess()
-        let content = randomBytes(6 << 20)
+        let content = Payload.random(6 << 20)
         let liar = try LyingServer(
             path: server.scratch("liar.sock"), content: content, announcedSHA256: sha256(Array("something else".utf8)))
         defer { liar.close() }
@@ -402,12 +402,6 @@ struct CLITests {
     }
 
     // MARK: - Helpers
-
-    private func randomBytes(_ count: Int) -> [UInt8] {
-        let handle = FileHandle(forReadingAtPath: "/dev/urandom")!
-        defer { try? handle.close() }
-        return Array(handle.readData(ofLength: count))
-    }
 
     private func sha256(_ bytes: [UInt8]) -> String {
         SHA256Hasher.digest(bytes).hex
