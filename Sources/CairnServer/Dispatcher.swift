@@ -256,7 +256,7 @@ final class Dispatcher: Sendable {
 
         case "blobs.verify":
             let tenant = try authorize(params, peer, .admin)
-            let maxBytes = try params.optionalInteger("maxBytes") ?? (256 << 20)
+            let maxBytes = min(try params.optionalInteger("maxBytes") ?? (256 << 20), limits.maxVerifyBytesPerCall)
             let cursor = try params.optionalString("cursor")
             let page =
                 try digest(params, "sha256", required: false).map { try store.verifyBlob(tenant: tenant, sha256: $0) }

@@ -11,6 +11,10 @@ public struct ServerConfiguration: Sendable {
         public var maxChunkBytes: Int = 4 << 20
         /// The largest artifact.
         public var maxArtifactBytes: UInt64 = 4 << 30
+        /// The most a `blobs.verify` call checks, whatever `maxBytes` it
+        /// asks for (it still checks at least one blob), so that one call
+        /// takes seconds, not the minutes a whole large store would.
+        public var maxVerifyBytesPerCall: UInt64 = 4 << 30
 
         public init() {}
     }

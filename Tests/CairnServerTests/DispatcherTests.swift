@@ -606,6 +606,31 @@ struct DispatcherTests {
         #expect(second["nextCursor"] == .null)
     }
 
+    @Test func aVerifyBudgetOverTheServersCeilingIsCutToIt() async throws {
+        var limits = testLimits
+        limits.maxVerifyBytesPerCall = 10
+        let fixture = try Fixture(limits: limits)
+        for content in ["four", "fives", "sixsix", "7seven7"] { _ = try await fixture.upload(text(content)) }
+        var checked = 0
+        var pages = 0
+        var cursor: JSONValue = nil
+        repeat {
+            let page = try await fixture.result(
+                "blobs.verify", ["tenant": "acme", "maxBytes": 1_099_511_627_776, "cursor": cursor])
+            guard case .number(let bytes)? = page["checkedBytes"], let blobs = page["checkedBlobs"] else {
+                Issue.record("not a verification page: \(page)")
+                return
+            }
+            // At most the ceiling, or the one blob every call checks.
+            #expect((bytes.int64 ?? .max) <= 10 || blobs == 1, "\(page)")
+            if case .number(let count) = blobs { checked += Int(count.int64 ?? 0) }
+            cursor = page["nextCursor"] ?? nil
+            pages += 1
+        } while cursor != nil && pages < 10
+        #expect(checked == 4)
+        #expect(pages >= 3, "a budget of 1 TiB was not cut to the ceiling")
+    }
+
     // MARK: Tenants and events
 
     @Test func usageOfAnUnusedTenantIsZero() async throws {
