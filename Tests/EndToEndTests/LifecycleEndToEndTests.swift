@@ -105,13 +105,14 @@ struct LifecycleEndToEndTests {
         }
 
         // SIGTERM once every uploader is under way.
-        let deadline = ContinuousClock.now + .seconds(30)
+        let deadline = ContinuousClock.now + .seconds(45)
         while (0..<uploaders).contains(where: { board.acknowledged($0) < 4 * chunk }) {
             try #require(ContinuousClock.now < deadline, "the uploads did not get going")
             try await Task.sleep(for: .milliseconds(5))
         }
-        let status = try await server.stop(timeout: .seconds(8))
-        #expect(status == 0, "cairn serve did not exit 0 within 8 s of SIGTERM:\n\(server.log)")
+        // The grace for requests in flight is 3 s; the rest is room for a loaded machine's flush.
+        let status = try await server.stop(timeout: .seconds(20))
+        #expect(status == 0, "cairn serve did not exit 0 within 20 s of SIGTERM:\n\(server.log)")
         #expect(permissions(server.socketPath) == nil, "the socket is left behind after a graceful shutdown")
         let interrupted = try await withDeadline(.seconds(20), "the clients noticing the shutdown") {
             try await tasks.value
@@ -184,8 +185,9 @@ struct LifecycleEndToEndTests {
         // The stuck connection affects no other.
         try await idle.expectAlive()
 
-        let status = try await server.stop(timeout: .seconds(8))
-        #expect(status == 0, "cairn serve did not exit 0 within 8 s of SIGTERM (status \(status)):\n\(server.log)")
+        // Far less than the idle timeout (300 s), which a stuck connection must not make it wait for.
+        let status = try await server.stop(timeout: .seconds(20))
+        #expect(status == 0, "cairn serve did not exit 0 within 20 s of SIGTERM (status \(status)):\n\(server.log)")
         #expect(permissions(server.socketPath) == nil, "the socket is left behind")
         withExtendedLifetime((setup, idle, halfway, deaf)) {}
     }
