@@ -64,12 +64,7 @@ final class StoreWriter: Sendable {
         try await withCheckedThrowingContinuation { continuation in
             guard durability == .durable else {
                 queue.async {
-                    continuation.resume(
-                        with: Result {
-                            let result = try self.run(durability, body)
-                            afterCommit?(result)
-                            return result
-                        })
+                    continuation.resume(with: Result { try self.run(durability, body, afterCommit: afterCommit) })
                 }
                 return
             }
@@ -124,6 +119,15 @@ final class StoreWriter: Sendable {
     /// Waits until everything queued so far has run.
     func drain() {
         queue.sync {}
+    }
+
+    /// ``run(_:_:)``, then `afterCommit` with what the body returned.
+    fileprivate func run<R>(
+        _ durability: Durability, _ body: (borrowing Transaction) throws -> R, afterCommit: ((R) -> Void)?
+    ) throws -> R {
+        let result = try run(durability, body)
+        afterCommit?(result)
+        return result
     }
 
     fileprivate func run<R>(_ durability: Durability, _ body: (borrowing Transaction) throws -> R) throws -> R {
@@ -233,11 +237,6 @@ private final class DurableWrite<R: Sendable>: GroupedWrite, @unchecked Sendable
     }
 
     func runAlone(on writer: StoreWriter) {
-        continuation.resume(
-            with: Result {
-                let result = try writer.run(.durable, body)
-                afterCommit?(result)
-                return result
-            })
+        continuation.resume(with: Result { try writer.run(.durable, body, afterCommit: afterCommit) })
     }
 }
