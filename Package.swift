@@ -47,6 +47,9 @@ let package = Package(
         // XXH3-128 (libxxhash), the cheap per-chunk check.
         .target(name: "CairnDigest", dependencies: ["CCrypto", "CXXHash"], swiftSettings: strictSettings),
 
+        // Durable publishing: private directories, new files, renames, each with the fsyncs that make it last.
+        .target(name: "DurableFiles", swiftSettings: strictSettings),
+
         // The Swift face of LMDB; knows nothing about artifacts.
         .target(name: "LMDB", dependencies: ["CLMDB"], swiftSettings: strictSettings),
 
@@ -57,7 +60,7 @@ let package = Package(
         .target(
             name: "CairnStore",
             dependencies: [
-                "LMDB", "StoreLayout", "CairnDigest", "CairnProviders",
+                "LMDB", "StoreLayout", "CairnDigest", "CairnProviders", "DurableFiles",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strictSettings
@@ -73,7 +76,7 @@ let package = Package(
         .target(
             name: "CairnServer",
             dependencies: [
-                "CairnStore", "CairnProtocol", "CairnDigest", "CairnProviders",
+                "CairnStore", "CairnProtocol", "CairnDigest", "CairnProviders", "DurableFiles",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -86,7 +89,7 @@ let package = Package(
         .target(
             name: "CairnClient",
             dependencies: [
-                "CairnProtocol", "CairnDigest",
+                "CairnProtocol", "CairnDigest", "DurableFiles",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],
@@ -97,7 +100,7 @@ let package = Package(
         .executableTarget(
             name: "cairn",
             dependencies: [
-                "CairnServer", "CairnClient", "CairnProtocol", "CairnDigest", "CairnStore", "CMalloc",
+                "CairnServer", "CairnClient", "CairnProtocol", "CairnDigest", "CairnStore", "CMalloc", "DurableFiles",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -133,6 +136,7 @@ let package = Package(
 
         .testTarget(name: "CairnDigestTests", dependencies: ["CairnDigest"], swiftSettings: strictSettings),
         .testTarget(name: "LMDBTests", dependencies: ["LMDB"], swiftSettings: strictSettings),
+        .testTarget(name: "DurableFilesTests", dependencies: ["DurableFiles"], swiftSettings: strictSettings),
         .testTarget(
             name: "CairnServerTests",
             dependencies: [
