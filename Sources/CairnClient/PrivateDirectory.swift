@@ -1,3 +1,4 @@
+import DurableFiles
 import Foundation
 
 #if canImport(Glibc)
@@ -13,7 +14,9 @@ import Foundation
 /// component of every directory it opens is opened with `O_NOFOLLOW`, new
 /// directories come from `mkdirat` (which fails on anything already there)
 /// and new files from `openat` with `O_CREAT | O_EXCL | O_NOFOLLOW`.
-/// Directories are 0700 and files 0600 whatever the umask.
+/// Directories are 0700 and files 0600 whatever the umask. The directory
+/// that gets a new directory is flushed (``Durable``) before the new one is
+/// used, so a directory handed out as a result is on the disk.
 enum PrivateDirectory {
     /// The name of the directory below `TMPDIR` that holds the sessions.
     static let sessionsName = "cairn-artifacts"
@@ -29,10 +32,13 @@ enum PrivateDirectory {
         defer { close(baseFD) }
         let path = join(base, sessionsName)
         var created = false
-        if mkdirat(baseFD, sessionsName, 0o700) == 0 {
+        do throws(DurableFileError) {
+            try Durable.createDirectory(named: sessionsName, in: baseFD, path: path)
             created = true
-        } else if errno != EEXIST {
-            throw failure("cannot create", path)
+        } catch let error where error.code == .exists {
+            // Someone's: checked below.
+        } catch {
+            throw failure(error, path)
         }
         let fd = try openDirectory(sessionsName, in: baseFD, path: path)
         do throws(MaterializationError) {
@@ -55,11 +61,12 @@ enum PrivateDirectory {
     /// Creates the directory `name` in `parent` (it must not exist yet, not
     /// even as a dangling link) with mode 0700, and opens it.
     static func createDirectory(_ name: String, in parent: Int32, path: String) throws(MaterializationError) -> Int32 {
-        guard mkdirat(parent, name, 0o700) == 0 else {
-            if errno == EEXIST {
-                throw MaterializationError(.pathTaken, "\(path) already exists; refusing to write there")
-            }
-            throw failure("cannot create", path)
+        do throws(DurableFileError) {
+            try Durable.createDirectory(named: name, in: parent, path: path)
+        } catch let error where error.code == .exists {
+            throw MaterializationError(.pathTaken, "\(path) already exists; refusing to write there")
+        } catch {
+            throw failure(error, path)
         }
         let fd = try openDirectory(name, in: parent, path: path)
         guard fchmod(fd, 0o700) == 0 else {
@@ -119,9 +126,24 @@ enum PrivateDirectory {
     /// Opens the directory at `path`, creating it (0700) when absent; an
     /// existing one must be empty, owned by this user and not a link. Its
     /// mode becomes 0700.
+    ///
+    /// The directory holding it is taken as the user names it, links and
+    /// all; the last component is created and opened relative to it.
     static func openEmptyDirectory(_ path: String) throws(MaterializationError) -> Int32 {
-        if mkdir(path, 0o700) != 0 && errno != EEXIST { throw failure("cannot create", path) }
-        let fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+        let parentPath = Durable.parentDirectory(of: path)
+        let name = Durable.lastComponent(of: path)
+        let parent = open(parentPath, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        // Spelled as when the directory itself could not be made (a missing parent, no permission).
+        guard parent >= 0 else { throw failure("cannot create", path) }
+        defer { close(parent) }
+        do throws(DurableFileError) {
+            try Durable.createDirectory(named: name, in: parent, path: path)
+        } catch let error where error.code == .exists {
+            // Checked below: it must be an empty directory of this user's.
+        } catch {
+            throw failure(error, path)
+        }
+        let fd = openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
         guard fd >= 0 else { throw refusal(path) }
         do throws(MaterializationError) {
             _ = try status(fd, path)
@@ -193,6 +215,14 @@ enum PrivateDirectory {
     /// A failed system call on `path`, with the reason from `errno`.
     static func failure(_ what: String, _ path: String, errno code: Int32 = errno) -> MaterializationError {
         MaterializationError(.fileSystem, "\(what) \(path): \(String(cString: strerror(code)))")
+    }
+
+    /// A failed durable step: `cannot create <path>` when the directory was
+    /// not made, else the step's own message (a flush of the parent).
+    private static func failure(_ error: DurableFileError, _ path: String) -> MaterializationError {
+        error.code == .create
+            ? failure("cannot create", path, errno: error.errorNumber)
+            : MaterializationError(.fileSystem, error.message)
     }
 
     // MARK: - Helpers

@@ -1,5 +1,6 @@
 import CairnProtocol
 import CairnStore
+import DurableFiles
 import Foundation
 import Logging
 import NIOCore
@@ -132,16 +133,13 @@ final class IdleConnectionCloser: ChannelInboundHandler, Sendable {
 }
 
 func ensurePrivateDirectory(_ path: String) throws {
-    var isDirectory: ObjCBool = false
-    if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) {
-        guard isDirectory.boolValue else { throw ServerError("\(path) exists and is not a directory") }
-        return
-    }
-    do {
-        try FileManager.default.createDirectory(
-            atPath: path, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+    // The data directory and any missing parent, 0700, each flushed into its parent before the server starts.
+    do throws(DurableFileError) {
+        try Durable.createDirectory(path)
+    } catch let error where error.code == .notDirectory && error.path == path {
+        throw ServerError("\(path) exists and is not a directory")
     } catch {
-        throw ServerError("cannot create the data directory \(path): \(error)")
+        throw ServerError("cannot create the data directory \(path): \(error.reason)")
     }
 }
 

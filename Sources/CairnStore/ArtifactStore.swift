@@ -208,19 +208,8 @@ public final class ArtifactStore: Sendable {
     }
 
     static func createPrivateDirectory(_ path: String) throws {
-        var isDirectory: ObjCBool = false
-        if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) {
-            guard isDirectory.boolValue else {
-                throw StoreError(.internalError, .none, "\(path) exists and is not a directory")
-            }
-            return
-        }
-        do {
-            try FileManager.default.createDirectory(
-                atPath: path, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-        } catch {
-            throw StoreError(.internalError, .none, "cannot create \(path): \(error)")
-        }
+        // Durably: the parent of every directory created is flushed (Backup.swift, with the other publishing steps).
+        try createDurableDirectory(path)
     }
 }
 

@@ -1,4 +1,5 @@
 import CairnDigest
+import DurableFiles
 import Foundation
 import LMDB
 import Logging
@@ -107,10 +108,11 @@ extension ArtifactStore {
     ///
     /// The copy is LMDB's (`mdb_env_copyfd2` with `MDB_CP_COMPACT`) inside
     /// a read transaction of its own, so it never waits for or holds up the
-    /// writer. `directory` must not exist or be empty; it is created 0700,
-    /// the copy is 0600 and flushed to disk. The manifest is computed from
-    /// the copy, so it describes exactly what was copied. Nothing else is
-    /// written into `directory`.
+    /// writer. `directory` must not exist or be empty; it is created 0700
+    /// (its parent flushed), the copy is 0600 and flushed to disk, and so is
+    /// `directory`'s entry for it. The manifest is computed from the copy,
+    /// so it describes exactly what was copied. Nothing else is written
+    /// into `directory`.
     public func backup(to directory: String) throws -> (manifest: StoreManifest, dataFile: BackupFile) {
         try Self.createEmptyPrivateDirectory(directory)
         let target = directory + "/" + Self.backupDataFileName
@@ -129,6 +131,7 @@ extension ArtifactStore {
             }
         }
         let dataFile = try Self.digestAndSync(target)
+        try Self.durably { () throws(DurableFileError) in try Durable.syncDirectory(directory) }
         let manifest: StoreManifest = try {
             let copy = try Self.openReadOnly(directory: directory, configuration: configuration, logger: logger)
             return try copy.storeManifest()
@@ -147,7 +150,8 @@ extension ArtifactStore {
     /// whole, and every tenant's audit chain is checked (against the chain
     /// head `expected` records). The restored store's manifest is compared with `expected`
     /// and the file's digest with `expectedFile`, when given. Only when
-    /// everything matches is the staging directory renamed to `directory`;
+    /// everything matches is the staging directory renamed to `directory`
+    /// (the staging directory flushed before, its parent after);
     /// otherwise it is removed and ``RestoreRefusal`` lists every problem.
     public static func restore(
         dataFile: String, into directory: String, expected: StoreManifest?, expectedFile: BackupFile?,
@@ -165,12 +169,7 @@ extension ArtifactStore {
             let report = try restore(
                 dataFile: dataFile, staging: staging, expected: expected, expectedFile: expectedFile,
                 configuration: configuration, logger: logger)
-            guard rename(staging, directory) == 0 else {
-                throw StoreError(
-                    .internalError, .none,
-                    "cannot rename \(staging) to \(directory): \(String(cString: strerror(errno)))")
-            }
-            syncDirectory(parent)
+            try durably { () throws(DurableFileError) in try Durable.publishDirectory(staging, as: directory) }
             return report
         } catch {
             try? FileManager.default.removeItem(atPath: staging)
@@ -220,7 +219,7 @@ extension ArtifactStore {
             manifest: manifest, dataFile: copied, checkedBlobs: checkedBlobs, checkedBytes: checkedBytes)
     }
 
-    /// Creates `path` with mode 0700, or accepts it when it is an empty directory.
+    /// Creates `path` with mode 0700 (flushing its parent), or accepts it when it is an empty directory.
     static func createEmptyPrivateDirectory(_ path: String) throws {
         if FileManager.default.fileExists(atPath: path),
             (try? FileManager.default.contentsOfDirectory(atPath: path))?.isEmpty != true
@@ -237,32 +236,24 @@ extension ArtifactStore {
         defer { close(fd) }
         var hasher = SHA256Hasher()
         let size = try forEachBlock(of: fd, path: path) { hasher.update($0) }
-        guard fsync(fd) == 0 else { throw fileError("cannot flush", path) }
+        try durably { () throws(DurableFileError) in try Durable.sync(fd, path: path) }
         return BackupFile(sizeBytes: size, sha256: hasher.finalize())
     }
 
     /// Copies `source` to the new file `target` (mode 0600), hashing it on the way, and flushes the copy.
+    /// Its directory is flushed by whoever publishes it.
     private static func copyFile(_ source: String, to target: String) throws -> BackupFile {
         let input = Glibc.open(source, O_RDONLY | O_CLOEXEC)
         guard input >= 0 else { throw fileError("cannot open", source) }
         defer { close(input) }
-        let output = Glibc.open(target, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
-        guard output >= 0 else { throw fileError("cannot create", target) }
-        defer { close(output) }
+        let output = try durably { () throws(DurableFileError) in try NewFile(creating: target) }
+        defer { output.close() }
         var hasher = SHA256Hasher()
         let size = try forEachBlock(of: input, path: source) { block in
             hasher.update(block)
-            var written = 0
-            while written < block.count {
-                let result = write(output, block.baseAddress! + written, block.count - written)
-                if result < 0 {
-                    if errno == EINTR { continue }
-                    throw fileError("cannot write", target)
-                }
-                written += result
-            }
+            try durably { () throws(DurableFileError) in try output.write(block) }
         }
-        guard fsync(output) == 0 else { throw fileError("cannot flush", target) }
+        try durably { () throws(DurableFileError) in try output.sync() }
         return BackupFile(sizeBytes: size, sha256: hasher.finalize())
     }
 
@@ -285,11 +276,25 @@ extension ArtifactStore {
         }
     }
 
-    private static func syncDirectory(_ path: String) {
-        let fd = Glibc.open(path.isEmpty ? "." : path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        if fd >= 0 {
-            _ = fsync(fd)
-            close(fd)
+    /// Creates the directory `path` and its missing parents, each 0700 with
+    /// its parent flushed, or accepts an existing directory
+    /// (``createPrivateDirectory(_:)``).
+    static func createDurableDirectory(_ path: String) throws {
+        do throws(DurableFileError) {
+            try Durable.createDirectory(path)
+        } catch let error where error.code == .notDirectory && error.path == path {
+            throw StoreError(.internalError, .none, "\(path) exists and is not a directory")
+        } catch {
+            throw StoreError(.internalError, .none, "cannot create \(path): \(error.reason)")
+        }
+    }
+
+    /// Runs a durable step, its failure a ``StoreError`` (`INTERNAL`) with the step's message.
+    private static func durably<R>(_ step: () throws(DurableFileError) -> R) throws -> R {
+        do throws(DurableFileError) {
+            return try step()
+        } catch {
+            throw StoreError(.internalError, .none, error.message)
         }
     }
 

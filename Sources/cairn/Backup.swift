@@ -64,8 +64,8 @@ struct Backup: AsyncParsableCommand {
             files += try copyConfiguration(from: server)
             let manifest = BackupManifest(
                 createdAt: Timestamp.now(), layoutVersion: store.layoutVersion, files: files, store: outcome.manifest)
-            try PrivateFiles.write(manifest.json.serialized() + [0x0a], to: path(BackupManifest.fileName))
-            PrivateFiles.syncDirectory(out)
+            // Last, and whole or not at all: a backup directory with a manifest is complete, also after a power loss.
+            try PrivateFiles.publish(manifest.json.serialized() + [0x0a], as: path(BackupManifest.fileName))
         } catch {
             // A backup without its manifest is no backup: leave nothing half-written behind.
             if ours, let entries = try? FileManager.default.contentsOfDirectory(atPath: out) {

@@ -2,6 +2,7 @@ import CairnDigest
 import CairnProtocol
 import CairnServer
 import CairnStore
+import DurableFiles
 import Foundation
 
 #if canImport(Glibc)
@@ -120,7 +121,8 @@ struct ExportDocument {
 
 /// Where an export is written: a directory, or a tar file when the path ends in `.tar`. Either way
 /// the files go to a temporary name beside the target first, which becomes the target only when
-/// ``publish()`` is called; ``discard()`` removes it.
+/// ``publish()`` is called; ``discard()`` removes it. Every file is flushed as it is finished, and
+/// the directories holding them before the rename that publishes them (``Durable``).
 struct ExportWriter {
     let target: String
     let tar: Bool
@@ -195,19 +197,23 @@ struct ExportWriter {
 
     /// Makes the export the target: flushed, renamed, the directory flushed.
     mutating func publish() throws {
-        if tar {
-            try file!.write(TarArchive.trailer)
-            try file!.finish()
-            file!.close()
-            file = nil
-        } else {
-            for directory in ["blobs/sha256", "blobs", ""] {
-                PrivateFiles.syncDirectory((staging as NSString).appendingPathComponent(directory))
+        do {
+            if tar {
+                try file!.write(TarArchive.trailer)
+                try file!.publish(as: target, naming: "the export")
+                file = nil
+            } else {
+                for directory in ["blobs/sha256", "blobs"] {
+                    try PrivateFiles.syncDirectory((staging as NSString).appendingPathComponent(directory))
+                }
+                if FileIO.status(path: target) != nil { rmdir(target) }
+                try Durable.publishDirectory(staging, as: target)
             }
-            if FileIO.status(path: target) != nil { rmdir(target) }
+        } catch let error as DurableFileError where error.code == .rename {
+            throw LocalFailure.system("cannot rename the export to", target, errno: error.errorNumber)
+        } catch let error as DurableFileError {
+            throw LocalFailure(error.message)
         }
-        guard rename(staging, target) == 0 else { throw LocalFailure.system("cannot rename the export to", target) }
-        PrivateFiles.syncDirectory((target as NSString).deletingLastPathComponent)
     }
 
     /// Removes what was written; the target is left as it was.

@@ -1,6 +1,7 @@
 import ArgumentParser
 import CairnClient
 import CairnProtocol
+import DurableFiles
 import Foundation
 
 #if canImport(Glibc)
@@ -121,51 +122,38 @@ struct Get: AsyncParsableCommand {
 /// The content of a `get -o FILE` on its way: a temporary file beside FILE
 /// that becomes FILE only through ``publish()``.
 ///
-/// The temporary file is created exclusively (`O_CREAT|O_EXCL`, mode 0600)
-/// in FILE's directory, so the final `rename(2)` is atomic and nobody else
-/// can read a partial download. ``publish()`` flushes it to disk, gives it
-/// FILE's current mode (or the umask's default for a new file), renames it
-/// over FILE and syncs the directory; ``discard()`` removes it. Every path
-/// that does not publish must discard.
+/// The temporary file is a ``NewFile`` created exclusively (`O_CREAT|O_EXCL`,
+/// mode 0600) in FILE's directory, so the final `rename(2)` is atomic and
+/// nobody else can read a partial download. ``publish()`` flushes it to disk,
+/// gives it FILE's current mode (or the umask's default for a new file),
+/// renames it over FILE and flushes the directory; ``discard()`` removes it.
+/// Every path that does not publish must discard.
 struct StagedFile {
     let target: String
     let temporary: String
-    private var fd: Int32
+    private let file: NewFile
 
     init(replacing target: String) throws {
         self.target = target
-        let directory = (target as NSString).deletingLastPathComponent
-        let name = (target as NSString).lastPathComponent
-        var attempt = 0
-        while true {
-            let candidate = ((directory.isEmpty ? "." : directory) as NSString)
-                .appendingPathComponent(".\(name).cairn-\(FileIO.randomHex(bytes: 6)).part")
-            let fd = open(candidate, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
-            if fd >= 0 {
-                self.fd = fd
-                temporary = candidate
-                return
-            }
-            attempt += 1
-            guard errno == EEXIST, attempt < 16 else {
-                throw LocalFailure.system("cannot create a file beside", target)
-            }
+        do throws(DurableFileError) {
+            file = try NewFile.beside(target)
+        } catch {
+            throw LocalFailure.system("cannot create a file beside", target, errno: error.errorNumber)
         }
+        temporary = file.path
     }
 
     /// Appends bytes to the temporary file.
     mutating func write(_ bytes: [UInt8]) throws {
-        var bytes = bytes
-        do {
-            try FileIO.writeAll(fd, &bytes)
+        do throws(DurableFileError) {
+            try file.write(bytes)
         } catch {
-            throw LocalFailure("cannot write \(temporary): \(error)")
+            throw LocalFailure("cannot write \(temporary): \(error.reason)")
         }
     }
 
-    /// Makes the temporary file FILE: fsync, mode, rename, directory fsync.
+    /// Makes the temporary file FILE: mode, fsync, rename, directory fsync.
     mutating func publish() throws {
-        guard fsync(fd) == 0 else { throw LocalFailure.system("cannot flush", temporary) }
         let mode: mode_t
         if let existing = FileIO.status(path: target), FileIO.isRegular(existing) {
             mode = existing.st_mode & 0o7777
@@ -174,24 +162,24 @@ struct StagedFile {
             umask(mask)
             mode = 0o666 & ~mask
         }
-        guard fchmod(fd, mode) == 0 else { throw LocalFailure.system("cannot set the mode of", temporary) }
-        close(fd)
-        fd = -1
-        guard rename(temporary, target) == 0 else { throw LocalFailure.system("cannot rename the download to", target) }
-        let directory = (target as NSString).deletingLastPathComponent
-        let directoryFD = open(directory.isEmpty ? "." : directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        if directoryFD >= 0 {
-            _ = fsync(directoryFD)
-            close(directoryFD)
+        do throws(DurableFileError) {
+            try file.setMode(mode)
+        } catch {
+            throw LocalFailure.system("cannot set the mode of", temporary, errno: error.errorNumber)
+        }
+        do throws(DurableFileError) {
+            try file.publish(as: target)
+        } catch let error where error.code == .rename {
+            throw LocalFailure.system("cannot rename the download to", target, errno: error.errorNumber)
+        } catch let error where error.code == .flush && error.path == temporary {
+            throw LocalFailure.system("cannot flush", temporary, errno: error.errorNumber)
+        } catch {
+            throw LocalFailure(error.message)
         }
     }
 
     /// Removes the temporary file; after a successful ``publish()`` there is nothing left to remove.
     mutating func discard() {
-        if fd >= 0 {
-            close(fd)
-            fd = -1
-        }
-        if access(temporary, F_OK) == 0 { unlink(temporary) }
+        file.discard()
     }
 }

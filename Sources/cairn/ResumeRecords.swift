@@ -1,5 +1,6 @@
 import CairnDigest
 import CairnProtocol
+import DurableFiles
 import Foundation
 
 #if canImport(Glibc)
@@ -15,7 +16,9 @@ import Foundation
 /// A record is one small JSON file, `<key>.json`, in
 /// `$XDG_STATE_HOME/cairn/uploads/` (default
 /// `~/.local/state/cairn/uploads/`); the directories are created 0700 and
-/// the files 0600. The key is a SHA-256 of everything that must match for a
+/// the files 0600, and a record is flushed to disk (file, rename, directory)
+/// before the put sends its first byte, so that a power cut does not make
+/// the next run start over. The key is a SHA-256 of everything that must match for a
 /// resume to be safe: the socket path, tenant, provider, media type, the
 /// file's absolute path, its size and its modification time. A file that
 /// changed, or a put to another server or tenant, therefore never resumes a
@@ -91,18 +94,13 @@ struct ResumeRecords {
         var bytes = record.serialized()
         bytes.append(0x0a)
         let final = path(for: key)
-        let temporary = final + ".\(FileIO.randomHex(bytes: 4)).tmp"
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { return false }
-        defer { close(fd) }
+        // A name `prune` knows, so that one left by a killed put goes too.
+        guard let file = try? NewFile(creating: final + ".\(FileIO.randomHex(bytes: 4)).tmp") else { return false }
         do {
-            try FileIO.writeAll(fd, &bytes)
+            try file.write(bytes)
+            try file.publish(as: final)
         } catch {
-            unlink(temporary)
-            return false
-        }
-        guard rename(temporary, final) == 0 else {
-            unlink(temporary)
+            file.discard()
             return false
         }
         return true
@@ -133,13 +131,9 @@ struct ResumeRecords {
         (directory as NSString).appendingPathComponent(key.hex + ".json")
     }
 
-    /// Creates the directory and any missing parent, each 0700.
+    /// Creates the directory and any missing parent, each 0700 and each
+    /// flushed into its parent.
     private func createDirectory() -> Bool {
-        var path = ""
-        for component in directory.split(separator: "/") {
-            path += "/" + component
-            if mkdir(path, 0o700) != 0, errno != EEXIST { return false }
-        }
-        return FileIO.status(path: directory).map(FileIO.isDirectory) ?? false
+        (try? Durable.createDirectory(directory)) != nil
     }
 }
