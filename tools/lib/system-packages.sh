@@ -3,8 +3,9 @@
 # through sudo), and checks that a Swift toolchain is on PATH.
 
 # lmdb-utils (mdb_dump) and python3: the audit tests recompute digests the
-# way docs/auditing.md tells an auditor to, without Cairn.
-required_packages=(liblmdb-dev libssl-dev libxxhash-dev pkg-config lmdb-utils python3)
+# way docs/auditing.md tells an auditor to, without Cairn. strace: the
+# durable-publish test checks the order of fsyncs, renames and mkdirs.
+required_packages=(liblmdb-dev libssl-dev libxxhash-dev pkg-config lmdb-utils python3 strace)
 
 is_installed() {
     dpkg -s "$1" 2>/dev/null | grep -q '^Status: install ok installed$'
