@@ -78,7 +78,7 @@ public final class NewFile {
             let candidate = (directory == "/" ? "/" : directory + "/") + ".\(name).cairn-\(randomHex(6)).part"
             do throws(DurableFileError) {
                 return try NewFile(creating: candidate)
-            } catch  where error.code == .exists && attempt < 15 {
+            } catch let error where error.code == .exists && attempt < 15 {
                 attempt += 1
             }
         }
