@@ -19,9 +19,14 @@ public struct DatabaseName: Hashable, Sendable, CustomStringConvertible {
     /// Key: ``Keys/tenant(_:)``. Value: ``TenantRecord``.
     public static let tenants = DatabaseName("tenants")
 
-    /// Artifacts by id.
-    /// Key: ``Keys/artifact(_:)`` (16 UUID bytes). Value: ``ArtifactRecord``.
-    public static let artifacts = DatabaseName("artifacts")
+    /// Artifacts by tenant and id (layout 6 on; before, ``legacyArtifacts``).
+    /// Key: ``Keys/artifact(tenant:id:)``. Value: ``ArtifactRecord``.
+    public static let artifacts = DatabaseName("tenantArtifactRecords")
+
+    /// Artifacts by id alone, store-wide (layouts 1 to 5; moved into
+    /// ``artifacts`` and removed by layout 6).
+    /// Key: ``Keys/legacyArtifact(_:)`` (16 UUID bytes). Value: ``ArtifactRecord``.
+    public static let legacyArtifacts = DatabaseName("artifacts")
 
     /// The listing order of a tenant's artifacts.
     /// Key: ``Keys/tenantArtifact(tenant:listSeq:)``. Value: 16 UUID bytes.
@@ -59,8 +64,14 @@ public struct DatabaseName: Hashable, Sendable, CustomStringConvertible {
     /// Key: ``Keys/providerConfig(tenant:providerId:)``. Value: ``ProviderConfigRecord``.
     public static let providerConfigs = DatabaseName("providerConfigs")
 
-    /// Which configuration fields reference an artifact (layout 3), so that a
-    /// delete can refuse an artifact in use without scanning configurations.
-    /// Key: ``Keys/artifactReference(artifactId:providerId:field:)``. Value: empty.
-    public static let artifactReferences = DatabaseName("artifactReferences")
+    /// Which configuration fields reference an artifact, so that a delete
+    /// can refuse an artifact in use without scanning configurations
+    /// (layout 6 on; before, ``legacyArtifactReferences``).
+    /// Key: ``Keys/artifactReference(tenant:artifactId:providerId:field:)``. Value: empty.
+    public static let artifactReferences = DatabaseName("tenantArtifactReferences")
+
+    /// The reference index of layouts 3 to 5, keyed by artifact id alone
+    /// (moved into ``artifactReferences`` and removed by layout 6).
+    /// Key: ``Keys/legacyArtifactReference(artifactId:providerId:field:)``. Value: empty.
+    public static let legacyArtifactReferences = DatabaseName("artifactReferences")
 }

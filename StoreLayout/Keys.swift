@@ -7,8 +7,15 @@ public enum Keys {
         Array(tenant.utf8) + [0]
     }
 
-    /// An artifact id: its 16 UUID bytes.
-    public static func artifact(_ id: UUIDBytes) -> [UInt8] { id.bytes }
+    /// `tenant ‖ 0x00 ‖ artifactId (16 bytes)`: an artifact of one tenant
+    /// (layout 6 on). Ids are a tenant's own: two tenants may hold the same id.
+    public static func artifact(tenant: String, id: UUIDBytes) -> [UInt8] {
+        Self.tenant(tenant) + id.bytes
+    }
+
+    /// An artifact id alone: its 16 UUID bytes, the key of layouts 1 to 5
+    /// (``DatabaseName/legacyArtifacts``), when ids were unique store-wide.
+    public static func legacyArtifact(_ id: UUIDBytes) -> [UInt8] { id.bytes }
 
     /// An upload id: its 16 UUID bytes.
     public static func upload(_ id: UUIDBytes) -> [UInt8] { id.bytes }
@@ -70,17 +77,30 @@ public enum Keys {
         Self.tenant(tenant) + Array(providerId.utf8)
     }
 
-    /// `artifactId (16 bytes) ‖ providerId ‖ 0x00 ‖ field key`: one field of a
-    /// configuration referencing an artifact. The 16 id bytes are the prefix
-    /// of all references to that artifact.
-    public static func artifactReference(artifactId: UUIDBytes, providerId: String, field: String) -> [UInt8] {
+    /// `tenant ‖ 0x00 ‖ artifactId (16 bytes) ‖ providerId ‖ 0x00 ‖ field key`:
+    /// one field of a tenant's configuration referencing one of its artifacts
+    /// (layout 6 on). ``artifact(tenant:id:)`` is the prefix of all
+    /// references to that artifact.
+    public static func artifactReference(
+        tenant: String, artifactId: UUIDBytes, providerId: String, field: String
+    ) -> [UInt8] {
+        artifact(tenant: tenant, id: artifactId) + Array(providerId.utf8) + [0] + Array(field.utf8)
+    }
+
+    /// The same reference in layouts 3 to 5, without the tenant:
+    /// `artifactId (16 bytes) ‖ providerId ‖ 0x00 ‖ field key`.
+    public static func legacyArtifactReference(artifactId: UUIDBytes, providerId: String, field: String) -> [UInt8] {
         artifactId.bytes + Array(providerId.utf8) + [0] + Array(field.utf8)
     }
 
-    /// Splits an ``artifactReference(artifactId:providerId:field:)`` key into its provider id and field key.
-    public static func referenceParts(of key: some Collection<UInt8>) -> (providerId: String, field: String)? {
-        let rest = key.dropFirst(16)
-        guard key.count > 16, let separator = rest.firstIndex(of: 0) else { return nil }
+    /// Splits a reference key into its provider id and field key, given the
+    /// length of what stands before the provider id: the
+    /// ``artifact(tenant:id:)`` prefix (or 16 for a legacy key).
+    public static func referenceParts(
+        of key: some Collection<UInt8>, afterPrefixOf prefixLength: Int
+    ) -> (providerId: String, field: String)? {
+        let rest = key.dropFirst(prefixLength)
+        guard key.count > prefixLength, let separator = rest.firstIndex(of: 0) else { return nil }
         guard let providerId = String(validating: rest[..<separator], as: UTF8.self),
             let field = String(validating: rest[rest.index(after: separator)...], as: UTF8.self)
         else { return nil }

@@ -16,6 +16,8 @@ public protocol LayoutStorage: ~Copyable {
         from start: [UInt8],
         _ body: (_ key: [UInt8], _ value: [UInt8]) throws -> Bool
     ) throws
+    /// Deletes `database` with all its entries; nothing when it does not exist.
+    func removeDatabase(_ database: DatabaseName) throws
 }
 
 /// One numbered step of the on-disk format.
@@ -42,6 +44,7 @@ public enum Layout {
         AddProviderConfigurations(),
         AddEventChain(),
         AddXXH3ChunkHeaders(),
+        TenantArtifactIds(),
     ]
 
     /// The layout version this build writes.
@@ -102,7 +105,7 @@ struct AddProviderListing: Migration {
     let summary = "add the per-provider listing index and fill it from existing artifacts"
 
     func apply<Storage: LayoutStorage & ~Copyable>(to storage: borrowing Storage) throws {
-        try storage.forEach(in: .artifacts, from: []) { key, value in
+        try storage.forEach(in: .legacyArtifacts, from: []) { key, value in
             let record = try ArtifactRecord(decoding: value)
             try storage.setValue(
                 key,
@@ -116,7 +119,7 @@ struct AddProviderListing: Migration {
 }
 
 /// Layout 3: provider configurations. Adds ``DatabaseName/providerConfigs``
-/// and ``DatabaseName/artifactReferences``. Earlier stores hold no
+/// and ``DatabaseName/legacyArtifactReferences``. Earlier stores hold no
 /// configurations, so there is nothing to convert; the version marks that
 /// older builds, which would delete referenced artifacts, must not open the
 /// store.
@@ -165,4 +168,48 @@ struct AddXXH3ChunkHeaders: Migration {
     let summary = "check new chunks with XXH3-128 instead of SHA-256; stored chunks keep their SHA-256"
 
     func apply<Storage: LayoutStorage & ~Copyable>(to storage: borrowing Storage) throws {}
+}
+
+/// Layout 6: artifact ids are a tenant's own. Moves every artifact from
+/// ``DatabaseName/legacyArtifacts`` (keyed by id alone, unique store-wide)
+/// to ``DatabaseName/artifacts`` (keyed by tenant and id), and every
+/// reference from ``DatabaseName/legacyArtifactReferences`` to
+/// ``DatabaseName/artifactReferences`` under the tenant of the artifact it
+/// names; then removes the two old databases. Records keep their encoding.
+///
+/// With ids unique per tenant, an id another tenant holds is no longer a
+/// conflict, so a tenant cannot learn that it exists or claim it first.
+struct TenantArtifactIds: Migration {
+    let version: UInt32 = 6
+    let summary = "key artifacts and their references by tenant and id: ids are unique per tenant"
+
+    func apply<Storage: LayoutStorage & ~Copyable>(to storage: borrowing Storage) throws {
+        try storage.forEach(in: .legacyArtifacts, from: []) { key, value in
+            guard let id = UUIDBytes(key) else {
+                throw LayoutDecodingError(record: "artifact key", reason: "not 16 bytes")
+            }
+            let record = try ArtifactRecord(decoding: value)
+            try storage.setValue(value, for: Keys.artifact(tenant: record.tenant, id: id), in: .artifacts)
+            return true
+        }
+        try storage.forEach(in: .legacyArtifactReferences, from: []) { key, _ in
+            guard let id = UUIDBytes(key.prefix(16)), let parts = Keys.referenceParts(of: key, afterPrefixOf: 16)
+            else {
+                throw LayoutDecodingError(record: "artifact reference key", reason: "not an id, provider and field")
+            }
+            // A reference to an artifact that is gone has nothing to move with.
+            guard let value = try storage.value(for: Keys.legacyArtifact(id), in: .legacyArtifacts) else {
+                return true
+            }
+            let record = try ArtifactRecord(decoding: value)
+            try storage.setValue(
+                [],
+                for: Keys.artifactReference(
+                    tenant: record.tenant, artifactId: id, providerId: parts.providerId, field: parts.field),
+                in: .artifactReferences)
+            return true
+        }
+        try storage.removeDatabase(.legacyArtifacts)
+        try storage.removeDatabase(.legacyArtifactReferences)
+    }
 }

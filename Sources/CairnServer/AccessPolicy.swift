@@ -119,6 +119,13 @@ public struct AccessPolicy: Sendable, Equatable {
         }
     }
 
+    /// Whether `peer` has `scope` on every tenant: a grant of it on `*`.
+    public func allowsEverywhere(_ peer: Peer, _ scope: Scope) -> Bool {
+        grants.contains { grant in
+            applies(grant, to: peer) && grant.scopes.contains(scope) && grant.tenants.contains("*")
+        }
+    }
+
     /// The peer's grants per tenant, as `system.hello` shows them.
     public func grants(of peer: Peer) -> [(tenant: String, scopes: [Scope])] {
         var byTenant: [String: Set<Scope>] = [:]

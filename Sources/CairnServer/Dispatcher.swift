@@ -139,7 +139,7 @@ final class Dispatcher: Sendable {
         case "system.hello":
             return .result(hello(peer))
         case "system.health":
-            return .result(try health())
+            return .result(try health(peer))
 
         case "artifacts.upload":
             let tenant = try authorize(params, peer, .admin)
@@ -345,8 +345,13 @@ final class Dispatcher: Sendable {
             ]))
     }
 
-    private func health() throws -> JSONValue {
+    /// The server's health. Its figures (and the problems, which quote
+    /// them) describe every tenant together, so they go only to a peer with
+    /// the admin scope on every tenant; any other peer gets the status and
+    /// the layout version alone.
+    private func health(_ peer: Peer) throws -> JSONValue {
         let health = try store.health()
+        let admin = policy.allowsEverywhere(peer, .admin)
         var problems: [JSONValue] = []
         if health.diskFreeBytes < 1 << 30 {
             problems.append(.string("low disk space: \(health.diskFreeBytes) bytes free"))
@@ -355,6 +360,13 @@ final class Dispatcher: Sendable {
             problems.append("the store uses over 90% of its size limit")
         }
         problems += catalog.problems.map(JSONValue.string)
+        guard admin else {
+            return .object(
+                JSONObject([
+                    ("status", problems.isEmpty ? "ok" : "degraded"),
+                    ("layoutVersion", Wire.number(UInt64(health.layoutVersion))),
+                ]))
+        }
         return .object(
             JSONObject([
                 ("status", problems.isEmpty ? "ok" : "degraded"),
@@ -366,6 +378,7 @@ final class Dispatcher: Sendable {
                             ("usedBytes", Wire.number(health.usedBytes)),
                             ("sizeLimitBytes", Wire.number(health.sizeLimitBytes)),
                             ("diskFreeBytes", Wire.number(health.diskFreeBytes)),
+                            ("headroomBytes", Wire.number(health.headroomBytes)),
                             ("openUploads", Wire.number(health.openUploads)),
                             ("pendingReclaim", Wire.number(health.pendingReclaim)),
                         ]))

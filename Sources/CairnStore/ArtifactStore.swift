@@ -20,10 +20,11 @@ public final class ArtifactStore: Sendable {
     /// Settings of a store.
     public struct Configuration: Sendable {
         /// The map size to start with. The map grows on demand (doubling,
-        /// by at most 1 GiB at a time).
+        /// by at most 1 GiB at a time, or by what the disk still holds).
         ///
         /// The data file is allocated up to the map size (see
-        /// ``allocatesMap``), so the map starts small.
+        /// ``allocatesMap``), so the map starts small; on a disk with less
+        /// room it starts as large as the disk allows.
         public var initialMapSize: Int = 64 << 20
         /// The most the map may grow to: the store's size limit.
         public var mapSizeLimit: Int = 1 << 40
@@ -33,6 +34,9 @@ public final class ArtifactStore: Sendable {
         /// system cannot promise the allocation (anything but ext4, XFS and
         /// tmpfs), the store works without it.
         public var allocatesMap = true
+        /// With ``allocatesMap``: disk space that writes adding content leave
+        /// free, for deletes and reclamation on an otherwise full disk.
+        public var reservedDiskBytes: Int = 1 << 20
         /// The largest artifact accepted.
         public var maxArtifactBytes: UInt64 = 4 << 30
         /// An upload not appended to for this long expires.
@@ -91,12 +95,16 @@ public final class ArtifactStore: Sendable {
             do {
                 let mapSize = min(configuration.initialMapSize, configuration.mapSizeLimit)
                 environment = try Environment(
-                    path: directory, configuration: .init(mapSize: mapSize, allocatesMap: allocatingMap))
+                    path: directory,
+                    configuration: .init(
+                        mapSize: mapSize, allocatesMap: allocatingMap,
+                        reservedBytes: configuration.reservedDiskBytes))
             } catch {
                 throw StoreError(.internalError, .none, "cannot open the store in \(directory): \(error)")
             }
             let writer = StoreWriter(
-                environment: environment, mapSizeLimit: configuration.mapSizeLimit, logger: logger)
+                environment: environment, mapSizeLimit: configuration.mapSizeLimit,
+                reservedBytes: configuration.reservedDiskBytes, logger: logger)
             let (tables, version) = try writer.performNow { txn in
                 let version = try migrate(txn, now: now, target: configuration.targetLayoutVersion, logger: logger)
                 return (try Tables(opening: txn), version)
@@ -119,6 +127,7 @@ public final class ArtifactStore: Sendable {
         let store = ArtifactStore(
             environment: environment, tables: tables, writer: writer, configuration: configuration,
             logger: logger, directory: directory, layoutVersion: version)
+        writer.setReclaimer { [weak store] in try store?.reclaimAllOnQueue() ?? false }
         try store.expireIdleUploadsNow()
         try store.reclaimAllNow()
         return store
@@ -148,7 +157,22 @@ public final class ArtifactStore: Sendable {
         return StoreHealth(
             layoutVersion: layoutVersion, usedBytes: UInt64(info.usedBytes),
             sizeLimitBytes: UInt64(configuration.mapSizeLimit), diskFreeBytes: free,
-            openUploads: uploads, pendingReclaim: garbage)
+            headroomBytes: UInt64(try headroom(info)), openUploads: uploads, pendingReclaim: garbage)
+    }
+
+    /// Bytes that writes adding content can still use: free pages in the
+    /// map, the map's unused end, and what the map can grow into (on the
+    /// disk beside the reserve, up to the size limit).
+    private func headroom(_ info: Environment.Info) throws -> Int {
+        let inMap: Int
+        do {
+            inMap = try environment.freeListBytes() + max(0, info.mapSize - info.usedBytes)
+        } catch {
+            throw StoreError(.internalError, .none, "cannot read the store's free list: \(error)")
+        }
+        let limitRoom = max(0, configuration.mapSizeLimit - info.mapSize)
+        let growth = environment.diskRoom(leavingFree: configuration.reservedDiskBytes).map { min($0, limitRoom) }
+        return inMap + (growth ?? limitRoom)
     }
 
     // MARK: - Shared helpers

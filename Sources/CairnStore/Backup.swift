@@ -97,7 +97,9 @@ extension ArtifactStore {
         } catch {
             throw StoreError(.internalError, .none, "cannot read the store in \(directory): \(error)")
         }
-        let writer = StoreWriter(environment: environment, mapSizeLimit: configuration.mapSizeLimit, logger: logger)
+        let writer = StoreWriter(
+            environment: environment, mapSizeLimit: configuration.mapSizeLimit,
+            reservedBytes: configuration.reservedDiskBytes, logger: logger)
         return ArtifactStore(
             environment: environment, tables: tables, writer: writer, configuration: configuration, logger: logger,
             directory: directory, layoutVersion: version)

@@ -57,9 +57,8 @@ extension ArtifactStore {
     /// tenant holds, which need their content sent, which ids are taken,
     /// and whether the result fits the tenant's quotas.
     ///
-    /// An id taken by another tenant's artifact is a ``ImportDisposition/conflict``
-    /// like any other: artifact ids are unique in the store. This tells the
-    /// caller only that an id it already knows is in use.
+    /// Only the tenant's own artifacts count: ids are unique per tenant, so
+    /// an id another tenant holds is free here and says nothing about it.
     public func planImport(tenant: TenantID, entries: [ImportEntry]) throws -> ImportPlan {
         try read { txn in
             let usage =
@@ -112,7 +111,9 @@ extension ArtifactStore {
                 switch disposition {
                 case .conflict:
                     let idInUse =
-                        try txn.get(Keys.artifact(entry.artifactId.uuidBytes), in: self.tables.artifacts) != nil
+                        try txn.get(
+                            Keys.artifact(tenant: tenant.rawValue, id: entry.artifactId.uuidBytes),
+                            in: self.tables.artifacts) != nil
                     throw StoreError(
                         .conflict, .field("artifactId"),
                         idInUse
@@ -136,10 +137,11 @@ extension ArtifactStore {
         -> ImportDisposition
     {
         if let existing = try txn.record(
-            ArtifactRecord.self, Keys.artifact(entry.artifactId.uuidBytes), in: tables.artifacts)
+            ArtifactRecord.self, Keys.artifact(tenant: tenant.rawValue, id: entry.artifactId.uuidBytes),
+            in: tables.artifacts)
         {
             let same =
-                existing.tenant == tenant.rawValue && existing.sha256 == entry.sha256.bytes
+                existing.sha256 == entry.sha256.bytes
                 && existing.sizeBytes == entry.sizeBytes && existing.providerId == entry.providerId.rawValue
                 && existing.mimeType == entry.mimeType
             return same ? .present : .conflict

@@ -67,7 +67,10 @@ public struct TenantManifest: Sendable, Equatable {
         self.tenant = tenant
         self.usage = usage
         self.events = events
-        self.artifacts = artifacts.sorted { $0.id < $1.id }
+        // By the id's bytes, which order exactly as its lowercase canonical
+        // form does (hex digits keep byte order, the hyphens stand in the same
+        // places), without formatting two strings for every comparison.
+        self.artifacts = artifacts.sorted { $0.artifactId.orderKey < $1.artifactId.orderKey }
         self.configurations = configurations.sorted { $0.providerId < $1.providerId }
     }
 
@@ -153,7 +156,8 @@ extension ArtifactStore {
         var artifacts: [TenantManifest.Artifact] = []
         try txn.scan(tables.tenantArtifacts, prefix: prefix) { _, value in
             guard let id = UUID(bytes: value),
-                let artifact = try txn.record(ArtifactRecord.self, Keys.artifact(id.uuidBytes), in: tables.artifacts),
+                let artifact = try txn.record(
+                    ArtifactRecord.self, Keys.artifact(tenant: tenant.rawValue, id: id.uuidBytes), in: tables.artifacts),
                 let digest = SHA256Digest(bytes: artifact.sha256)
             else { throw StoreError(.internalError, .none, "a listing entry of tenant \(tenant) is damaged") }
             artifacts.append(
@@ -175,5 +179,18 @@ extension ArtifactStore {
             tenant: tenant, usage: TenantUsage(tenant: tenant, record: record),
             events: try chainHead(txn, tenant: tenant, usage: record), artifacts: artifacts,
             configurations: configurations)
+    }
+}
+
+extension UUID {
+    /// The 16 bytes as two big-endian integers: compared as a tuple, they
+    /// order UUIDs as their canonical text does.
+    var orderKey: (UInt64, UInt64) {
+        withUnsafeBytes(of: uuid) { bytes in
+            (
+                UInt64(bigEndian: bytes.loadUnaligned(fromByteOffset: 0, as: UInt64.self)),
+                UInt64(bigEndian: bytes.loadUnaligned(fromByteOffset: 8, as: UInt64.self))
+            )
+        }
     }
 }

@@ -122,6 +122,10 @@ public struct StoreHealth: Sendable, Equatable {
     public var sizeLimitBytes: UInt64
     /// Free bytes on the file system of the store, for unprivileged users.
     public var diskFreeBytes: UInt64
+    /// Bytes new content can still take: free pages in the map, its unused
+    /// end, and what the map can still grow into on the disk (beside the
+    /// reserve kept for deletes) up to the size limit.
+    public var headroomBytes: UInt64
     public var openUploads: Int
     /// Extents waiting to be reclaimed.
     public var pendingReclaim: Int

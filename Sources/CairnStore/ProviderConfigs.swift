@@ -88,7 +88,7 @@ extension ArtifactStore {
             try self.checkReferences(
                 txn, tenant: tenant, providerId: providerId, values: values, fields: changed)
             try self.updateReferenceIndex(
-                txn, providerId: providerId, fields: changed, old: current.values, new: values)
+                txn, tenant: tenant, providerId: providerId, fields: changed, old: current.values, new: values)
 
             let next = ProviderConfigRecord(
                 revision: current.revision + 1, updatedAt: now, updatedBy: actor.name,
@@ -115,7 +115,7 @@ extension ArtifactStore {
     public func references(tenant: TenantID, artifactId: UUID) throws -> [ArtifactReference] {
         try read { txn in
             _ = try artifactMeta(txn, tenant: tenant, artifactId: artifactId)
-            return try references(txn, to: artifactId)
+            return try references(txn, tenant: tenant, to: artifactId)
         }
     }
 
@@ -159,11 +159,14 @@ extension ArtifactStore {
         return states
     }
 
-    /// The references to `artifactId`, from the reference index.
-    func references(_ txn: borrowing Transaction, to artifactId: UUID) throws -> [ArtifactReference] {
+    /// The references to the tenant's artifact `artifactId`, from the reference index.
+    func references(_ txn: borrowing Transaction, tenant: TenantID, to artifactId: UUID) throws
+        -> [ArtifactReference]
+    {
         var found: [ArtifactReference] = []
-        try txn.scan(tables.artifactReferences, prefix: artifactId.bytes) { key, _ in
-            if let parts = Keys.referenceParts(of: key) {
+        let prefix = Keys.artifact(tenant: tenant.rawValue, id: artifactId.uuidBytes)
+        try txn.scan(tables.artifactReferences, prefix: prefix) { key, _ in
+            if let parts = Keys.referenceParts(of: key, afterPrefixOf: prefix.count) {
                 found.append(ArtifactReference(providerId: parts.providerId, field: parts.field))
             }
             return true
@@ -181,9 +184,11 @@ extension ArtifactStore {
         for field in fields {
             for id in values[field]?.artifactIds ?? [] {
                 let record = try UUID(uuidString: id).flatMap {
-                    try txn.record(ArtifactRecord.self, Keys.artifact($0.uuidBytes), in: tables.artifacts)
+                    try txn.record(
+                        ArtifactRecord.self, Keys.artifact(tenant: tenant.rawValue, id: $0.uuidBytes),
+                        in: tables.artifacts)
                 }
-                guard let record, record.tenant == tenant.rawValue else {
+                guard let record else {
                     issues.append(
                         .init(field: field, subCode: .artifactNotFound, message: "\(field): no artifact \(id)"))
                     continue
@@ -208,12 +213,14 @@ extension ArtifactStore {
 
     /// Moves the reference index of the changed fields from their old values to their new ones.
     private func updateReferenceIndex(
-        _ txn: borrowing Transaction, providerId: ProviderID, fields: [String], old: [String: FieldValue],
+        _ txn: borrowing Transaction, tenant: TenantID, providerId: ProviderID, fields: [String],
+        old: [String: FieldValue],
         new: [String: FieldValue]
     ) throws {
         func key(_ id: String, _ field: String) -> [UInt8]? {
             UUID(uuidString: id).map {
-                Keys.artifactReference(artifactId: $0.uuidBytes, providerId: providerId.rawValue, field: field)
+                Keys.artifactReference(
+                    tenant: tenant.rawValue, artifactId: $0.uuidBytes, providerId: providerId.rawValue, field: field)
             }
         }
         for field in fields {

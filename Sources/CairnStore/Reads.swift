@@ -141,8 +141,9 @@ extension ArtifactStore {
         ArtifactRecord, BlobRecord
     ) {
         guard
-            let record = try txn.record(ArtifactRecord.self, Keys.artifact(artifactId.uuidBytes), in: tables.artifacts),
-            record.tenant == tenant.rawValue
+            let record = try txn.record(
+                ArtifactRecord.self, Keys.artifact(tenant: tenant.rawValue, id: artifactId.uuidBytes),
+                in: tables.artifacts)
         else { throw StoreError.notFound("artifact") }
         guard
             let blob = try txn.record(
@@ -155,8 +156,9 @@ extension ArtifactStore {
 
     func artifactMeta(_ txn: borrowing Transaction, tenant: TenantID, artifactId: UUID) throws -> ArtifactMeta {
         guard
-            let record = try txn.record(ArtifactRecord.self, Keys.artifact(artifactId.uuidBytes), in: tables.artifacts),
-            record.tenant == tenant.rawValue
+            let record = try txn.record(
+                ArtifactRecord.self, Keys.artifact(tenant: tenant.rawValue, id: artifactId.uuidBytes),
+                in: tables.artifacts)
         else { throw StoreError.notFound("artifact") }
         return ArtifactMeta(
             artifactId: artifactId, tenant: tenant, providerId: ProviderID(record.providerId)!,

@@ -28,7 +28,7 @@ extension ArtifactStore {
     private func enqueueReclaimBatch() {
         writer.enqueue { [self] in
             do {
-                if try writer.performNowOnQueue(.deferred, { txn in try self.reclaimBatch(txn) }) {
+                if try reclaimStepOnQueue() {
                     enqueueReclaimBatch()
                     return
                 }
@@ -41,19 +41,41 @@ extension ArtifactStore {
 
     /// Reclaims everything pending, now. Used at start-up.
     func reclaimAllNow() throws {
-        var more = true
-        var extents = 0
-        while more {
-            more = try writer.performNow(.deferred) { txn in try self.reclaimBatch(txn) }
-            extents += 1
-        }
-        if extents > 1 { logger.info("reclaimed unreferenced chunks", metadata: ["batches": "\(extents - 1)"]) }
+        let reclaimed = try writer.onQueueNow { try reclaimAllOnQueue() }
+        if reclaimed { logger.info("reclaimed unreferenced chunks") }
     }
 
-    /// Deletes up to ``reclaimBatch`` chunks of the first pending extent.
+    /// Reclaims everything pending from work on the writer queue: what the
+    /// writer does before it refuses a write for want of room (see
+    /// ``StoreWriter/setReclaimer(_:)``).
     ///
-    /// - Returns: whether work remains.
-    private func reclaimBatch(_ txn: borrowing Transaction) throws -> Bool {
+    /// - Returns: whether anything was pending.
+    func reclaimAllOnQueue() throws -> Bool {
+        var reclaimed = false
+        while try reclaimStepOnQueue() { reclaimed = true }
+        return reclaimed
+    }
+
+    /// One transaction of reclamation, on the writer queue: up to
+    /// ``reclaimBatch`` chunks, or one chunk when the store has no room
+    /// for the free-list entry of a whole batch (it lists every page it
+    /// frees, some 130 KiB for a batch, and must itself be written).
+    ///
+    /// - Returns: whether anything was pending.
+    private func reclaimStepOnQueue() throws -> Bool {
+        do {
+            return try writer.performNowOnQueue(.deferred, .frees) { txn in
+                try self.reclaimBatch(txn, chunks: Self.reclaimBatch)
+            }
+        } catch let error as StoreError where error.code == .storeFull {
+            return try writer.performNowOnQueue(.deferred, .frees) { txn in try self.reclaimBatch(txn, chunks: 1) }
+        }
+    }
+
+    /// Deletes up to `chunks` chunks of the first pending extent.
+    ///
+    /// - Returns: whether anything was pending.
+    private func reclaimBatch(_ txn: borrowing Transaction, chunks limit: Int) throws -> Bool {
         var pending: UInt64?
         try txn.scan(tables.garbage, prefix: []) { key, _ in
             pending = Keys.trailingSequence(of: key)
@@ -65,7 +87,7 @@ extension ArtifactStore {
         try txn.withCursor(on: tables.chunks) { cursor in
             let prefix = Keys.extent(extent)
             var entry = try cursor.seek(atOrAfter: prefix)
-            while deleted < Self.reclaimBatch {
+            while deleted < limit {
                 guard let current = entry, current.key.starts(with: prefix) else {
                     exhausted = true
                     return
@@ -85,13 +107,13 @@ extension ArtifactStore {
     /// - Returns: how many expired.
     @discardableResult
     public func expireIdleUploads() async throws -> Int {
-        let expired = try await writer.perform { txn in try self.expireIdle(txn) }
+        let expired = try await writer.perform(.durable, .frees) { txn in try self.expireIdle(txn) }
         if expired > 0 { scheduleReclaim() }
         return expired
     }
 
     func expireIdleUploadsNow() throws {
-        let expired = try writer.performNow { txn in try self.expireIdle(txn) }
+        let expired = try writer.performNow(.durable, .frees) { txn in try self.expireIdle(txn) }
         if expired > 0 { logger.info("expired idle uploads", metadata: ["count": "\(expired)"]) }
     }
 

@@ -56,13 +56,16 @@ extension ArtifactStore {
     /// transaction, so any failure leaves nothing behind.
     ///
     /// - Parameter artifactId: the id to give the artifact, refused with
-    ///   ``StoreError/Code/conflict`` when any artifact has it; a new one when `nil`.
+    ///   ``StoreError/Code/conflict`` when an artifact of the tenant has it
+    ///   (ids are a tenant's own); a new one when `nil`.
     func finalize(
         _ txn: borrowing Transaction, tenant: TenantID, providerId: ProviderID, mimeType: String,
         size: UInt64, digest: SHA256Digest, content: StagedContent, artifactId requested: UUID? = nil,
         actor: Actor, now: Int64
     ) throws -> CommittedArtifact {
-        if let requested, try txn.get(Keys.artifact(requested.uuidBytes), in: tables.artifacts) != nil {
+        if let requested,
+            try txn.get(Keys.artifact(tenant: tenant.rawValue, id: requested.uuidBytes), in: tables.artifacts) != nil
+        {
             throw StoreError(
                 .conflict, .field("artifactId"), "artifact id \(requested.uuidString.lowercased()) is already in use")
         }
@@ -112,7 +115,7 @@ extension ArtifactStore {
         let record = ArtifactRecord(
             tenant: tenant.rawValue, providerId: providerId.rawValue, mimeType: mimeType, sizeBytes: size,
             sha256: digest.bytes, stagedAt: now, stagedBy: actor.name, listSeq: listSeq)
-        try txn.put(record, Keys.artifact(artifactId.uuidBytes), in: tables.artifacts)
+        try txn.put(record, Keys.artifact(tenant: tenant.rawValue, id: artifactId.uuidBytes), in: tables.artifacts)
         try txn.put(
             artifactId.bytes, for: Keys.tenantArtifact(tenant: tenant.rawValue, listSeq: listSeq),
             in: tables.tenantArtifacts)
@@ -147,12 +150,12 @@ extension ArtifactStore {
     /// - Returns: whether the blob was freed.
     public func delete(tenant: TenantID, artifactId: UUID, actor: Actor) async throws -> Bool {
         let now = self.now
-        let freed = try await writer.perform { txn in
-            let key = Keys.artifact(artifactId.uuidBytes)
-            guard let record = try txn.record(ArtifactRecord.self, key, in: self.tables.artifacts),
-                record.tenant == tenant.rawValue
-            else { throw StoreError.notFound("artifact") }
-            let references = try self.references(txn, to: artifactId)
+        let freed = try await writer.perform(.durable, .frees) { txn in
+            let key = Keys.artifact(tenant: tenant.rawValue, id: artifactId.uuidBytes)
+            guard let record = try txn.record(ArtifactRecord.self, key, in: self.tables.artifacts) else {
+                throw StoreError.notFound("artifact")
+            }
+            let references = try self.references(txn, tenant: tenant, to: artifactId)
             guard references.isEmpty else {
                 throw StoreError(
                     .artifactInUse, .references(references),

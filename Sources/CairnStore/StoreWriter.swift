@@ -8,11 +8,18 @@ import Synchronization
 /// dedicated queue, so callers await instead of blocking threads, and no
 /// transaction is ever held across an `await`.
 ///
-/// When LMDB reports a full map, the writer grows the map (doubling, up to
-/// the configured limit) and runs the transaction again; its body must
-/// therefore be free of side effects outside the transaction. At the limit,
-/// or when the disk is full, the transaction is aborted and the caller gets
+/// When LMDB reports a full map, the writer grows the map and runs the
+/// transaction again; its body must therefore be free of side effects
+/// outside the transaction. The map doubles (by at most ``maxGrowthStep``)
+/// up to the configured limit, or grows by what the disk still holds when
+/// that is less. Before it gives up, the writer reclaims the chunks of
+/// deleted content still waiting for reclamation. At the limit, or when the
+/// disk is full, the transaction is aborted and the caller gets
 /// ``StoreError/Code/storeFull`` with nothing written.
+///
+/// Writes that free space (``Footprint/frees``: deletes, aborts,
+/// reclamation) may grow the map into a small reserve of the disk that
+/// other writes leave free, so that a full store can always be emptied.
 ///
 /// Durable writes that wait for the writer together are committed together
 /// (group commit): each runs in a nested transaction of one write
@@ -29,8 +36,23 @@ final class StoreWriter: Sendable {
         case deferred
     }
 
+    /// Whether a write adds to the store or frees space in it.
+    enum Footprint {
+        /// Grows the map only while the disk keeps its reserve free.
+        case adds
+        /// May grow the map into the disk's reserve, a little at a time:
+        /// a delete must work on a full disk.
+        case frees
+    }
+
     let environment: Environment
     let mapSizeLimit: Int
+    /// Disk space that writes adding content leave free (see ``Footprint``).
+    let reservedBytes: Int
+    /// Reclaims pending chunks now, on the writer queue; true when it freed any.
+    private let reclaimer = Mutex<(@Sendable () throws -> Bool)?>(nil)
+    /// Set while the reclaimer runs, so that its own writes do not call it again.
+    private let reclaiming = Atomic<Bool>(false)
     private let queue = DispatchQueue(label: "cairn.store.writer", qos: .userInitiated)
     private let logger: Logger
     /// Durable writes waiting for the writer, oldest first.
@@ -42,10 +64,18 @@ final class StoreWriter: Sendable {
     /// Durable writes waiting for the writer now.
     var waitingCount: Int { waiting.withLock { $0.count } }
 
-    init(environment: Environment, mapSizeLimit: Int, logger: Logger) {
+    init(environment: Environment, mapSizeLimit: Int, reservedBytes: Int, logger: Logger) {
         self.environment = environment
         self.mapSizeLimit = mapSizeLimit
+        self.reservedBytes = reservedBytes
         self.logger = logger
+    }
+
+    /// Sets what the writer runs before it refuses a write for want of
+    /// room: reclamation of deleted content, which runs in the background
+    /// and may not have caught up yet. Set once, before the store is shared.
+    func setReclaimer(_ reclaim: @escaping @Sendable () throws -> Bool) {
+        reclaimer.withLock { $0 = reclaim }
     }
 
     /// Runs `body` in a write transaction on the writer queue; a durable
@@ -58,17 +88,21 @@ final class StoreWriter: Sendable {
     ///   write is, such as an upload's last activity.
     func perform<R: Sendable>(
         _ durability: Durability = .durable,
+        _ footprint: Footprint = .adds,
         afterCommit: (@Sendable (R) -> Void)? = nil,
         _ body: @escaping @Sendable (borrowing Transaction) throws -> R
     ) async throws -> R {
         try await withCheckedThrowingContinuation { continuation in
             guard durability == .durable else {
                 queue.async {
-                    continuation.resume(with: Result { try self.run(durability, body, afterCommit: afterCommit) })
+                    continuation.resume(
+                        with: Result { try self.run(durability, footprint, body, afterCommit: afterCommit) })
                 }
                 return
             }
-            waiting.withLock { $0.append(DurableWrite(body, afterCommit: afterCommit, continuation)) }
+            waiting.withLock {
+                $0.append(DurableWrite(body, footprint: footprint, afterCommit: afterCommit, continuation))
+            }
             queue.async { self.commitWaitingGroup() }
         }
     }
@@ -90,7 +124,7 @@ final class StoreWriter: Sendable {
             return
         }
         do {
-            try run(.durable) { txn in
+            try run(.durable, .adds) { txn in
                 for write in group { try write.attempt(in: txn) }
             }
         } catch {
@@ -102,13 +136,24 @@ final class StoreWriter: Sendable {
     }
 
     /// Runs `body` synchronously; for start-up work before the store is shared.
-    func performNow<R>(_ durability: Durability = .durable, _ body: (borrowing Transaction) throws -> R) throws -> R {
-        try queue.sync { try run(durability, body) }
+    func performNow<R>(
+        _ durability: Durability = .durable, _ footprint: Footprint = .adds,
+        _ body: (borrowing Transaction) throws -> R
+    ) throws -> R {
+        try queue.sync { try run(durability, footprint, body) }
     }
 
     /// Runs `body` from work already on the writer queue (see ``enqueue(_:)``).
-    func performNowOnQueue<R>(_ durability: Durability, _ body: (borrowing Transaction) throws -> R) throws -> R {
-        try run(durability, body)
+    func performNowOnQueue<R>(
+        _ durability: Durability, _ footprint: Footprint = .adds, _ body: (borrowing Transaction) throws -> R
+    ) throws -> R {
+        try run(durability, footprint, body)
+    }
+
+    /// Runs `work` on the writer queue after everything already queued and
+    /// waits for it; `work` writes with ``performNowOnQueue(_:_:_:)``.
+    func onQueueNow<R>(_ work: () throws -> R) rethrows -> R {
+        try queue.sync(execute: work)
     }
 
     /// Schedules `work` after everything already queued, without waiting.
@@ -123,22 +168,31 @@ final class StoreWriter: Sendable {
 
     /// ``run(_:_:)``, then `afterCommit` with what the body returned.
     fileprivate func run<R>(
-        _ durability: Durability, _ body: (borrowing Transaction) throws -> R, afterCommit: ((R) -> Void)?
+        _ durability: Durability, _ footprint: Footprint, _ body: (borrowing Transaction) throws -> R,
+        afterCommit: ((R) -> Void)?
     ) throws -> R {
-        let result = try run(durability, body)
+        let result = try run(durability, footprint, body)
         afterCommit?(result)
         return result
     }
 
-    fileprivate func run<R>(_ durability: Durability, _ body: (borrowing Transaction) throws -> R) throws -> R {
+    fileprivate func run<R>(
+        _ durability: Durability, _ footprint: Footprint, _ body: (borrowing Transaction) throws -> R
+    ) throws -> R {
         dispatchPrecondition(condition: .onQueue(queue))
-        try environment.setMetaSyncDeferred(durability == .deferred)
         var turnedOver = false
+        var reclaimed = false
         while true {
             do {
+                // Set before every attempt: a reclamation in between sets its own.
+                try environment.setMetaSyncDeferred(durability == .deferred)
                 return try environment.withWriteTransaction(body)
             } catch let error as LMDBError where error.code == LMDBError.mapFull {
-                if try growMap() { continue }
+                if try growMap(footprint) { continue }
+                if !reclaimed {
+                    reclaimed = true
+                    if try reclaimPending() { continue }
+                }
                 // LMDB reuses pages freed by a commit only once a later commit
                 // has happened; a failed write does not count. Commit an empty
                 // transaction once so space freed just now becomes usable.
@@ -171,25 +225,52 @@ final class StoreWriter: Sendable {
     /// allocated on disk, so growth stays in proportion.
     static let maxGrowthStep = 1 << 30
 
-    /// Doubles the map (by at most ``maxGrowthStep``) up to the limit; false
-    /// when it is already there.
-    private func growMap() throws -> Bool {
+    /// The smallest growth worth making for a write that adds: 64 KiB.
+    static let minimumGrowthStep = 64 << 10
+
+    /// The step by which a write that frees space grows the map into the
+    /// disk's reserve, as often as it needs: 16 KiB, four pages, so that the
+    /// reserve lasts through many deletes on a store full to its last page.
+    static let freeingGrowthStep = 16 << 10
+
+    /// Grows the map: doubling it (by at most ``maxGrowthStep``), or by what
+    /// the disk holds beside the reserve when that is less, or for a write
+    /// that frees space by ``freeingGrowthStep`` from the reserve. False at
+    /// the size limit or when not even that fits.
+    private func growMap(_ footprint: Footprint) throws -> Bool {
         let current = environment.info.mapSize
         guard current < mapSizeLimit else {
             logger.warning("store size limit reached", metadata: ["limit": "\(mapSizeLimit)"])
             return false
         }
-        let next = min(mapSizeLimit, current + min(current, Self.maxGrowthStep))
-        do {
-            try environment.setMapSize(next)
-        } catch let error as LMDBError where error.isOutOfSpace {
-            // The map is allocated on disk before it grows; no room for that
-            // is a full store, with the map as it was.
-            logger.warning("store map cannot grow, no space", metadata: ["error": "\(error)"])
+        let room = mapSizeLimit - current
+        let step: Int
+        let minimumStep: Int
+        let reserve: Int
+        switch footprint {
+        case .adds:
+            (step, minimumStep, reserve) = (
+                min(room, current, Self.maxGrowthStep), min(room, Self.minimumGrowthStep), reservedBytes
+            )
+        case .frees:
+            step = min(room, Self.freeingGrowthStep)
+            (minimumStep, reserve) = (step, 0)
+        }
+        guard let grown = try environment.growMap(by: step, atLeast: minimumStep, leavingFree: reserve) else {
+            logger.warning("store map cannot grow, no space", metadata: ["mapSize": "\(current)"])
             return false
         }
-        logger.info("store map grown", metadata: ["from": "\(current)", "to": "\(next)"])
+        logger.info("store map grown", metadata: ["from": "\(current)", "to": "\(grown)"])
         return true
+    }
+
+    /// Runs the reclaimer (see ``setReclaimer(_:)``) unless it is running
+    /// already; true when it freed anything.
+    private func reclaimPending() throws -> Bool {
+        guard let reclaim = reclaimer.withLock({ $0 }) else { return false }
+        guard !reclaiming.exchange(true, ordering: .acquiringAndReleasing) else { return false }
+        defer { reclaiming.store(false, ordering: .releasing) }
+        return try reclaim()
     }
 }
 
@@ -207,16 +288,18 @@ private protocol GroupedWrite: Sendable {
 
 private final class DurableWrite<R: Sendable>: GroupedWrite, @unchecked Sendable {
     private let body: @Sendable (borrowing Transaction) throws -> R
+    private let footprint: StoreWriter.Footprint
     private let afterCommit: (@Sendable (R) -> Void)?
     private let continuation: CheckedContinuation<R, any Error>
     /// Touched only on the writer queue.
     private var outcome: Result<R, any Error>?
 
     init(
-        _ body: @escaping @Sendable (borrowing Transaction) throws -> R, afterCommit: (@Sendable (R) -> Void)?,
-        _ continuation: CheckedContinuation<R, any Error>
+        _ body: @escaping @Sendable (borrowing Transaction) throws -> R, footprint: StoreWriter.Footprint,
+        afterCommit: (@Sendable (R) -> Void)?, _ continuation: CheckedContinuation<R, any Error>
     ) {
         self.body = body
+        self.footprint = footprint
         self.afterCommit = afterCommit
         self.continuation = continuation
     }
@@ -237,6 +320,6 @@ private final class DurableWrite<R: Sendable>: GroupedWrite, @unchecked Sendable
     }
 
     func runAlone(on writer: StoreWriter) {
-        continuation.resume(with: Result { try writer.run(.durable, body, afterCommit: afterCommit) })
+        continuation.resume(with: Result { try writer.run(.durable, footprint, body, afterCommit: afterCommit) })
     }
 }

@@ -95,4 +95,9 @@ extension Transaction: LayoutStorage {
         guard let handle = try openDatabase(database.rawValue, create: false) else { return }
         try scan(handle, prefix: [], from: start) { key, value in try body(Array(key), Array(value)) }
     }
+
+    public func removeDatabase(_ database: DatabaseName) throws {
+        guard let handle = try openDatabase(database.rawValue, create: false) else { return }
+        try removeDatabase(handle)
+    }
 }

@@ -385,7 +385,7 @@ extension ArtifactStore {
         guard claim.pending == 0 else {
             throw StoreError(.offsetMismatch, .offset(status.offset), "appends to the upload are still being stored")
         }
-        try await writer.perform { txn in
+        try await writer.perform(.durable, .frees) { txn in
             let key = Keys.upload(uploadId.uuidBytes)
             guard let record = try txn.record(UploadRecord.self, key, in: self.tables.uploads),
                 record.owner == actor.name

@@ -54,6 +54,11 @@ public final class Environment: @unchecked Sendable {
         /// and tries again before each write transaction, so that space can
         /// still be freed.
         public var allocatesMap: Bool
+        /// With ``allocatesMap``: disk space the map does not take when it
+        /// opens or grows through ``growMap(by:atLeast:leavingFree:)`` with
+        /// this reserve, so that writes that free space (a delete) can still
+        /// grow the map a little on a full disk.
+        public var reservedBytes: Int
 
         /// Creates a configuration.
         public init(
@@ -62,7 +67,8 @@ public final class Environment: @unchecked Sendable {
             maxReaders: UInt32 = 510,
             readOnly: Bool = false,
             fileMode: mode_t = 0o600,
-            allocatesMap: Bool = false
+            allocatesMap: Bool = false,
+            reservedBytes: Int = 0
         ) {
             self.mapSize = mapSize
             self.maxDatabases = maxDatabases
@@ -70,6 +76,7 @@ public final class Environment: @unchecked Sendable {
             self.readOnly = readOnly
             self.fileMode = fileMode
             self.allocatesMap = allocatesMap
+            self.reservedBytes = reservedBytes
         }
     }
 
@@ -117,10 +124,18 @@ public final class Environment: @unchecked Sendable {
         self.allocatesMap =
             configuration.allocatesMap && !configuration.readOnly && MapAllocation.isSupported(directory: path)
         if allocatesMap {
-            // Best effort: on a full disk the store must still open, to free space.
+            // A disk with less room than the map asks for gets a map as large
+            // as it can hold (never smaller than the data in it), so that
+            // every page LMDB may write is allocated. When not even that can
+            // be allocated the store still opens, to free space, and tries
+            // again before each write transaction.
             let mapSize = Self.mapSize(of: env)
-            if MapAllocation.allocate(Self.fileDescriptor(of: env), upTo: mapSize) == 0 {
-                allocation.bytes = mapSize
+            let fitting = MapAllocation.allocateFitting(
+                Self.fileDescriptor(of: env), minimum: Self.minimumMapSize(of: env), maximum: mapSize,
+                leavingFree: configuration.reservedBytes)
+            if case .allocated(let size) = fitting {
+                if size < mapSize { mdb_env_set_mapsize(env, size) }
+                allocation.bytes = max(size, Self.mapSize(of: env))
             }
         }
         var dead: Int32 = 0
@@ -131,6 +146,15 @@ public final class Environment: @unchecked Sendable {
         var envInfo = MDB_envinfo()
         mdb_env_info(env, &envInfo)
         return envInfo.me_mapsize
+    }
+
+    /// The smallest map that holds the data: (last used page + 1) pages.
+    private static func minimumMapSize(of env: OpaquePointer) -> Int {
+        var envInfo = MDB_envinfo()
+        var stat = MDB_stat()
+        mdb_env_info(env, &envInfo)
+        mdb_env_stat(env, &stat)
+        return (envInfo.me_last_pgno + 1) * Int(stat.ms_psize)
     }
 
     private static func fileDescriptor(of env: OpaquePointer) -> Int32 {
@@ -196,6 +220,75 @@ public final class Environment: @unchecked Sendable {
             return mdb_env_set_mapsize(handle, bytes)
         }
         try check(rc, "mdb_env_set_mapsize(\(bytes))")
+    }
+
+    /// Grows the map by up to `step` bytes, by less when the disk cannot
+    /// hold that much, but by at least `minimumStep`.
+    ///
+    /// Without ``allocatesMap`` the map grows by `step` (it is only address
+    /// space). With it, the data file is allocated first: up to `step`, or
+    /// as much of it as the file system has room for beyond `reserve`
+    /// bytes, halving what is asked while the allocation fails.
+    ///
+    /// - Returns: the new map size, or `nil` when not even `minimumStep`
+    ///   fits on the disk (the map keeps its size).
+    /// - Throws: ``LMDBError`` for any other failure.
+    public func growMap(by step: Int, atLeast minimumStep: Int, leavingFree reserve: Int = 0) throws -> Int? {
+        let outcome = gate.exclusively { () -> (size: Int?, rc: Int32) in
+            let current = Self.mapSize(of: handle)
+            var target = current + step
+            if allocatesMap {
+                let fitting = MapAllocation.allocateFitting(
+                    Self.fileDescriptor(of: handle), minimum: current + minimumStep, maximum: target,
+                    leavingFree: reserve)
+                switch fitting {
+                case .allocated(let size):
+                    allocation.bytes = max(allocation.bytes, size)
+                    target = size
+                case .noRoom:
+                    return (nil, 0)
+                case .failed(let rc):
+                    return (nil, rc)
+                }
+            }
+            let rc = mdb_env_set_mapsize(handle, target)
+            return (rc == MDB_SUCCESS ? Self.mapSize(of: handle) : nil, rc)
+        }
+        try check(outcome.rc, "mdb_env_set_mapsize(+\(step))")
+        return outcome.size
+    }
+
+    /// Bytes the map could still take on the disk: what the file system has
+    /// free beyond the data file's allocation, less `reserve`. Without
+    /// ``allocatesMap``, `nil`: the map is not tied to the disk.
+    public func diskRoom(leavingFree reserve: Int = 0) -> Int? {
+        guard allocatesMap else { return nil }
+        return MapAllocation.room(Self.fileDescriptor(of: handle), reserve: reserve)
+    }
+
+    /// Bytes of free pages inside the map that later writes reuse: LMDB's
+    /// free list (pages freed by committed transactions), read in a read
+    /// transaction of its own.
+    public func freeListBytes() throws -> Int {
+        try withReadTransaction { txn in
+            var cursor: OpaquePointer?
+            // The free list is database 0; a read transaction may open a cursor on it.
+            try check(mdb_cursor_open(txn.handle, 0, &cursor), "mdb_cursor_open(free list)")
+            defer { mdb_cursor_close(cursor) }
+            var pages = 0
+            var key = MDB_val()
+            var value = MDB_val()
+            var rc = mdb_cursor_get(cursor, &key, &value, MDB_FIRST)
+            while rc == MDB_SUCCESS {
+                // Each value is a list of page numbers led by its count (size_t).
+                if value.mv_size >= MemoryLayout<Int>.size {
+                    pages += value.mv_data.loadUnaligned(as: Int.self)
+                }
+                rc = mdb_cursor_get(cursor, &key, &value, MDB_NEXT)
+            }
+            guard rc == MDB_NOTFOUND else { throw LMDBError(code: rc, operation: "mdb_cursor_get(free list)") }
+            return pages * info.pageSize
+        }
     }
 
     /// Flushes the data file to disk (`mdb_env_sync` with force).
@@ -350,6 +443,56 @@ enum MapAllocation {
         var info = statfs()
         guard statfs(directory, &info) == 0 else { return false }
         return supportedFileSystems.contains(Int(info.f_type))
+    }
+
+    /// The outcome of ``allocateFitting(_:minimum:maximum:leavingFree:)``.
+    enum Fitting: Equatable {
+        /// The file is allocated up to this length.
+        case allocated(Int)
+        /// Not even the minimum fits beside the reserve.
+        case noRoom
+        /// The allocation failed for another reason than space (an errno).
+        case failed(Int32)
+    }
+
+    /// The granule of fitted sizes: the system's page size, LMDB's page size.
+    static let granule = max(4096, Int(sysconf(Int32(_SC_PAGESIZE))))
+
+    /// Bytes the file system has available (`fstatvfs`'s `f_bavail`, what
+    /// `df` shows), less `reserve`, never negative.
+    ///
+    /// Available, not free, even for root: ext4 keeps blocks back from
+    /// every allocation (`resv_clusters`) for the metadata that writes into
+    /// allocated-but-unwritten extents need, and counts them free.
+    static func room(_ fd: Int32, reserve: Int) -> Int {
+        var info = statvfs()
+        guard fstatvfs(fd, &info) == 0 else { return 0 }
+        return max(0, Int(info.f_bavail) * Int(info.f_frsize) - reserve)
+    }
+
+    /// Allocates the file up to the largest length in `minimum...maximum`
+    /// that fits beside `reserve` free bytes: `maximum` when there is room,
+    /// else what the file system reports free, halving the part above
+    /// `minimum` while the allocation still fails (free space is an estimate:
+    /// file system metadata takes some too).
+    static func allocateFitting(_ fd: Int32, minimum: Int, maximum: Int, leavingFree reserve: Int) -> Fitting {
+        var status = stat()
+        guard fstat(fd, &status) == 0 else { return .failed(errno) }
+        let length = Int(status.st_size)
+        let fits = length + room(fd, reserve: reserve)
+        var target = min(maximum, max(length, fits / granule * granule))
+        if target < minimum {
+            // Within what the file already has, nothing needs room.
+            guard minimum <= length else { return .noRoom }
+            target = minimum
+        }
+        while true {
+            let rc = allocate(fd, upTo: target)
+            if rc == 0 { return .allocated(target) }
+            guard rc == ENOSPC || rc == EDQUOT else { return .failed(rc) }
+            guard target > minimum else { return .noRoom }
+            target = minimum + (target - minimum) / 2 / granule * granule
+        }
     }
 
     /// Allocates the file up to `length` bytes (extending it as needed).

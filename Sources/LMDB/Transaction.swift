@@ -82,6 +82,12 @@ public struct Transaction: ~Copyable {
         try check(mdb_drop(handle, database.handle, 0), "mdb_drop(\(database.name))")
     }
 
+    /// Deletes `database` and every entry of it; its handle is then
+    /// invalid, in this process, for good.
+    public func removeDatabase(_ database: Database) throws {
+        try check(mdb_drop(handle, database.handle, 1), "mdb_drop(\(database.name), delete)")
+    }
+
     /// The number of entries in `database`.
     public func count(of database: Database) throws -> Int {
         var stat = MDB_stat()

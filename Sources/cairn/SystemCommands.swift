@@ -48,7 +48,9 @@ struct Health: AsyncParsableCommand {
         abstract: "Show the server's health: status, store size, free disk, open uploads, problems.",
         discussion: """
             Needs no tenant and no grant. Exits 0 whenever the server answers, also when its status \
-            is degraded; the problems are listed.
+            is degraded; the problems are listed. The figures and problems describe every tenant \
+            together, so the server shows them only to a user with the admin scope on every tenant; \
+            others see the status and the layout version.
             """
     )
 
@@ -70,9 +72,10 @@ struct Health: AsyncParsableCommand {
                 lines.append((key, key.hasSuffix("Bytes") ? Output.bytesField(value) : Output.text(value)))
             }
         }
-        let problems = result["problems"]?.arrayValue?.map(Output.text) ?? []
-        lines.append(("problems", problems.first ?? "none"))
-        lines += problems.dropFirst().map { ("", $0) }
+        if let problems = result["problems"]?.arrayValue?.map(Output.text) {
+            lines.append(("problems", problems.first ?? "none"))
+            lines += problems.dropFirst().map { ("", $0) }
+        }
         Output.fields(lines)
     }
 }

@@ -12,11 +12,13 @@ private let owner = Peer(pid: 11, uid: 4_100_001, gid: 4_100_001)
 private let otherAdmin = Peer(pid: 12, uid: 4_100_002, gid: 4_100_002)
 private let reader = Peer(pid: 13, uid: 4_100_003, gid: 4_100_003)
 private let stranger = Peer(pid: 14, uid: 4_100_004, gid: 4_100_004)
+private let acmeAdmin = Peer(pid: 15, uid: 4_100_005, gid: 4_100_005)
 
 private let testPolicy = AccessPolicy(grants: [
     .init(subject: .uid(owner.uid), tenants: ["*"], scopes: [.read, .admin]),
     .init(subject: .uid(otherAdmin.uid), tenants: ["*"], scopes: [.read, .admin]),
     .init(subject: .uid(reader.uid), tenants: ["acme"], scopes: [.read]),
+    .init(subject: .uid(acmeAdmin.uid), tenants: ["acme"], scopes: [.read, .admin]),
 ])
 
 private let testLimits: ServerConfiguration.Limits = {
@@ -151,15 +153,27 @@ struct DispatcherTests {
         #expect(try await fixture.result("system.hello", as: stranger)["grants"] == [])
     }
 
-    @Test func healthNeedsNoGrant() async throws {
+    @Test func healthNeedsNoGrantAndShowsItsFiguresToStoreAdminsOnly() async throws {
         let fixture = try Fixture()
-        let health = try await fixture.result("system.health", as: stranger)
-        #expect(Array(keys(health).prefix(4)) == ["status", "layoutVersion", "store", "problems"])
+        // Without an admin grant on every tenant: the status alone, which
+        // says nothing of what other tenants do.
+        for peer in [stranger, reader, acmeAdmin] {
+            let health = try await fixture.result("system.health", as: peer)
+            #expect(keys(health) == ["status", "layoutVersion"])
+            #expect(health["layoutVersion"] == 6)
+        }
+        let health = try await fixture.result("system.health", as: owner)
+        #expect(keys(health) == ["status", "layoutVersion", "store", "problems"])
         let status = try #require(health["status"]?.stringValue)
         #expect(["ok", "degraded"].contains(status))
         #expect(health["layoutVersion"]?.objectValue == nil)
+        #expect(try await fixture.result("system.health", as: stranger)["status"]?.stringValue == status)
         let store = try #require(health["store"]?.objectValue)
-        for key in ["usedBytes", "sizeLimitBytes", "diskFreeBytes"] {
+        #expect(
+            store.keys == [
+                "usedBytes", "sizeLimitBytes", "diskFreeBytes", "headroomBytes", "openUploads", "pendingReclaim",
+            ])
+        for key in store.keys {
             guard case .number(let number)? = store[key] else {
                 Issue.record("store.\(key) is not a number")
                 continue

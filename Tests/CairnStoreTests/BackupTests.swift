@@ -55,6 +55,31 @@ import Testing
                 == SHA256Hasher.digest(Array("cairn-store-manifest 1\ntenant acme \(manifest.digest.hex)\n".utf8)))
     }
 
+    /// Artifacts are sorted by their id's bytes, which must give exactly the
+    /// order of the ids' canonical text that the documented form promises.
+    @Test func artifactsAreInTheOrderOfTheirCanonicalIds() {
+        let digest = SHA256Hasher.digest([1])
+        var ids = (0..<2000).map { _ in UUID() }
+        // Ids that differ only in one byte, at every position, and in the high nibble.
+        for position in 0..<16 {
+            for value: UInt8 in [0x00, 0x09, 0x0a, 0x7f, 0x80, 0x9f, 0xa0, 0xff] {
+                var bytes = [UInt8](repeating: 0x55, count: 16)
+                bytes[position] = value
+                ids.append(UUID(bytes: bytes)!)
+            }
+        }
+        let manifest = TenantManifest(
+            tenant: acme,
+            usage: TenantUsage(
+                tenant: acme, artifactCount: 0, logicalBytes: 0, storedBytes: 0, maxBytes: nil, maxArtifacts: nil),
+            events: EventChainHead(seq: 0, sha256: nil),
+            artifacts: ids.map {
+                .init(artifactId: $0, sha256: digest, sizeBytes: 1, providerId: "p", mimeType: "x/y")
+            },
+            configurations: [])
+        #expect(manifest.artifacts.map(\.id) == ids.map { $0.uuidString.lowercased() }.sorted())
+    }
+
     @Test func theManifestFollowsWritesAndTheChain() async throws {
         let fixture = try StoreFixture()
         let store = fixture.store

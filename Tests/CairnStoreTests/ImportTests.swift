@@ -33,9 +33,10 @@ import Testing
         ]
         let before = try store.manifest(tenant: acme)
         let plan = try store.planImport(tenant: acme, entries: entries)
-        #expect(plan.dispositions == [.present, .link, .needsContent, .needsContent, .conflict, .conflict])
-        #expect(plan.newArtifacts == 3)
-        #expect(plan.newBytes == 3)
+        // Another tenant's id is no conflict: ids are each tenant's own.
+        #expect(plan.dispositions == [.present, .link, .needsContent, .needsContent, .needsContent, .conflict])
+        #expect(plan.newArtifacts == 4)
+        #expect(plan.newBytes == 3 + 6)
         #expect(plan.quotaProblem == nil)
         #expect(try store.manifest(tenant: acme) == before)
 
@@ -87,25 +88,25 @@ import Testing
     @Test func anIdInUseIsAConflictAndNothingIsWritten() async throws {
         let fixture = try StoreFixture()
         let store = fixture.store
-        let theirs = try await stage(store, beta, Array("beta".utf8))
+        let mine = try await stage(store, acme, Array("mine".utf8))
         _ = try await stage(store, acme, Array("beta".utf8))
         let before = try store.manifest(tenant: acme)
         await expectStoreError(.conflict, .field("artifactId")) {
             try await store.importArtifacts(
                 tenant: acme,
-                entries: [importing(Array("beta".utf8)), importing(Array("beta".utf8), id: theirs.meta.artifactId)],
+                entries: [importing(Array("beta".utf8)), importing(Array("beta".utf8), id: mine.meta.artifactId)],
                 actor: alice)
         }
         #expect(try store.manifest(tenant: acme) == before)
         await expectStoreError(.conflict, .field("artifactId")) {
             try await store.stage(
                 tenant: acme, providerId: provider("p"), mimeType: "x/y", content: [1],
-                artifactId: theirs.meta.artifactId,
+                artifactId: mine.meta.artifactId,
                 actor: alice)
         }
         let upload = try await store.beginUpload(tenant: acme, providerId: provider("p"), mimeType: "x/y", actor: alice)
         await expectStoreError(.conflict) {
-            try await store.commitUpload(uploadId: upload.uploadId, artifactId: theirs.meta.artifactId, actor: alice)
+            try await store.commitUpload(uploadId: upload.uploadId, artifactId: mine.meta.artifactId, actor: alice)
         }
         // The upload stays open after the refused commit.
         #expect(try store.uploadStatus(uploadId: upload.uploadId, actor: alice).offset == 0)

@@ -1,4 +1,5 @@
 import CairnDigest
+import CairnProviders
 import Foundation
 import LMDB
 import StoreLayout
@@ -23,11 +24,11 @@ import Testing
         let created = directory.clock.now
         try await directory.withStore { store throws in
             #expect(store.layoutVersion == Layout.currentVersion)
-            #expect(store.layoutVersion == 5)
-            #expect(try store.health().layoutVersion == 5)
+            #expect(store.layoutVersion == 6)
+            #expect(try store.health().layoutVersion == 6)
         }
         let version = try directory.rawValue(for: MetaKey.layoutVersion, in: .meta)
-        #expect(version == bigEndian(5))
+        #expect(version == bigEndian(6))
         let storeId = try #require(try directory.rawValue(for: MetaKey.storeId, in: .meta))
         #expect(storeId.count == 16)
         var createdAt: [UInt8] = []
@@ -37,7 +38,7 @@ import Testing
 
         directory.clock.advance(by: 3600)
         try await directory.withStore { store in
-            #expect(store.layoutVersion == 5)
+            #expect(store.layoutVersion == 6)
             try await stage(store, acme, [1])
         }
         #expect(try directory.rawValue(for: MetaKey.storeId, in: .meta) == storeId)
@@ -57,14 +58,14 @@ import Testing
             let store = try? directory.open()
             leaked = store
             #expect(store == nil)
-            await expectStoreError(.layoutTooNew, .versions(store: 99, supported: 5)) { try directory.open() }
+            await expectStoreError(.layoutTooNew, .versions(store: 99, supported: 6)) { try directory.open() }
         }
         #expect(leaked == nil)
         let after = try Data(contentsOf: URL(fileURLWithPath: directory.dataFile))
         #expect(after == before, "data.mdb was modified")
 
         // Put back, the store opens as it was.
-        try directory.setRawValue(bigEndian(5), for: MetaKey.layoutVersion, in: .meta)
+        try directory.setRawValue(bigEndian(6), for: MetaKey.layoutVersion, in: .meta)
         try await directory.withStore { store throws in
             #expect(try store.meta(tenant: acme, artifactId: staged.meta.artifactId) == staged.meta)
         }
@@ -94,6 +95,7 @@ import Testing
             }
             return metas
         }
+        try directory.giveArtifactsLegacyKeys()
         try directory.withRawWriteTransaction { txn in
             let index = try #require(try txn.openDatabase(DatabaseName.providerArtifacts.rawValue, create: false))
             try txn.empty(index)
@@ -131,9 +133,9 @@ import Testing
         let directory = StoreDirectory()
         let metas = try await makeLayoutOneStore(directory)
         // Damage one artifact record: trailing bytes make it undecodable.
-        let key = Keys.artifact(try #require(UUIDBytes(metas[4].artifactId.bytes)))
-        let record = try #require(try directory.rawValue(for: key, in: .artifacts))
-        try directory.setRawValue(record + [0], for: key, in: .artifacts)
+        let key = Keys.legacyArtifact(try #require(UUIDBytes(metas[4].artifactId.bytes)))
+        let record = try #require(try directory.rawValue(for: key, in: .legacyArtifacts))
+        try directory.setRawValue(record + [0], for: key, in: .legacyArtifacts)
         let before = try Data(contentsOf: URL(fileURLWithPath: directory.dataFile))
 
         await expectStoreError(.internalError) { try directory.open() }
@@ -167,7 +169,7 @@ import Testing
 
         let added = pseudoRandomBytes(chunkBytes + 10, seed: 1204)
         try await directory.withStore { store in
-            #expect(store.layoutVersion == 5)
+            #expect(store.layoutVersion == Layout.currentVersion)
             #expect(try readAll(store, acme, severalId) == several)
             #expect(try readAll(store, acme, singleId) == single)
             #expect(try store.verifyBlobs(tenant: acme).corrupt.isEmpty)
@@ -181,7 +183,7 @@ import Testing
             _ = try await stage(store, acme, added)
             #expect(try store.verifyBlobs(tenant: acme).corrupt.isEmpty)
         }
-        #expect(try directory.rawValue(for: MetaKey.layoutVersion, in: .meta) == bigEndian(5))
+        #expect(try directory.rawValue(for: MetaKey.layoutVersion, in: .meta) == bigEndian(Layout.currentVersion))
         // Nothing was rewritten but the merged chunk; what is new has XXH3 headers.
         #expect(try directory.chunkHeaderForms(ofBlob: several) == [.sha256, .sha256, .sha256])
         #expect(try directory.chunkHeaderForms(ofBlob: single) == [.sha256])
@@ -221,5 +223,66 @@ import Testing
             #expect(try store.verifyBlob(tenant: acme, sha256: SHA256Hasher.digest(uploaded)).corrupt.count == 1)
             #expect(try readAll(store, acme, singleId) == single)
         }
+    }
+
+    /// Layout 6 moves artifacts and references under their tenant: a store
+    /// written by layout 5 keeps every artifact, listing, reference and
+    /// usage figure, and ids become each tenant's own.
+    @Test func migrationSixKeysArtifactsByTenantAndKeepsEverything() async throws {
+        let directory = StoreDirectory()
+        let vex = provider("excititor:oci-openvex")
+        let (metas, keyId) = try await directory.withStore({ $0.targetLayoutVersion = 5 }) { store in
+            #expect(store.layoutVersion == 5)
+            var metas: [ArtifactMeta] = []
+            for index in 0..<8 {
+                let tenant = index % 2 == 0 ? acme : globex
+                metas.append(
+                    try await stage(
+                        store, tenant, pseudoRandomBytes(700, seed: 1300 + UInt64(index)),
+                        providerId: index % 3 == 0 ? vex : provider("p")
+                    ).meta)
+            }
+            let key = metas[0].artifactId
+            _ = try await store.setProviderConfiguration(
+                tenant: acme, providerId: vex, changes: ["cosignKey": .set(.artifactRef(key.uuidString.lowercased()))],
+                expectedRevision: nil, actor: alice)
+            return (metas, key)
+        }
+        try directory.giveArtifactsLegacyKeys()
+        let legacyCount = try directory.rawCount(of: .legacyArtifacts)
+        #expect(legacyCount == metas.count)
+        #expect(try directory.rawCount(of: .legacyArtifactReferences) == 1)
+        #expect(try directory.rawCount(of: .artifacts) == 0)
+
+        try await directory.withStore { store in
+            #expect(store.layoutVersion == 6)
+            for tenant in [acme, globex] {
+                #expect(try allArtifacts(store, tenant: tenant) == metas.filter { $0.tenant == tenant })
+                #expect(try store.usage(tenant: tenant).artifactCount == 4)
+                #expect(try store.verifyBlobs(tenant: tenant).corrupt.isEmpty)
+            }
+            for meta in metas {
+                #expect(try store.meta(tenant: meta.tenant, artifactId: meta.artifactId) == meta)
+            }
+            // The reference still holds the artifact, under its tenant.
+            #expect(try store.references(tenant: acme, artifactId: keyId).map(\.field) == ["cosignKey"])
+            await expectStoreError(.artifactInUse) {
+                try await store.delete(tenant: acme, artifactId: keyId, actor: alice)
+            }
+            // The id of acme's key is free in globex now.
+            let reused = try await store.stage(
+                tenant: globex, providerId: vex, mimeType: "text/plain", content: [7], artifactId: keyId, actor: alice)
+            #expect(reused.meta.artifactId == keyId)
+            #expect(try store.meta(tenant: acme, artifactId: keyId) == metas[0])
+        }
+        #expect(try directory.rawValue(for: MetaKey.layoutVersion, in: .meta) == bigEndian(6))
+        #expect(try directory.rawCount(of: .artifacts) == metas.count + 1)
+        #expect(try directory.rawCount(of: .artifactReferences) == 1)
+        let legacyDatabases = try directory.withRawReadTransaction { txn in
+            try [DatabaseName.legacyArtifacts, .legacyArtifactReferences].filter {
+                try txn.openDatabase($0.rawValue, create: false) != nil
+            }
+        }
+        #expect(legacyDatabases.isEmpty)
     }
 }

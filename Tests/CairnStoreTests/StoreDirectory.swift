@@ -267,3 +267,34 @@ func readAll(_ store: ArtifactStore, _ tenant: TenantID, _ artifactId: UUID) thr
 
 /// The chunk size, as an `Int`.
 let chunkBytes = Int(ChunkGeometry.standard.chunkSize)
+
+extension StoreDirectory {
+    /// Puts artifacts and the reference index back the way layouts 1 to 5
+    /// keyed them, directly: by artifact id alone, in the databases of those
+    /// layouts. Stores opened at an older target layout are written with
+    /// the current keys; this makes them what an older build wrote.
+    func giveArtifactsLegacyKeys() throws {
+        let moves: [(DatabaseName, DatabaseName)] = [
+            (.artifacts, .legacyArtifacts), (.artifactReferences, .legacyArtifactReferences),
+        ]
+        for (current, legacy) in moves {
+            try withRawWriteTransaction { txn in
+                guard let source = try txn.openDatabase(current.rawValue, create: true),
+                    let target = try txn.openDatabase(legacy.rawValue, create: true)
+                else { throw StoreTestFailure("cannot open \(current) or \(legacy)") }
+                var moved: [([UInt8], [UInt8])] = []
+                try txn.withCursor(on: source) { cursor in
+                    var entry = try cursor.first()
+                    while let (key, value) = entry {
+                        // Drop the tenant prefix: the id (and any reference suffix) remains.
+                        guard let end = key.firstIndex(of: 0) else { throw StoreTestFailure("no tenant prefix") }
+                        moved.append((Array(key[(end + 1)...]), Array(value)))
+                        entry = try cursor.next()
+                    }
+                }
+                for (key, value) in moved { try txn.put(value, for: key, in: target) }
+                try txn.removeDatabase(source)
+            }
+        }
+    }
+}

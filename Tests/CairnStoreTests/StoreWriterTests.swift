@@ -17,7 +17,7 @@ import Testing
         try FileManager.default.createDirectory(atPath: directory.path, withIntermediateDirectories: true)
         let environment = try Environment(path: directory.path)
         try environment.withWriteTransaction { txn in _ = try txn.openDatabase("t", create: true) }
-        return StoreWriter(environment: environment, mapSizeLimit: 1 << 30, logger: quietLogger)
+        return StoreWriter(environment: environment, mapSizeLimit: 1 << 30, reservedBytes: 0, logger: quietLogger)
     }
 
     func key(_ index: Int) -> [UInt8] { Array("key-\(index)".utf8) }

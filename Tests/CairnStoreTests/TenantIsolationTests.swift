@@ -1,4 +1,5 @@
 import CairnDigest
+import CairnProviders
 import CairnStore
 import Foundation
 import Testing
@@ -150,5 +151,80 @@ extension TenantIsolationTests {
             try await store.commitUpload(uploadId: upload.uploadId, actor: alice)
         }
         #expect(try store.usage(tenant: acme).artifactCount == 0)
+    }
+
+    /// Ids are a tenant's own: an id another tenant holds is free, whichever
+    /// way it is supplied, and both tenants keep their artifact under it.
+    @Test func anIdAnotherTenantHoldsIsFreeInEveryTenant() async throws {
+        let fixture = try StoreFixture()
+        let store = fixture.store
+        let theirContent = pseudoRandomBytes(3000, seed: 23)
+        let theirs = try await stage(store, acme, theirContent)
+        let id = theirs.meta.artifactId
+        let acmeEvents = try allEvents(store, tenant: acme)
+
+        // Staged with the id, in one request.
+        let content = pseudoRandomBytes(1500, seed: 24)
+        let staged = try await store.stage(
+            tenant: globex, providerId: provider("p"), mimeType: "text/plain", content: content, artifactId: id,
+            actor: bob)
+        #expect(staged.meta.artifactId == id)
+        #expect(try readAll(store, globex, id) == content)
+        #expect(try readAll(store, acme, id) == theirContent)
+        #expect(try store.meta(tenant: acme, artifactId: id) == theirs.meta)
+
+        // Committed from an upload with the id, in a third tenant.
+        let initech = tenant("initech")
+        let upload = try await store.beginUpload(
+            tenant: initech, providerId: provider("p"), mimeType: "application/octet-stream", actor: bob)
+        _ = try await store.append(uploadId: upload.uploadId, offset: 0, bytes: content, actor: bob)
+        let committed = try await store.commitUpload(uploadId: upload.uploadId, artifactId: id, actor: bob)
+        #expect(committed.meta.artifactId == id && committed.meta.tenant == initech)
+
+        // Planned and imported with the id: another tenant's artifact is no conflict.
+        let umbrella = tenant("umbrella")
+        _ = try await stage(store, umbrella, content)
+        let entry = ImportEntry(
+            artifactId: id, sha256: staged.meta.sha256, sizeBytes: UInt64(content.count), providerId: provider("p"),
+            mimeType: "text/plain")
+        #expect(try store.planImport(tenant: umbrella, entries: [entry]).dispositions == [.link])
+        #expect(try await store.importArtifacts(tenant: umbrella, entries: [entry], actor: bob) == [.link])
+        #expect(try store.meta(tenant: umbrella, artifactId: id).sha256 == staged.meta.sha256)
+        // Within a tenant the id is taken, as before.
+        #expect(try store.planImport(tenant: globex, entries: [entry]).dispositions == [.present])
+        await expectStoreError(.conflict, .field("artifactId")) {
+            try await store.stage(
+                tenant: globex, providerId: provider("p"), mimeType: "text/plain", content: [1], artifactId: id,
+                actor: bob)
+        }
+
+        // Deleting one tenant's artifact leaves the others', and acme saw nothing of it all.
+        #expect(try await store.delete(tenant: globex, artifactId: id, actor: bob))
+        await expectStoreError(.notFound) { try store.meta(tenant: globex, artifactId: id) }
+        #expect(try store.meta(tenant: acme, artifactId: id) == theirs.meta)
+        #expect(try store.meta(tenant: initech, artifactId: id) == committed.meta)
+        #expect(try allEvents(store, tenant: acme) == acmeEvents)
+        #expect(try store.verifyBlobs(tenant: acme).corrupt.isEmpty)
+    }
+
+    /// A configuration referencing an id binds that tenant's artifact only:
+    /// another tenant's artifact with the same id deletes freely.
+    @Test func referencesBindOnlyTheTenantsOwnArtifact() async throws {
+        let fixture = try StoreFixture()
+        let store = fixture.store
+        let vex = provider("excititor:oci-openvex")
+        let key = try await stage(store, acme, Array("acme key".utf8), providerId: vex)
+        let id = key.meta.artifactId
+        _ = try await store.stage(
+            tenant: globex, providerId: vex, mimeType: "application/octet-stream", content: Array("globex key".utf8),
+            artifactId: id, actor: alice)
+        _ = try await store.setProviderConfiguration(
+            tenant: acme, providerId: vex, changes: ["cosignKey": .set(.artifactRef(id.uuidString.lowercased()))],
+            expectedRevision: nil, actor: alice)
+
+        #expect(try store.references(tenant: globex, artifactId: id).isEmpty)
+        #expect(try await store.delete(tenant: globex, artifactId: id, actor: alice))
+        await expectStoreError(.artifactInUse) { try await store.delete(tenant: acme, artifactId: id, actor: alice) }
+        #expect(try store.references(tenant: acme, artifactId: id).map(\.field) == ["cosignKey"])
     }
 }

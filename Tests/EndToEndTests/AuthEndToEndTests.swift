@@ -312,6 +312,115 @@ struct AuthEndToEndTests {
         #expect(try await socket.result("artifacts.list", ["tenant": "beta"])["artifacts"]?.arrayValue?.count == 1)
     }
 
+    /// Ids are each tenant's own. From a uid granted only tenant "a", every
+    /// call given an id that exists only in tenant "b" answers exactly as
+    /// for an id that exists nowhere, including the calls that supply an
+    /// `artifactId`; and ids "a" claimed first are no obstacle to "b"
+    /// importing them later.
+    @Test(needsRoot, .timeLimit(.minutes(2)))
+    func artifactIdsAreEachTenantsOwn() async throws {
+        let policy =
+            #"{"grants":[{"uid":0,"tenants":["*"],"scopes":["read","admin"]},"#
+            + #"{"uid":\#(Self.otherUID),"tenants":["a"],"scopes":["read","admin"]}]}"#
+        let server = try await Self.startReachable(policy: policy)
+        let root = try RawSocket(path: server.socketPath)
+        let upload: (String) -> JSONValue = { ["tenant": .string($0), "providerId": "p", "mimeType": "x/y"] }
+
+        // As root: artifacts in "b" only, and an export of tenant "c" that "b" will import later.
+        let inB = try await root.result("artifacts.upload", upload("b"), attachment: Payload.random(300))
+        let idInB = try #require(inB["artifactId"])
+        let held = Payload.random(400)
+        _ = try await root.result("artifacts.upload", upload("b"), attachment: held)
+        var exportIds: [JSONValue] = []
+        for content in [held, Payload.random(500)] {
+            exportIds.append(
+                try #require(try await root.result("artifacts.upload", upload("c"), attachment: content)["artifactId"]))
+        }
+        let export = (server.root as NSString).appendingPathComponent("other-home/c-export")
+        let exported = try await server.cairn(["export", "--tenant", "c", "--out", export])
+        try #require(exported.status == 0, "\(exported)")
+        chmod(export, 0o755)
+        for name in (try? FileManager.default.subpathsOfDirectory(atPath: export)) ?? [] {
+            chmod((export as NSString).appendingPathComponent(name), 0o755)
+        }
+
+        // As uid 65534: the same calls with b's id and with an id that exists nowhere.
+        let nowhere = JSONValue.string(UUID().uuidString.lowercased())
+        let sameSize = Payload.random(300)
+        func lookups(_ id: JSONValue, base: Int) -> [(Int, String, JSONValue, [UInt8]?)] {
+            let entry: JSONValue = [
+                "artifactId": id, "sha256": inB["sha256"]!, "sizeBytes": 300, "providerId": "p", "mimeType": "x/y",
+            ]
+            return [
+                (base + 1, "artifacts.meta", ["tenant": "a", "artifactId": id], nil),
+                (base + 2, "artifacts.read", ["tenant": "a", "artifactId": id], nil),
+                (base + 3, "artifacts.delete", ["tenant": "a", "artifactId": id], nil),
+                (base + 4, "artifacts.import", ["tenant": "a", "dryRun": true, "artifacts": [entry]], nil),
+            ]
+        }
+        func supplying(_ id: JSONValue, _ requestId: Int, _ content: [UInt8]) -> (Int, String, JSONValue, [UInt8]?) {
+            var supplied = upload("a").objectValue!
+            supplied["artifactId"] = id
+            return (requestId, "artifacts.upload", .object(supplied), content)
+        }
+        let requests =
+            lookups(idInB, base: 0) + lookups(nowhere, base: 10)
+            + [supplying(idInB, 5, Payload.random(300)), supplying(nowhere, 15, sameSize)]
+        var bytes: [UInt8] = []
+        for (id, method, params, attachment) in requests {
+            var params = params
+            if let attachment, var object = params.objectValue {
+                object["dataLength"] = .int(attachment.count)
+                params = .object(object)
+            }
+            bytes += line(rpc(.int(id), method, params)) + (attachment ?? [])
+        }
+        let responses = try await Self.rawExchange(server.socketPath, bytes, expecting: requests.count)
+        try #require(responses.count == requests.count, "\(responses)")
+        let byId = Dictionary(responses.map { ($0["id"]?.intValue ?? -1, $0) }, uniquingKeysWith: { a, _ in a })
+        func same(_ response: JSONValue, _ id: JSONValue) -> String {
+            // The id named in the call, and what differs between two uploads, set aside.
+            var text = String(decoding: response.removing(["id"]).serialized(), as: UTF8.self)
+            text = text.replacingOccurrences(of: id.stringValue!, with: "ID")
+            return text
+        }
+        for step in 1...4 {
+            #expect(
+                same(byId[step]!, idInB) == same(byId[10 + step]!, nowhere),
+                "call \(step): \(byId[step]!) vs \(byId[10 + step]!)")
+        }
+        let viaB = expectResult(byId[5]!, id: 5)
+        let viaNowhere = expectResult(byId[15]!, id: 15)
+        #expect(viaB["artifactId"] == idInB && viaNowhere["artifactId"] == nowhere)
+        let varying: Set<String> = ["artifactId", "sha256", "stagedAt"]
+        #expect(viaB.removing(varying) == viaNowhere.removing(varying), "\(viaB) vs \(viaNowhere)")
+        #expect(expectResult(byId[4]!, id: 4)["artifacts"]?.arrayValue?.first?["status"] == "needsContent")
+        #expect(
+            try await root.result("artifacts.meta", ["tenant": "a", "artifactId": idInB])
+                == viaB.removing(["deduplicated"]))
+
+        // "a" claims the ids of c's export first, through the CLI's import (uploads with the ids,
+        // then a link): nothing stops it, and it tells "a" nothing about "c".
+        let claimed = try await Self.cli(server, ["import", export, "--tenant", "a"])
+        #expect(claimed.status == 0, "\(claimed)")
+        for id in exportIds {
+            #expect(try await root.result("artifacts.meta", ["tenant": "a", "artifactId": id])["tenantId"] == "a")
+        }
+
+        // b's artifact is untouched, and b imports c's export, ids and all, as if "a" had done nothing.
+        #expect(
+            try await root.result("artifacts.meta", ["tenant": "b", "artifactId": idInB])
+                == inB.removing(["deduplicated"]))
+        let imported = try await server.cairn(["import", export, "--tenant", "b"])
+        #expect(imported.status == 0, "\(imported)")
+        for id in exportIds {
+            let meta = try await root.result("artifacts.meta", ["tenant": "b", "artifactId": id])
+            let original = try await root.result("artifacts.meta", ["tenant": "c", "artifactId": id])
+            #expect(meta["sha256"] == original["sha256"] && meta["tenantId"] == "b")
+        }
+        #expect(try await root.result("tenants.usage", ["tenant": "b"])["artifactCount"] == 4)
+    }
+
     // MARK: - Helpers
 
     static func withoutTenant(_ error: JSONValue?) -> JSONValue? {

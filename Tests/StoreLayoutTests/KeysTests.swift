@@ -43,19 +43,25 @@ import Testing
         #expect(Keys.extent(0x0102_0304_0506_0708) == [1, 2, 3, 4, 5, 6, 7, 8])
         #expect(Keys.chunk(extent: 1, index: 0x0A0B_0C0D) == [0, 0, 0, 0, 0, 0, 0, 1, 0x0A, 0x0B, 0x0C, 0x0D])
         let id = UUIDBytes(Array(1...16))!
-        #expect(Keys.artifact(id) == Array(1...16))
+        #expect(Keys.artifact(tenant: "a", id: id) == [0x61, 0] + Array(1...16))
+        #expect(Keys.legacyArtifact(id) == Array(1...16))
         #expect(Keys.upload(id) == Array(1...16))
     }
 
     @Test func providerConfigurationKeys() throws {
         #expect(Keys.providerConfig(tenant: "a", providerId: "p:q") == [0x61, 0, 0x70, 0x3A, 0x71])
         let id = UUIDBytes(Array(1...16))!
-        let key = Keys.artifactReference(artifactId: id, providerId: "p", field: "key")
-        #expect(key == Array(1...16) + [0x70, 0, 0x6B, 0x65, 0x79])
-        let parts = try #require(Keys.referenceParts(of: key))
+        let key = Keys.artifactReference(tenant: "a", artifactId: id, providerId: "p", field: "key")
+        #expect(key == [0x61, 0] + Array(1...16) + [0x70, 0, 0x6B, 0x65, 0x79])
+        #expect(key.starts(with: Keys.artifact(tenant: "a", id: id)))
+        let parts = try #require(Keys.referenceParts(of: key, afterPrefixOf: 18))
         #expect(parts.providerId == "p" && parts.field == "key")
-        #expect(Keys.referenceParts(of: Array(1...16)) == nil)
-        #expect(Keys.referenceParts(of: Array(1...16) + [0x70]) == nil)
+        let legacy = Keys.legacyArtifactReference(artifactId: id, providerId: "p", field: "key")
+        #expect(legacy == Array(1...16) + [0x70, 0, 0x6B, 0x65, 0x79])
+        let legacyParts = try #require(Keys.referenceParts(of: legacy, afterPrefixOf: 16))
+        #expect(legacyParts.providerId == "p" && legacyParts.field == "key")
+        #expect(Keys.referenceParts(of: Array(1...16), afterPrefixOf: 16) == nil)
+        #expect(Keys.referenceParts(of: Array(1...16) + [0x70], afterPrefixOf: 16) == nil)
     }
 
     @Test func sequencesSortNumerically() {

@@ -24,11 +24,15 @@ import Testing
                 guard try body(key, value) else { return }
             }
         }
+
+        func removeDatabase(_ database: DatabaseName) throws {
+            databases[database] = nil
+        }
     }
 
     @Test func theCurrentVersionIsTheNumberOfMigrations() {
-        #expect(Layout.currentVersion == 5)
-        #expect(Layout.migrations.count == 5)
+        #expect(Layout.currentVersion == 6)
+        #expect(Layout.migrations.count == 6)
         for (index, migration) in Layout.migrations.enumerated() {
             #expect(migration.version == UInt32(index + 1))
             #expect(Layout.migration(producing: migration.version).version == migration.version)
@@ -42,21 +46,26 @@ import Testing
         #expect(names.count == 13)
         #expect(
             Set(names) == [
-                "meta", "tenants", "artifacts", "tenantArtifacts", "providerArtifacts", "blobs", "blobArtifacts",
-                "chunks", "uploads", "garbage", "events", "providerConfigs", "artifactReferences",
+                "meta", "tenants", "tenantArtifactRecords", "tenantArtifacts", "providerArtifacts", "blobs",
+                "blobArtifacts", "chunks", "uploads", "garbage", "events", "providerConfigs",
+                "tenantArtifactReferences",
             ])
+        // The databases of earlier layouts keep their names, apart from the current ones.
+        #expect(!names.contains(DatabaseName.legacyArtifacts.rawValue))
+        #expect(!names.contains(DatabaseName.legacyArtifactReferences.rawValue))
     }
 
     @Test func plans() {
-        #expect(Layout.plan(from: 0) == .migrate([1, 2, 3, 4, 5]))
-        #expect(Layout.plan(from: 1) == .migrate([2, 3, 4, 5]))
-        #expect(Layout.plan(from: 2) == .migrate([3, 4, 5]))
-        #expect(Layout.plan(from: 3) == .migrate([4, 5]))
-        #expect(Layout.plan(from: 4) == .migrate([5]))
-        #expect(Layout.plan(from: 5) == .upToDate)
-        #expect(Layout.plan(from: 6) == .refuse(storeVersion: 6, supported: 5))
-        #expect(Layout.plan(from: 99) == .refuse(storeVersion: 99, supported: 5))
-        #expect(Layout.plan(from: .max) == .refuse(storeVersion: .max, supported: 5))
+        #expect(Layout.plan(from: 0) == .migrate([1, 2, 3, 4, 5, 6]))
+        #expect(Layout.plan(from: 1) == .migrate([2, 3, 4, 5, 6]))
+        #expect(Layout.plan(from: 2) == .migrate([3, 4, 5, 6]))
+        #expect(Layout.plan(from: 3) == .migrate([4, 5, 6]))
+        #expect(Layout.plan(from: 4) == .migrate([5, 6]))
+        #expect(Layout.plan(from: 5) == .migrate([6]))
+        #expect(Layout.plan(from: 6) == .upToDate)
+        #expect(Layout.plan(from: 7) == .refuse(storeVersion: 7, supported: 6))
+        #expect(Layout.plan(from: 99) == .refuse(storeVersion: 99, supported: 6))
+        #expect(Layout.plan(from: .max) == .refuse(storeVersion: .max, supported: 6))
         // Stopping at an older target, for tests of older layouts.
         #expect(Layout.plan(from: 0, to: 1) == .migrate([1]))
         #expect(Layout.plan(from: 1, to: 1) == .upToDate)
@@ -64,7 +73,7 @@ import Testing
         #expect(Layout.plan(from: 0, to: 0) == .upToDate)
         #expect(Layout.plan(from: 3, to: 4) == .migrate([4]))
         // A newer store is refused whatever the target.
-        #expect(Layout.plan(from: 6, to: 1) == .refuse(storeVersion: 6, supported: 5))
+        #expect(Layout.plan(from: 7, to: 1) == .refuse(storeVersion: 7, supported: 6))
     }
 
     @Test func layoutOneStartsTheExtentCounterOnce() throws {
@@ -93,7 +102,8 @@ import Testing
                 listSeq: UInt64(10 + index))
             let id = [UInt8](repeating: UInt8(200 - index), count: 16)
             records.append((id, record))
-            try storage.setValue(record.encoded(), for: Keys.artifact(UUIDBytes(id)!), in: .artifacts)
+            try storage.setValue(
+                record.encoded(), for: Keys.legacyArtifact(UUIDBytes(id)!), in: .legacyArtifacts)
         }
         try Layout.migration(producing: 2).apply(to: storage)
 
@@ -105,8 +115,9 @@ import Testing
             #expect(index[key] == id)
         }
         // Nothing else changed.
-        #expect(storage.databases[.artifacts]?.count == records.count)
-        #expect(storage.databases.keys.sorted { $0.rawValue < $1.rawValue } == [.artifacts, .providerArtifacts])
+        #expect(storage.databases[.legacyArtifacts]?.count == records.count)
+        #expect(
+            storage.databases.keys.sorted { $0.rawValue < $1.rawValue } == [.legacyArtifacts, .providerArtifacts])
     }
 
     @Test func layoutTwoOverNoArtifactsWritesNothing() throws {
@@ -117,7 +128,7 @@ import Testing
 
     @Test func layoutTwoRefusesADamagedArtifactRecord() throws {
         let storage = MemoryStorage()
-        try storage.setValue([1, 2, 3], for: Array(repeating: 1, count: 16), in: .artifacts)
+        try storage.setValue([1, 2, 3], for: Array(repeating: 1, count: 16), in: .legacyArtifacts)
         #expect(throws: LayoutDecodingError.self) { try Layout.migration(producing: 2).apply(to: storage) }
     }
 
@@ -127,5 +138,64 @@ import Testing
         try storage.setValue(chunk, for: Keys.chunk(extent: 1, index: 0), in: .chunks)
         try Layout.migration(producing: 5).apply(to: storage)
         #expect(storage.databases == [.chunks: [Keys.chunk(extent: 1, index: 0): chunk]])
+    }
+
+    @Test func layoutSixKeysArtifactsAndReferencesByTenant() throws {
+        let storage = MemoryStorage()
+        func record(_ tenant: String, _ seq: UInt64) -> ArtifactRecord {
+            ArtifactRecord(
+                tenant: tenant, providerId: "p", mimeType: "t", sizeBytes: seq,
+                sha256: [UInt8](repeating: UInt8(seq), count: 32), stagedAt: 0, stagedBy: "u", listSeq: seq)
+        }
+        let first = UUIDBytes([UInt8](repeating: 1, count: 16))!
+        let second = UUIDBytes([UInt8](repeating: 2, count: 16))!
+        let artifacts = [(first, record("a", 1)), (second, record("ab", 2))]
+        for (id, record) in artifacts {
+            try storage.setValue(record.encoded(), for: Keys.legacyArtifact(id), in: .legacyArtifacts)
+        }
+        for (id, field) in [(first, "key"), (first, "roots"), (second, "key")] {
+            try storage.setValue(
+                [], for: Keys.legacyArtifactReference(artifactId: id, providerId: "p:q", field: field),
+                in: .legacyArtifactReferences)
+        }
+        // Another database is left as it is.
+        try storage.setValue([9], for: [1], in: .uploads)
+
+        try Layout.migration(producing: 6).apply(to: storage)
+
+        #expect(
+            storage.databases[.artifacts] == [
+                Keys.artifact(tenant: "a", id: first): artifacts[0].1.encoded(),
+                Keys.artifact(tenant: "ab", id: second): artifacts[1].1.encoded(),
+            ])
+        #expect(
+            storage.databases[.artifactReferences] == [
+                Keys.artifactReference(tenant: "a", artifactId: first, providerId: "p:q", field: "key"): [],
+                Keys.artifactReference(tenant: "a", artifactId: first, providerId: "p:q", field: "roots"): [],
+                Keys.artifactReference(tenant: "ab", artifactId: second, providerId: "p:q", field: "key"): [],
+            ])
+        #expect(storage.databases[.legacyArtifacts] == nil)
+        #expect(storage.databases[.legacyArtifactReferences] == nil)
+        #expect(storage.databases[.uploads] == [[1]: [9]])
+    }
+
+    @Test func layoutSixOverAnEmptyStoreWritesNothing() throws {
+        let storage = MemoryStorage()
+        try Layout.migration(producing: 6).apply(to: storage)
+        #expect(storage.databases.isEmpty)
+    }
+
+    @Test func layoutSixRefusesADamagedArtifactKeyOrRecord() throws {
+        let storage = MemoryStorage()
+        try storage.setValue(
+            ArtifactRecord(
+                tenant: "a", providerId: "p", mimeType: "t", sizeBytes: 0, sha256: [UInt8](repeating: 0, count: 32),
+                stagedAt: 0, stagedBy: "u", listSeq: 1
+            ).encoded(), for: [1, 2, 3], in: .legacyArtifacts)
+        #expect(throws: LayoutDecodingError.self) { try Layout.migration(producing: 6).apply(to: storage) }
+
+        let damaged = MemoryStorage()
+        try damaged.setValue([1, 2, 3], for: Array(repeating: 1, count: 16), in: .legacyArtifacts)
+        #expect(throws: LayoutDecodingError.self) { try Layout.migration(producing: 6).apply(to: damaged) }
     }
 }
