@@ -55,6 +55,21 @@ final class Dispatcher: Sendable {
         }
     }
 
+    /// Whether the connection may pipeline `request`: an `uploads.append`
+    /// with its attachment, handed on with ``dispatch(_:peer:attachment:)``
+    /// while the connection reads the next request.
+    static func pipelines(_ request: RPCRequest, attachment: [UInt8]?) -> Bool {
+        request.method == "uploads.append" && attachment != nil
+    }
+
+    /// The reply to `request` when it can be given at once, on the calling
+    /// thread and without waiting for anything (a read that touches only
+    /// the store's read transactions); `nil` when the request must go
+    /// through ``dispatch(_:peer:attachment:)``.
+    func answerNow(_ request: RPCRequest, peer: Peer, attachment: [UInt8]?) -> Reply? {
+        nil
+    }
+
     /// What ``dispatch(_:peer:attachment:)`` did with a request.
     enum Dispatched: Sendable {
         /// The reply, complete.
@@ -78,7 +93,7 @@ final class Dispatcher: Sendable {
     /// the connection can go on to the next request (usually the next
     /// append) while the writer stores it.
     func dispatch(_ request: RPCRequest, peer: Peer, attachment: [UInt8]?) async -> Dispatched {
-        guard request.method == "uploads.append", attachment != nil else {
+        guard Self.pipelines(request, attachment: attachment) else {
             return .now(await handle(request, peer: peer, attachment: attachment))
         }
         do {
