@@ -67,7 +67,7 @@ let package = Package(
         ),
 
         // JSON-RPC 2.0 messages, strict JSON, base64 and line framing. Pure.
-        .target(name: "CairnProtocol", swiftSettings: strictSettings),
+        .target(name: "CairnProtocol", dependencies: ["CairnDigest"], swiftSettings: strictSettings),
 
         // The provider catalog, field shapes, OCI reference grammar and readiness rules. Pure.
         .target(name: "CairnProviders", swiftSettings: strictSettings),

@@ -2,14 +2,6 @@ import CairnProtocol
 import CairnStore
 import Foundation
 
-/// What a peer may do on a tenant.
-public enum Scope: String, Sendable, CaseIterable {
-    /// Lists, meta, reads, stat, usage, events.
-    case read
-    /// Everything that writes, and `blobs.verify`.
-    case admin
-}
-
 /// Who may do what on which tenants: the `access.json` policy, or the
 /// default when there is none.
 ///

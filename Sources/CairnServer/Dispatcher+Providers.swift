@@ -5,80 +5,48 @@ import Foundation
 
 /// The `providers.*` methods: the catalog, configurations and readiness.
 extension Dispatcher {
-    static let providerMethods: Set<String> = [
-        "providers.list", "providers.config.get", "providers.config.set", "providers.readiness",
-    ]
-
-    func routeProviders(_ method: String, _ params: Params, peer: Peer, actor: Actor) async throws -> Reply {
-        switch method {
-        case "providers.list":
-            // The catalog is the same for every peer and says nothing about any tenant: no grant needed.
-            return .result(
-                .object(JSONObject([("providers", .array(catalog.catalog.definitions.map(Wire.definition)))])))
-
-        case "providers.config.get":
-            let tenant = try authorize(params, peer, .read)
-            let definition = try providerDefinition(params)
-            let configuration = try store.providerConfiguration(
-                tenant: tenant, providerId: ProviderID(definition.providerId)!)
-            return .result(try snapshot(configuration, definition))
-
-        case "providers.config.set":
-            let tenant = try authorize(params, peer, .admin)
-            let definition = try providerDefinition(params)
-            let changes = try configurationChanges(params, definition)
-            let expectedRevision = try params.optionalInteger("expectedRevision")
-            let configuration = try await store.setProviderConfiguration(
-                tenant: tenant, providerId: ProviderID(definition.providerId)!, changes: changes,
-                expectedRevision: expectedRevision, actor: actor)
-            return .result(try snapshot(configuration, definition))
-
-        case "providers.readiness":
-            let tenant = try authorize(params, peer, .read)
-            let definition = try providerDefinition(params)
-            let configuration = try store.providerConfiguration(
-                tenant: tenant, providerId: ProviderID(definition.providerId)!)
-            return .result(Wire.readiness(definition.providerId, try readiness(configuration, definition)))
-
-        default:
-            throw RPCError(.methodNotFound, "no method \(method)")
-        }
+    // The catalog is the same for every peer and says nothing about any tenant: no grant needed.
+    func providersList(_ params: NoParams, _ call: Call) throws -> JSONDocument {
+        JSONDocument(.object(JSONObject([("providers", .array(catalog.catalog.definitions.map(Wire.definition)))])))
     }
 
-    /// The definition named by `providerId`: INVALID_PARAMS when malformed, UNKNOWN_PROVIDER when not in the catalog.
-    private func providerDefinition(_ params: Params) throws -> ProviderDefinition {
-        let providerId = try providerID(params)
-        guard let definition = catalog.catalog.definition(providerId.rawValue) else {
-            throw RPCError(
-                .unknownProvider, "no provider \(providerId.rawValue) in the catalog",
-                data: JSONObject([("providerId", .string(providerId.rawValue))]))
+    // Snapshots and readiness re-read and verify every referenced artifact: not on the connection's thread.
+    func providersConfigGet(_ params: ProviderParams, _ call: Call) async throws -> JSONDocument {
+        let definition = providerDefinition(params.providerId)
+        let configuration = try store.providerConfiguration(
+            tenant: call.grantedTenant, providerId: ProviderID(definition.providerId)!)
+        return JSONDocument(try snapshot(configuration, definition))
+    }
+
+    func providersConfigSet(_ params: ConfigureProviderParams, _ call: Call) async throws -> JSONDocument {
+        let definition = providerDefinition(params.providerId)
+        let changes = try configurationChanges(params, definition)
+        let configuration = try await store.setProviderConfiguration(
+            tenant: call.grantedTenant, providerId: ProviderID(definition.providerId)!, changes: changes,
+            expectedRevision: params.expectedRevision, actor: call.actor)
+        return JSONDocument(try snapshot(configuration, definition))
+    }
+
+    func providersReadiness(_ params: ProviderParams, _ call: Call) async throws -> JSONDocument {
+        let definition = providerDefinition(params.providerId)
+        let configuration = try store.providerConfiguration(
+            tenant: call.grantedTenant, providerId: ProviderID(definition.providerId)!)
+        return JSONDocument(Wire.readiness(definition.providerId, try readiness(configuration, definition)))
+    }
+
+    /// The catalog's definition of a provider the params already found there.
+    private func providerDefinition(_ providerId: String) -> ProviderDefinition {
+        guard let definition = catalog.catalog.definition(providerId) else {
+            preconditionFailure("\(providerId) passed the catalog check but is not in the catalog")
         }
         return definition
     }
 
-    /// Reads `values`, `clear` into changes, refusing what can never be stored with PROVIDER_CONFIG_INVALID.
-    private func configurationChanges(_ params: Params, _ definition: ProviderDefinition) throws -> [String:
-        FieldChange]
+    private func configurationChanges(_ params: ConfigureProviderParams, _ definition: ProviderDefinition) throws
+        -> [String: FieldChange]
     {
-        var values: [(key: String, value: ConfigInput)] = []
-        switch params.object["values"] {
-        case nil, .null?: break
-        case .object(let object)?:
-            for key in object.keys { values.append((key, Self.configInput(object[key]!))) }
-        case _?: throw RPCError.invalidParams("values", "values must be an object")
-        }
-        var clear: [String] = []
-        switch params.object["clear"] {
-        case nil, .null?: break
-        case .array(let keys)?:
-            for key in keys {
-                guard case .string(let name) = key else {
-                    throw RPCError.invalidParams("clear", "clear must be an array of field keys")
-                }
-                clear.append(name)
-            }
-        case _?: throw RPCError.invalidParams("clear", "clear must be an array of field keys")
-        }
+        let values = params.values.map { (key: $0.key, value: Self.configInput($0.value)) }
+        let clear = params.clear
         switch ConfigurationChange.parse(definition: definition, values: values, clear: clear) {
         case .success(let changes):
             return changes

@@ -13,8 +13,9 @@ enum Reply: Sendable {
     case error(RPCError)
 }
 
-/// Carries out one request for one peer: checks params and grants, calls
-/// the store, shapes the result. Knows nothing about sockets or framing.
+/// Carries out one request for one peer: checks the grant, decodes the
+/// typed params of the method's definition in ``Methods``, runs its
+/// handler, encodes the result. Knows nothing about sockets or framing.
 final class Dispatcher: Sendable {
     let store: ArtifactStore
     let policy: AccessPolicy
@@ -26,6 +27,10 @@ final class Dispatcher: Sendable {
     /// (the contract's raw bytes after a JSON line) and `xxh128` (Cairn's
     /// addition: `uploads.commit` takes an XXH3-128 transfer check).
     static let capabilities = ["binaryAttachments", "xxh128"]
+    /// A handler for every method.
+    var handlers: MethodHandlers { Self.handlers }
+    /// What decoding params needs: the limits and the name rules.
+    let context: ParamsContext
 
     init(
         store: ArtifactStore, policy: AccessPolicy, limits: ServerConfiguration.Limits,
@@ -36,30 +41,50 @@ final class Dispatcher: Sendable {
         self.limits = limits
         self.catalog = catalog
         self.logger = logger
+        let known = catalog.catalog
+        context = ParamsContext(
+            maxChunkBytes: limits.maxChunkBytes, maxPageSize: ArtifactStore.maxPageSize,
+            isProviderID: { ProviderID($0) != nil }, knowsProvider: { known.definition($0) != nil })
+        precondition(Set(Self.handlers.entries.keys) == Set(Methods.names), "a method of the table has no handler")
     }
-
-    /// The methods that may carry an attachment.
-    static let attachmentMethods: Set<String> = ["artifacts.upload", "uploads.append"]
 
     func handle(_ request: RPCRequest, peer: Peer, attachment: [UInt8]?) async -> Reply {
         do {
-            if attachment != nil, !Self.attachmentMethods.contains(request.method) {
-                guard Self.methods.contains(request.method) else {
-                    throw RPCError(.methodNotFound, "no method \(request.method)")
-                }
-                throw RPCError.invalidParams("dataLength", "\(request.method) takes no attachment")
+            let (entry, call) = try prepare(request, peer: peer, attachment: attachment)
+            switch entry.run {
+            case .now(let run): return try run(self, call)
+            case .later(let run): return try await run(self, call)
             }
-            return try await route(request, Params(request.params), peer: peer, attachment: attachment)
         } catch {
             return reply(for: error, method: request.method)
         }
+    }
+
+    /// Looks the method up and checks what comes before its params: an
+    /// attachment it does not take, then (for a tenant method) the tenant
+    /// name and the peer's grant.
+    private func prepare(_ request: RPCRequest, peer: Peer, attachment: [UInt8]?) throws -> (
+        MethodHandlers.Entry, Call
+    ) {
+        guard let entry = handlers[request.method] else {
+            throw RPCError(.methodNotFound, "no method \(request.method)")
+        }
+        if attachment != nil, !entry.takesAttachment {
+            throw RPCError.invalidParams("dataLength", "\(request.method) takes no attachment")
+        }
+        let params = Params(request.params)
+        var tenant: TenantID? = nil
+        if case .tenant(let scope) = entry.access { tenant = try authorize(params, peer, scope) }
+        return (
+            entry, Call(peer: peer, actor: Actor(peer.name), params: params, attachment: attachment, tenant: tenant)
+        )
     }
 
     /// Whether the connection may pipeline `request`: an `uploads.append`
     /// with its attachment, handed on with ``dispatch(_:peer:attachment:)``
     /// while the connection reads the next request.
     static func pipelines(_ request: RPCRequest, attachment: [UInt8]?) -> Bool {
-        request.method == "uploads.append" && attachment != nil
+        request.method == Methods.uploadsAppend.name && attachment != nil
     }
 
     /// The reply to `request` when it can be given at once, on the calling
@@ -67,7 +92,13 @@ final class Dispatcher: Sendable {
     /// the store's read transactions); `nil` when the request must go
     /// through ``dispatch(_:peer:attachment:)``.
     func answerNow(_ request: RPCRequest, peer: Peer, attachment: [UInt8]?) -> Reply? {
-        nil
+        guard let entry = handlers[request.method], case .now(let run) = entry.run else { return nil }
+        do {
+            let (_, call) = try prepare(request, peer: peer, attachment: attachment)
+            return try run(self, call)
+        } catch {
+            return reply(for: error, method: request.method)
+        }
     }
 
     /// What ``dispatch(_:peer:attachment:)`` did with a request.
@@ -97,7 +128,11 @@ final class Dispatcher: Sendable {
             return .now(await handle(request, peer: peer, attachment: attachment))
         }
         do {
-            return .appending(try await acceptAppend(Params(request.params), peer: peer, attachment: attachment))
+            let params = try AppendParams(decoding: Params(request.params), context: context)
+            let call = Call(
+                peer: peer, actor: Actor(peer.name), params: Params(request.params), attachment: attachment,
+                tenant: nil)
+            return .appending(try await acceptAppend(params, call))
         } catch {
             return .now(reply(for: error, method: request.method))
         }
@@ -106,24 +141,20 @@ final class Dispatcher: Sendable {
     /// The reply to an accepted append, once it is stored or has failed.
     func reply(to append: AcceptedAppend) async -> Reply {
         do {
-            return appendReply(append.uploadId, offset: try await append.pending.stored())
+            let offset = try await append.pending.stored()
+            return .result(UploadStateResult(uploadId: append.uploadId, offset: offset).encoded)
         } catch {
-            return reply(for: error, method: "uploads.append")
+            return reply(for: error, method: Methods.uploadsAppend.name)
         }
     }
 
-    private func acceptAppend(_ params: Params, peer: Peer, attachment: [UInt8]?) async throws -> AcceptedAppend {
-        let actor = Actor(peer.name)
-        let uploadId = try uuid(params, "uploadId")
-        let offset = try params.integer("offset")
-        _ = try authorizeUpload(uploadId, peer: peer, actor: actor)
-        let bytes = try payload(params, attachment: attachment, limit: limits.maxChunkBytes)
-        let pending = try await store.beginAppend(uploadId: uploadId, offset: offset, bytes: bytes, actor: actor)
-        return AcceptedAppend(uploadId: uploadId, pending: pending)
-    }
-
-    private func appendReply(_ uploadId: UUID, offset: UInt64) -> Reply {
-        .result(.object(JSONObject([("uploadId", Wire.id(uploadId)), ("offset", Wire.number(offset))])))
+    /// Checks the upload and has the store accept the append's bytes.
+    func acceptAppend(_ params: AppendParams, _ call: Call) async throws -> AcceptedAppend {
+        _ = try authorizeUpload(params.uploadId, peer: call.peer, actor: call.actor)
+        let bytes = try payload(call.params, attachment: call.attachment, limit: limits.maxChunkBytes)
+        let pending = try await store.beginAppend(
+            uploadId: params.uploadId, offset: params.offset, bytes: bytes, actor: call.actor)
+        return AcceptedAppend(uploadId: params.uploadId, pending: pending)
     }
 
     private func reply(for error: any Error, method: String) -> Reply {
@@ -141,197 +172,177 @@ final class Dispatcher: Sendable {
         }
     }
 
-    static let methods: Set<String> = Set([
-        "system.hello", "system.health", "artifacts.upload", "uploads.begin", "uploads.append", "uploads.status",
-        "uploads.commit", "uploads.abort", "artifacts.list", "artifacts.meta", "artifacts.read", "artifacts.delete",
-        "blobs.stat", "blobs.verify", "tenants.usage", "tenants.setQuota", "events.list",
-    ]).union(providerMethods).union(auditMethods)
+    /// The handler of every method of ``Methods``: quick reads answer now,
+    /// on the caller's thread; writes, and reads that may take long (a
+    /// scrub, a manifest, a readiness check that re-reads every referenced
+    /// artifact), later.
+    static let handlers: MethodHandlers = {
+        var handlers = MethodHandlers()
+        handlers.on(Methods.systemHello, now: Dispatcher.systemHello)
+        handlers.on(Methods.systemHealth, now: Dispatcher.systemHealth)
+        handlers.on(Methods.artifactsUpload, later: Dispatcher.artifactsUpload)
+        handlers.on(Methods.artifactsList, now: Dispatcher.artifactsList)
+        handlers.on(Methods.artifactsMeta, now: Dispatcher.artifactsMeta)
+        handlers.on(Methods.artifactsRead, now: Dispatcher.artifactsRead)
+        handlers.on(Methods.artifactsDelete, later: Dispatcher.artifactsDelete)
+        handlers.on(Methods.artifactsImport, later: Dispatcher.artifactsImport)
+        handlers.on(Methods.uploadsBegin, later: Dispatcher.uploadsBegin)
+        handlers.on(Methods.uploadsAppend, later: Dispatcher.uploadsAppend)
+        handlers.on(Methods.uploadsStatus, now: Dispatcher.uploadsStatus)
+        handlers.on(Methods.uploadsCommit, later: Dispatcher.uploadsCommit)
+        handlers.on(Methods.uploadsAbort, later: Dispatcher.uploadsAbort)
+        handlers.on(Methods.blobsStat, now: Dispatcher.blobsStat)
+        handlers.on(Methods.blobsVerify, later: Dispatcher.blobsVerify)
+        handlers.on(Methods.tenantsList, now: Dispatcher.tenantsList)
+        handlers.on(Methods.tenantsUsage, now: Dispatcher.tenantsUsage)
+        handlers.on(Methods.tenantsSetQuota, later: Dispatcher.tenantsSetQuota)
+        handlers.on(Methods.tenantsManifest, later: Dispatcher.tenantsManifest)
+        handlers.on(Methods.eventsList, now: Dispatcher.eventsList)
+        handlers.on(Methods.eventsVerify, later: Dispatcher.eventsVerify)
+        handlers.on(Methods.providersList, now: Dispatcher.providersList)
+        handlers.on(Methods.providersConfigGet, later: Dispatcher.providersConfigGet)
+        handlers.on(Methods.providersConfigSet, later: Dispatcher.providersConfigSet)
+        handlers.on(Methods.providersReadiness, later: Dispatcher.providersReadiness)
+        return handlers
+    }()
 
-    private func route(_ request: RPCRequest, _ params: Params, peer: Peer, attachment: [UInt8]?) async throws -> Reply
-    {
-        let actor = Actor(peer.name)
-        switch request.method {
-        case "system.hello":
-            return .result(hello(peer))
-        case "system.health":
-            return .result(try health(peer))
+    // MARK: - Handlers
 
-        case "artifacts.upload":
-            let tenant = try authorize(params, peer, .admin)
-            let providerId = try providerID(params)
-            let mimeType = try params.string("mimeType")
-            let expected = try digest(params, "sha256", required: false)
-            let artifactId = try optionalUUID(params, "artifactId")
-            let content = try payload(params, attachment: attachment, limit: limits.maxRequestBytes)
-            let committed = try await store.stage(
-                tenant: tenant, providerId: providerId, mimeType: mimeType, content: content,
-                expectedSHA256: expected, artifactId: artifactId, actor: actor)
-            return .result(Wire.committed(committed))
+    func systemHello(_ params: NoParams, _ call: Call) throws -> JSONDocument {
+        JSONDocument(hello(call.peer))
+    }
 
-        case "uploads.begin":
-            let tenant = try authorize(params, peer, .admin)
-            let providerId = try providerID(params)
-            let mimeType = try params.string("mimeType")
-            let size = try params.optionalInteger("sizeBytes")
-            let expected = try digest(params, "sha256", required: false)
-            let status = try await store.beginUpload(
-                tenant: tenant, providerId: providerId, mimeType: mimeType, declaredSize: size,
-                expectedSHA256: expected, actor: actor)
-            return .result(.object(JSONObject([("uploadId", Wire.id(status.uploadId)), ("offset", 0)])))
+    func systemHealth(_ params: NoParams, _ call: Call) throws -> JSONDocument {
+        JSONDocument(try health(call.peer))
+    }
 
-        case "uploads.append":
-            let accepted = try await acceptAppend(params, peer: peer, attachment: attachment)
-            return appendReply(accepted.uploadId, offset: try await accepted.pending.stored())
+    func artifactsUpload(_ params: UploadArtifactParams, _ call: Call) async throws -> ArtifactMetaResult {
+        let content = try payload(call.params, attachment: call.attachment, limit: limits.maxRequestBytes)
+        let committed = try await store.stage(
+            tenant: call.grantedTenant, providerId: ProviderID(params.providerId)!, mimeType: params.mimeType,
+            content: content, expectedSHA256: params.sha256, artifactId: params.artifactId, actor: call.actor)
+        return Wire.meta(committed.meta, deduplicated: committed.deduplicated)
+    }
 
-        case "uploads.status":
-            let uploadId = try uuid(params, "uploadId")
-            return .result(Wire.upload(try authorizeUpload(uploadId, peer: peer, actor: actor)))
+    func artifactsList(_ params: ListArtifactsParams, _ call: Call) throws -> JSONDocument {
+        let page = try store.list(
+            tenant: call.grantedTenant, providerId: params.providerId.flatMap(ProviderID.init), limit: params.limit,
+            cursor: params.cursor)
+        return JSONDocument(
+            .object(
+                JSONObject([
+                    ("artifacts", .array(page.artifacts.map { Wire.meta($0).encoded })),
+                    ("nextCursor", page.nextCursor.map(JSONValue.string) ?? .null),
+                ])))
+    }
 
-        case "uploads.commit":
-            let uploadId = try uuid(params, "uploadId")
-            let expected = try digest(params, "sha256", required: false)
-            let checksum = try xxh128(params, "xxh128")
-            let artifactId = try optionalUUID(params, "artifactId")
-            _ = try authorizeUpload(uploadId, peer: peer, actor: actor)
-            let committed = try await store.commitUpload(
-                uploadId: uploadId, expectedSHA256: expected, expectedXXH128: checksum, artifactId: artifactId,
-                actor: actor)
-            return .result(Wire.committed(committed))
+    func artifactsMeta(_ params: ArtifactParams, _ call: Call) throws -> ArtifactMetaResult {
+        Wire.meta(try store.meta(tenant: call.grantedTenant, artifactId: params.artifactId))
+    }
 
-        case "uploads.abort":
-            let uploadId = try uuid(params, "uploadId")
-            _ = try authorizeUpload(uploadId, peer: peer, actor: actor)
-            try await store.abortUpload(uploadId: uploadId, actor: actor)
-            return .result(.object(JSONObject([("uploadId", Wire.id(uploadId)), ("aborted", true)])))
+    func artifactsRead(_ params: ReadParams, _ call: Call) throws -> ReadResult {
+        let range = try store.read(
+            tenant: call.grantedTenant, artifactId: params.artifactId, offset: params.offset,
+            length: Int(params.length ?? UInt64(limits.maxChunkBytes)))
+        return ReadResult(
+            bytes: range.bytes, offset: range.offset, eof: range.eof, sha256: range.sha256, binary: params.binary)
+    }
 
-        case "artifacts.list":
-            let tenant = try authorize(params, peer, .read)
-            let providerId =
-                try params.has("providerId") && params.object["providerId"] != .null ? providerID(params) : nil
-            let limit = try params.optionalInteger("limit") ?? 100
-            guard (1...UInt64(ArtifactStore.maxPageSize)).contains(limit) else {
-                throw RPCError.invalidParams("limit", "limit must be between 1 and \(ArtifactStore.maxPageSize)")
+    func artifactsDelete(_ params: ArtifactParams, _ call: Call) async throws -> ArtifactDeletedResult {
+        let freed = try await store.delete(tenant: call.grantedTenant, artifactId: params.artifactId, actor: call.actor)
+        return ArtifactDeletedResult(artifactId: params.artifactId, blobFreed: freed)
+    }
+
+    func blobsStat(_ params: BlobParams, _ call: Call) throws -> JSONDocument {
+        let tenant = call.grantedTenant
+        let stat = try store.stat(tenant: tenant, sha256: params.sha256)
+        return JSONDocument(
+            .object(
+                JSONObject([
+                    ("sha256", .string(stat.sha256.hex)), ("sizeBytes", Wire.number(stat.sizeBytes)),
+                    ("artifactIds", .array(stat.artifactIds.map(Wire.id))), ("storedAt", Wire.time(stat.storedAt)),
+                    ("references", references(to: stat.artifactIds, tenant: tenant)),
+                ])))
+    }
+
+    // A scrub reads up to gigabytes: never on the connection's thread.
+    func blobsVerify(_ params: VerifyBlobsParams, _ call: Call) async throws -> JSONDocument {
+        let tenant = call.grantedTenant
+        let maxBytes = min(params.maxBytes ?? (256 << 20), limits.maxVerifyBytesPerCall)
+        let page =
+            try params.sha256.map { try store.verifyBlob(tenant: tenant, sha256: $0) }
+            ?? store.verifyBlobs(tenant: tenant, cursor: params.cursor, maxBytes: maxBytes)
+        let corrupt: [JSONValue] = try page.corrupt.map { try corruptBlob($0, tenant: tenant) }
+        return JSONDocument(
+            .object(
+                JSONObject([
+                    ("checkedBlobs", Wire.number(page.checkedBlobs)),
+                    ("checkedBytes", Wire.number(page.checkedBytes)),
+                    ("corrupt", .array(corrupt)), ("nextCursor", page.nextCursor.map(JSONValue.string) ?? .null),
+                ])))
+    }
+
+    func uploadsBegin(_ params: BeginUploadParams, _ call: Call) async throws -> UploadStateResult {
+        let status = try await store.beginUpload(
+            tenant: call.grantedTenant, providerId: ProviderID(params.providerId)!, mimeType: params.mimeType,
+            declaredSize: params.sizeBytes, expectedSHA256: params.sha256, actor: call.actor)
+        return UploadStateResult(uploadId: status.uploadId, offset: 0)
+    }
+
+    func uploadsAppend(_ params: AppendParams, _ call: Call) async throws -> UploadStateResult {
+        let accepted = try await acceptAppend(params, call)
+        return UploadStateResult(uploadId: accepted.uploadId, offset: try await accepted.pending.stored())
+    }
+
+    func uploadsStatus(_ params: UploadParams, _ call: Call) throws -> UploadStateResult {
+        Wire.upload(try authorizeUpload(params.uploadId, peer: call.peer, actor: call.actor))
+    }
+
+    func uploadsCommit(_ params: CommitUploadParams, _ call: Call) async throws -> ArtifactMetaResult {
+        _ = try authorizeUpload(params.uploadId, peer: call.peer, actor: call.actor)
+        let committed = try await store.commitUpload(
+            uploadId: params.uploadId, expectedSHA256: params.sha256, expectedXXH128: params.xxh128,
+            artifactId: params.artifactId, actor: call.actor)
+        return Wire.meta(committed.meta, deduplicated: committed.deduplicated)
+    }
+
+    func uploadsAbort(_ params: UploadParams, _ call: Call) async throws -> UploadAbortedResult {
+        _ = try authorizeUpload(params.uploadId, peer: call.peer, actor: call.actor)
+        try await store.abortUpload(uploadId: params.uploadId, actor: call.actor)
+        return UploadAbortedResult(uploadId: params.uploadId)
+    }
+
+    func tenantsUsage(_ params: TenantParams, _ call: Call) throws -> TenantUsageResult {
+        Wire.usage(try store.usage(tenant: call.grantedTenant))
+    }
+
+    func tenantsSetQuota(_ params: SetQuotaParams, _ call: Call) async throws -> TenantUsageResult {
+        func change(_ value: Nullable<UInt64>) -> QuotaChange {
+            switch value {
+            case .absent: .unchanged
+            case .null: .remove
+            case .value(let limit): .set(limit)
             }
-            let page = try store.list(
-                tenant: tenant, providerId: providerId, limit: Int(limit), cursor: try params.optionalString("cursor"))
-            return .result(
-                .object(
-                    JSONObject([
-                        ("artifacts", .array(page.artifacts.map { .object(Wire.meta($0)) })),
-                        ("nextCursor", page.nextCursor.map(JSONValue.string) ?? .null),
-                    ])))
-
-        case "artifacts.meta":
-            let tenant = try authorize(params, peer, .read)
-            return .result(
-                .object(Wire.meta(try store.meta(tenant: tenant, artifactId: try uuid(params, "artifactId")))))
-
-        case "artifacts.read":
-            let tenant = try authorize(params, peer, .read)
-            let artifactId = try uuid(params, "artifactId")
-            let offset = try params.optionalInteger("offset") ?? 0
-            let length = try params.optionalInteger("length") ?? UInt64(limits.maxChunkBytes)
-            guard length <= UInt64(limits.maxChunkBytes) else {
-                throw RPCError(
-                    .tooLarge, "length is over maxChunkBytes",
-                    data: JSONObject([("limit", Wire.number(limits.maxChunkBytes))]))
-            }
-            let binary = try params.optionalBool("binary") ?? false
-            let range = try store.read(tenant: tenant, artifactId: artifactId, offset: offset, length: Int(length))
-            var result = JSONObject()
-            if !binary { result["data"] = .string(Base64.encode(range.bytes)) }
-            result["offset"] = Wire.number(range.offset)
-            result["length"] = Wire.number(range.bytes.count)
-            result["eof"] = .bool(range.eof)
-            result["sha256"] = .string(range.sha256.hex)
-            if binary {
-                result["dataLength"] = Wire.number(range.bytes.count)
-                return .binary(.object(result), range.bytes)
-            }
-            return .result(.object(result))
-
-        case "artifacts.delete":
-            let tenant = try authorize(params, peer, .admin)
-            let artifactId = try uuid(params, "artifactId")
-            let freed = try await store.delete(tenant: tenant, artifactId: artifactId, actor: actor)
-            return .result(
-                .object(
-                    JSONObject([("artifactId", Wire.id(artifactId)), ("deleted", true), ("blobFreed", .bool(freed))])))
-
-        case "blobs.stat":
-            let tenant = try authorize(params, peer, .read)
-            let stat = try store.stat(tenant: tenant, sha256: try digest(params, "sha256", required: true)!)
-            return .result(
-                .object(
-                    JSONObject([
-                        ("sha256", .string(stat.sha256.hex)), ("sizeBytes", Wire.number(stat.sizeBytes)),
-                        ("artifactIds", .array(stat.artifactIds.map(Wire.id))), ("storedAt", Wire.time(stat.storedAt)),
-                        ("references", references(to: stat.artifactIds, tenant: tenant)),
-                    ])))
-
-        case "blobs.verify":
-            let tenant = try authorize(params, peer, .admin)
-            let maxBytes = min(try params.optionalInteger("maxBytes") ?? (256 << 20), limits.maxVerifyBytesPerCall)
-            let cursor = try params.optionalString("cursor")
-            let page =
-                try digest(params, "sha256", required: false).map { try store.verifyBlob(tenant: tenant, sha256: $0) }
-                ?? store.verifyBlobs(tenant: tenant, cursor: cursor, maxBytes: maxBytes)
-            let corrupt: [JSONValue] = try page.corrupt.map { try corruptBlob($0, tenant: tenant) }
-            return .result(
-                .object(
-                    JSONObject([
-                        ("checkedBlobs", Wire.number(page.checkedBlobs)),
-                        ("checkedBytes", Wire.number(page.checkedBytes)),
-                        ("corrupt", .array(corrupt)), ("nextCursor", page.nextCursor.map(JSONValue.string) ?? .null),
-                    ])))
-
-        case "tenants.usage":
-            let tenant = try authorize(params, peer, .read)
-            return .result(Wire.usage(try store.usage(tenant: tenant)))
-
-        case "tenants.setQuota":
-            let tenant = try authorize(params, peer, .admin)
-            func change(_ key: String) throws -> QuotaChange {
-                switch try params.nullableInteger(key) {
-                case .absent: .unchanged
-                case .null: .remove
-                case .value(let limit): .set(limit)
-                }
-            }
-            let usage = try await store.setQuota(
-                tenant: tenant, maxBytes: try change("maxBytes"), maxArtifacts: try change("maxArtifacts"), actor: actor
-            )
-            return .result(Wire.usage(usage))
-
-        case "events.list":
-            let tenant = try authorize(params, peer, .read)
-            let limit = try params.optionalInteger("limit") ?? 100
-            guard (1...UInt64(ArtifactStore.maxPageSize)).contains(limit) else {
-                throw RPCError.invalidParams("limit", "limit must be between 1 and \(ArtifactStore.maxPageSize)")
-            }
-            let page = try store.events(tenant: tenant, limit: Int(limit), cursor: try params.optionalString("cursor"))
-            return .result(
-                .object(
-                    JSONObject([
-                        ("events", .array(page.events.map(Wire.event))),
-                        ("nextCursor", page.nextCursor.map(JSONValue.string) ?? .null),
-                    ])))
-
-        case _ where Self.providerMethods.contains(request.method):
-            // providers.list, providers.config.get/set, providers.readiness: Dispatcher+Providers.swift.
-            return try await routeProviders(request.method, params, peer: peer, actor: actor)
-
-        case _ where Self.auditMethods.contains(request.method):
-            return try await routeAudit(request.method, params, peer: peer, actor: actor)
-
-        default:
-            throw RPCError(.methodNotFound, "no method \(request.method)")
         }
+        return Wire.usage(
+            try await store.setQuota(
+                tenant: call.grantedTenant, maxBytes: change(params.maxBytes),
+                maxArtifacts: change(params.maxArtifacts), actor: call.actor))
+    }
+
+    func eventsList(_ params: ListEventsParams, _ call: Call) throws -> JSONDocument {
+        let page = try store.events(tenant: call.grantedTenant, limit: params.limit, cursor: params.cursor)
+        return JSONDocument(
+            .object(
+                JSONObject([
+                    ("events", .array(page.events.map(Wire.event))),
+                    ("nextCursor", page.nextCursor.map(JSONValue.string) ?? .null),
+                ])))
     }
 
     // MARK: - System
 
-    private func hello(_ peer: Peer) -> JSONValue {
+    func hello(_ peer: Peer) -> JSONValue {
         let grants: [JSONValue] = policy.grants(of: peer).map { grant in
             .object(
                 JSONObject([
@@ -364,7 +375,7 @@ final class Dispatcher: Sendable {
     /// them) describe every tenant together, so they go only to a peer with
     /// the admin scope on every tenant; any other peer gets the status and
     /// the layout version alone.
-    private func health(_ peer: Peer) throws -> JSONValue {
+    func health(_ peer: Peer) throws -> JSONValue {
         let health = try store.health()
         let admin = policy.allowsEverywhere(peer, .admin)
         var problems: [JSONValue] = []
@@ -419,7 +430,7 @@ final class Dispatcher: Sendable {
     }
 
     /// Looks up the peer's own upload and checks its admin grant on the upload's tenant.
-    private func authorizeUpload(_ uploadId: UUID, peer: Peer, actor: Actor) throws -> UploadStatus {
+    func authorizeUpload(_ uploadId: UUID, peer: Peer, actor: Actor) throws -> UploadStatus {
         let status = try store.uploadStatus(uploadId: uploadId, actor: actor)
         guard policy.allows(peer, .admin, on: status.tenant.rawValue) else {
             throw RPCError(
@@ -429,15 +440,8 @@ final class Dispatcher: Sendable {
         return status
     }
 
-    func providerID(_ params: Params) throws -> ProviderID {
-        guard let id = ProviderID(try params.string("providerId")) else {
-            throw RPCError.invalidParams("providerId", "providerId must match ^[a-z0-9][a-z0-9._:-]{0,127}$")
-        }
-        return id
-    }
-
     /// A corrupt blob of a scrub, with every provider reference to the artifacts it affects.
-    private func corruptBlob(_ corrupt: VerificationPage.Corrupt, tenant: TenantID) throws -> JSONValue {
+    func corruptBlob(_ corrupt: VerificationPage.Corrupt, tenant: TenantID) throws -> JSONValue {
         .object(
             JSONObject([
                 ("sha256", .string(corrupt.sha256.hex)), ("artifactIds", .array(corrupt.artifactIds.map(Wire.id))),
@@ -446,7 +450,7 @@ final class Dispatcher: Sendable {
     }
 
     /// `[{artifactId, providerId, field}]`: every configuration field of the tenant that references one of the artifacts.
-    private func references(to artifactIds: [UUID], tenant: TenantID) -> JSONValue {
+    func references(to artifactIds: [UUID], tenant: TenantID) -> JSONValue {
         var references: [JSONValue] = []
         for artifactId in artifactIds {
             for reference in (try? store.references(tenant: tenant, artifactId: artifactId)) ?? [] {
@@ -461,36 +465,8 @@ final class Dispatcher: Sendable {
         return .array(references)
     }
 
-    private func optionalUUID(_ params: Params, _ key: String) throws -> UUID? {
-        try params.optionalString(key) == nil ? nil : try uuid(params, key)
-    }
-
-    func uuid(_ params: Params, _ key: String) throws -> UUID {
-        let text = try params.string(key)
-        guard text.utf8.count == 36, let id = UUID(uuidString: text) else {
-            throw RPCError.invalidParams(key, "\(key) must be a UUID")
-        }
-        return id
-    }
-
-    private func digest(_ params: Params, _ key: String, required: Bool) throws -> SHA256Digest? {
-        guard let text = required ? try params.string(key) : try params.optionalString(key) else { return nil }
-        guard let digest = SHA256Digest(parsing: text) else {
-            throw RPCError.invalidParams(key, "\(key) must be 64 hex digits, optionally prefixed with sha256:")
-        }
-        return digest
-    }
-
-    private func xxh128(_ params: Params, _ key: String) throws -> XXH3Hash128? {
-        guard let text = try params.optionalString(key) else { return nil }
-        guard let checksum = XXH3Hash128(hex: text) else {
-            throw RPCError.invalidParams(key, "\(key) must be 32 hex digits (an XXH3-128, as xxhsum -H2 prints it)")
-        }
-        return checksum
-    }
-
     /// The bytes of an upload: base64 `data`, or the attachment announced by `dataLength`.
-    private func payload(_ params: Params, attachment: [UInt8]?, limit: Int) throws -> [UInt8] {
+    func payload(_ params: Params, attachment: [UInt8]?, limit: Int) throws -> [UInt8] {
         if let attachment {
             if params.has("data") { throw RPCError.invalidParams("data", "give data or dataLength, not both") }
             guard attachment.count <= limit else {

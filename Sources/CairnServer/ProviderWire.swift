@@ -47,7 +47,7 @@ extension Wire {
             }
             if field.shape.referencesArtifacts {
                 let ids = stored?.artifactIds ?? []
-                object["artifacts"] = .array(ids.compactMap { metas[$0].map { .object(meta($0)) } })
+                object["artifacts"] = .array(ids.compactMap { metas[$0].map { meta($0).encoded } })
             }
             return .object(object)
         }

@@ -37,48 +37,26 @@ enum Wire {
 
     static func id(_ uuid: UUID) -> JSONValue { .string(uuid.uuidString.lowercased()) }
 
-    static func meta(_ meta: ArtifactMeta) -> JSONObject {
-        JSONObject([
-            ("artifactId", id(meta.artifactId)),
-            ("tenantId", .string(meta.tenant.rawValue)),
-            ("providerId", .string(meta.providerId.rawValue)),
-            ("mimeType", .string(meta.mimeType)),
-            ("sizeBytes", number(meta.sizeBytes)),
-            ("sha256", .string(meta.sha256.hex)),
-            ("stagedAt", time(meta.stagedAt)),
-            ("stagedBy", .string(meta.stagedBy)),
-        ])
+    /// RFC 3339 UTC with milliseconds, as text.
+    static func timeText(_ date: Date) -> String { time(date).stringValue! }
+
+    static func meta(_ meta: ArtifactMeta, deduplicated: Bool? = nil) -> ArtifactMetaResult {
+        ArtifactMetaResult(
+            artifactId: meta.artifactId, tenantId: meta.tenant.rawValue, providerId: meta.providerId.rawValue,
+            mimeType: meta.mimeType, sizeBytes: meta.sizeBytes, sha256: meta.sha256, stagedAt: timeText(meta.stagedAt),
+            stagedBy: meta.stagedBy, deduplicated: deduplicated)
     }
 
-    static func committed(_ committed: CommittedArtifact) -> JSONValue {
-        var object = meta(committed.meta)
-        object["deduplicated"] = .bool(committed.deduplicated)
-        return .object(object)
+    static func usage(_ usage: TenantUsage) -> TenantUsageResult {
+        TenantUsageResult(
+            tenant: usage.tenant.rawValue, artifactCount: usage.artifactCount, logicalBytes: usage.logicalBytes,
+            storedBytes: usage.storedBytes, maxBytes: usage.maxBytes, maxArtifacts: usage.maxArtifacts)
     }
 
-    static func usage(_ usage: TenantUsage) -> JSONValue {
-        .object(
-            JSONObject([
-                ("tenant", .string(usage.tenant.rawValue)),
-                ("artifactCount", number(usage.artifactCount)),
-                ("logicalBytes", number(usage.logicalBytes)),
-                ("storedBytes", number(usage.storedBytes)),
-                (
-                    "quota",
-                    .object(
-                        JSONObject([
-                            ("maxBytes", optional(usage.maxBytes)), ("maxArtifacts", optional(usage.maxArtifacts)),
-                        ]))
-                ),
-            ]))
-    }
-
-    static func upload(_ status: UploadStatus) -> JSONValue {
-        var object = JSONObject([("uploadId", id(status.uploadId)), ("offset", number(status.offset))])
-        if let size = status.declaredSize { object["sizeBytes"] = number(size) }
-        object["startedAt"] = time(status.startedAt)
-        object["updatedAt"] = time(status.updatedAt)
-        return .object(object)
+    static func upload(_ status: UploadStatus) -> UploadStateResult {
+        UploadStateResult(
+            uploadId: status.uploadId, offset: status.offset, sizeBytes: status.declaredSize,
+            startedAt: timeText(status.startedAt), updatedAt: timeText(status.updatedAt))
     }
 
     static func event(_ event: AuditEvent) -> JSONValue {

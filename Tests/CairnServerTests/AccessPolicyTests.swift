@@ -1,3 +1,4 @@
+import CairnProtocol
 import Testing
 
 @testable import CairnServer
