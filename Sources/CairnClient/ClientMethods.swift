@@ -1,5 +1,6 @@
 import CairnDigest
 import CairnProtocol
+import Foundation
 
 /// An artifact's meta as the server reports it.
 public struct ArtifactInfo: Sendable, Equatable {
@@ -15,6 +16,20 @@ public struct ArtifactInfo: Sendable, Equatable {
     public var deduplicated: Bool?
     /// The JSON object the server sent.
     public var json: JSONValue
+
+    /// The meta of a typed result.
+    public init(_ result: ArtifactMetaResult) {
+        artifactId = result.artifactId.uuidString.lowercased()
+        tenantId = result.tenantId
+        providerId = result.providerId
+        mimeType = result.mimeType
+        sizeBytes = result.sizeBytes
+        sha256 = result.sha256.hex
+        stagedAt = result.stagedAt
+        stagedBy = result.stagedBy
+        deduplicated = result.deduplicated
+        json = result.encoded
+    }
 
     public init(json: JSONValue) throws {
         func string(_ key: String) throws -> String {
@@ -50,7 +65,7 @@ public struct ReadChunk: Sendable, Equatable {
 
 extension CairnClient {
     /// `system.hello`.
-    public func hello() async throws -> JSONValue { try await call("system.hello").result }
+    public func hello() async throws -> JSONValue { try await call(Methods.systemHello, NoParams()).json }
 
     /// `system.hello`, asked once per connection.
     private func cachedHelloResult() async throws -> JSONValue {
@@ -81,45 +96,38 @@ extension CairnClient {
     public func upload(
         tenant: String, providerId: String, mimeType: String, bytes: [UInt8], sha256: String? = nil
     ) async throws -> ArtifactInfo {
-        var params = JSONObject([
-            ("tenant", .string(tenant)), ("providerId", .string(providerId)), ("mimeType", .string(mimeType)),
-        ])
-        if let sha256 { params["sha256"] = .string(sha256) }
-        return try ArtifactInfo(json: try await call("artifacts.upload", params, attachment: bytes).result)
+        let params = UploadArtifactParams(
+            tenant: tenant, providerId: providerId, mimeType: mimeType, sha256: try sha256.map { try Self.digest($0) })
+        return ArtifactInfo(try await call(Methods.artifactsUpload, params, attachment: bytes))
     }
 
     /// `uploads.begin`; returns the upload id.
     public func beginUpload(
         tenant: String, providerId: String, mimeType: String, sizeBytes: UInt64? = nil, sha256: String? = nil
     ) async throws -> String {
-        var params = JSONObject([
-            ("tenant", .string(tenant)), ("providerId", .string(providerId)), ("mimeType", .string(mimeType)),
-        ])
-        if let sizeBytes { params["sizeBytes"] = .number(JSONNumber(sizeBytes)) }
-        if let sha256 { params["sha256"] = .string(sha256) }
-        guard let id = try await call("uploads.begin", params).result["uploadId"]?.stringValue else {
-            throw CairnClientError.protocolViolation("uploads.begin without uploadId")
-        }
-        return id
+        let params = BeginUploadParams(
+            tenant: tenant, providerId: providerId, mimeType: mimeType, sizeBytes: sizeBytes,
+            sha256: try sha256.map { try Self.digest($0) })
+        return try await call(Methods.uploadsBegin, params).uploadId.uuidString.lowercased()
     }
 
     /// `uploads.append` with the bytes as an attachment; returns the new offset.
     public func append(uploadId: String, offset: UInt64, bytes: [UInt8]) async throws -> UInt64 {
-        let params = JSONObject([("uploadId", .string(uploadId)), ("offset", .number(JSONNumber(offset)))])
-        return try offsetOf(try await call("uploads.append", params, attachment: bytes).result)
+        let params = AppendParams(uploadId: try Self.uuid(uploadId, "uploadId"), offset: offset)
+        return try await call(Methods.uploadsAppend, params, attachment: bytes).offset
     }
 
     /// Sends an `uploads.append` without waiting; take its new offset with
     /// ``receiveAppendOffset()``. Keeping two appends in flight overlaps the
     /// client's reading and hashing with the server's storing.
     public func sendAppend(uploadId: String, offset: UInt64, bytes: [UInt8]) async throws {
-        let params = JSONObject([("uploadId", .string(uploadId)), ("offset", .number(JSONNumber(offset)))])
-        try await send(Request("uploads.append", params, attachment: bytes))
+        let params = AppendParams(uploadId: try Self.uuid(uploadId, "uploadId"), offset: offset)
+        try await send(Request(Methods.uploadsAppend, params, attachment: bytes))
     }
 
     /// The new offset answered to the oldest ``sendAppend(uploadId:offset:bytes:)``.
     public func receiveAppendOffset() async throws -> UInt64 {
-        try offsetOf(try await receive().get().result)
+        try Self.decode(Methods.uploadsAppend, try await receive().get()).offset
     }
 
     /// Receives and drops every response still in flight (after a failure,
@@ -132,7 +140,7 @@ extension CairnClient {
 
     /// `uploads.status`: the offset to resume at.
     public func uploadOffset(uploadId: String) async throws -> UInt64 {
-        try offsetOf(try await call("uploads.status", JSONObject([("uploadId", .string(uploadId))])).result)
+        try await call(Methods.uploadsStatus, UploadParams(uploadId: try Self.uuid(uploadId, "uploadId"))).offset
     }
 
     /// `uploads.commit`, checking the content against `sha256` and `xxh128`
@@ -140,39 +148,41 @@ extension CairnClient {
     /// reports it: a server without the capability ignores the parameter
     /// and checks nothing.
     public func commit(uploadId: String, sha256: String? = nil, xxh128: String? = nil) async throws -> ArtifactInfo {
-        var params = JSONObject([("uploadId", .string(uploadId))])
-        if let sha256 { params["sha256"] = .string(sha256) }
-        if let xxh128 { params["xxh128"] = .string(xxh128) }
-        return try ArtifactInfo(json: try await call("uploads.commit", params).result)
+        let params = CommitUploadParams(
+            uploadId: try Self.uuid(uploadId, "uploadId"), sha256: try sha256.map { try Self.digest($0) },
+            xxh128: try xxh128.map { text in
+                guard let checksum = XXH3Hash128(hex: text) else {
+                    throw CairnClientError.server(
+                        .invalidParams("xxh128", "xxh128 must be 32 hex digits (an XXH3-128, as xxhsum -H2 prints it)"))
+                }
+                return checksum
+            })
+        return ArtifactInfo(try await call(Methods.uploadsCommit, params))
     }
 
     /// `uploads.abort`.
     public func abort(uploadId: String) async throws {
-        _ = try await call("uploads.abort", JSONObject([("uploadId", .string(uploadId))]))
+        _ = try await call(Methods.uploadsAbort, UploadParams(uploadId: try Self.uuid(uploadId, "uploadId")))
     }
 
     /// `artifacts.meta`.
     public func meta(tenant: String, artifactId: String) async throws -> ArtifactInfo {
-        try ArtifactInfo(
-            json: try await call(
-                "artifacts.meta", JSONObject([("tenant", .string(tenant)), ("artifactId", .string(artifactId))])
-            ).result)
+        ArtifactInfo(
+            try await call(
+                Methods.artifactsMeta,
+                ArtifactParams(tenant: tenant, artifactId: try Self.uuid(artifactId, "artifactId"))
+            ))
     }
 
     /// `artifacts.read` with the bytes as an attachment.
     public func read(tenant: String, artifactId: String, offset: UInt64 = 0, length: Int? = nil) async throws
         -> ReadChunk
     {
-        var params = JSONObject([
-            ("tenant", .string(tenant)), ("artifactId", .string(artifactId)), ("offset", .number(JSONNumber(offset))),
-            ("binary", true),
-        ])
-        if let length { params["length"] = .number(JSONNumber(length)) }
-        let reply = try await call("artifacts.read", params, expectAttachment: true)
-        guard let eof = reply.result["eof"]?.boolValue, let sha256 = reply.result["sha256"]?.stringValue else {
-            throw CairnClientError.protocolViolation("artifacts.read without eof or sha256")
-        }
-        return ReadChunk(bytes: reply.attachment ?? [], offset: try offsetOf(reply.result), eof: eof, sha256: sha256)
+        let params = ReadParams(
+            tenant: tenant, artifactId: try Self.uuid(artifactId, "artifactId"), offset: offset,
+            length: length.map(UInt64.init), binary: true)
+        let range = try await call(Methods.artifactsRead, params)
+        return ReadChunk(bytes: range.bytes, offset: range.offset, eof: range.eof, sha256: range.sha256.hex)
     }
 
     /// Reads a whole artifact in chunks, handing each to `sink`, and checks
@@ -201,13 +211,12 @@ extension CairnClient {
         var hasher = SHA256Hasher()
         var requested: UInt64 = 0
         var offset: UInt64 = 0
+        let artifactId = try Self.uuid(meta.artifactId, "artifactId")
         func request(at position: UInt64) -> Request {
             Request(
-                "artifacts.read",
-                JSONObject([
-                    ("tenant", .string(meta.tenantId)), ("artifactId", .string(meta.artifactId)),
-                    ("offset", .number(JSONNumber(position))), ("length", .number(JSONNumber(chunk))), ("binary", true),
-                ]), expectAttachment: true)
+                Methods.artifactsRead,
+                ReadParams(tenant: meta.tenantId, artifactId: artifactId, offset: position, length: chunk, binary: true)
+            )
         }
         do {
             // Artifacts never change, so every range can be asked for up
@@ -218,11 +227,11 @@ extension CairnClient {
                     try await send(request(at: requested))
                     requested += chunk
                 }
-                let reply = try await receive().get()
-                guard case .number(let n)? = reply.result["offset"], n.int64 == Int64(offset) else {
+                let range = try Self.decode(Methods.artifactsRead, try await receive().get())
+                guard range.offset == offset else {
                     throw CairnClientError.protocolViolation("a read answered the wrong offset")
                 }
-                let bytes = reply.attachment ?? []
+                let bytes = range.bytes
                 hasher.update(bytes)
                 try sink(bytes)
                 offset += UInt64(bytes.count)
@@ -240,16 +249,17 @@ extension CairnClient {
 
     /// `artifacts.delete`; returns whether the blob was freed.
     public func delete(tenant: String, artifactId: String) async throws -> Bool {
-        let result = try await call(
-            "artifacts.delete", JSONObject([("tenant", .string(tenant)), ("artifactId", .string(artifactId))])
-        ).result
-        return result["blobFreed"]?.boolValue ?? false
+        try await call(
+            Methods.artifactsDelete, ArtifactParams(tenant: tenant, artifactId: try Self.uuid(artifactId, "artifactId"))
+        ).blobFreed
     }
 
-    private func offsetOf(_ result: JSONValue) throws -> UInt64 {
-        guard case .number(let n)? = result["offset"], let value = n.int64, value >= 0 else {
-            throw CairnClientError.protocolViolation("a result without offset")
+    /// The SHA-256 a caller gave as text, or the error the server would give for it.
+    static func digest(_ text: String) throws -> SHA256Digest {
+        guard let digest = SHA256Digest(parsing: text) else {
+            throw CairnClientError.server(
+                .invalidParams("sha256", "sha256 must be 64 hex digits, optionally prefixed with sha256:"))
         }
-        return UInt64(value)
+        return digest
     }
 }

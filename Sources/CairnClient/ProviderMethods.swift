@@ -6,14 +6,12 @@ import CairnProtocol
 extension CairnClient {
     /// `providers.list`: every provider definition in the server's catalog, built-in first.
     public func providers() async throws -> [JSONValue] {
-        try await call("providers.list").result["providers"]?.arrayValue ?? []
+        try await call(Methods.providersList, NoParams())["providers"]?.arrayValue ?? []
     }
 
     /// `providers.config.get`: the configuration snapshot of `providerId` in `tenant` (revision 0 when never set).
     public func providerConfiguration(tenant: String, providerId: String) async throws -> JSONValue {
-        try await call(
-            "providers.config.get", JSONObject([("tenant", .string(tenant)), ("providerId", .string(providerId))])
-        ).result
+        try await call(Methods.providersConfigGet, ProviderParams(tenant: tenant, providerId: providerId)).json
     }
 
     /// `providers.config.set`: merges `values` (a `null` value clears its key) and clears `clear`, in one change.
@@ -25,17 +23,14 @@ extension CairnClient {
         tenant: String, providerId: String, values: JSONObject = JSONObject(), clear: [String] = [],
         expectedRevision: UInt64? = nil
     ) async throws -> JSONValue {
-        var params = JSONObject([("tenant", .string(tenant)), ("providerId", .string(providerId))])
-        if !values.keys.isEmpty { params["values"] = .object(values) }
-        if !clear.isEmpty { params["clear"] = .array(clear.map(JSONValue.string)) }
-        if let expectedRevision { params["expectedRevision"] = .number(JSONNumber(expectedRevision)) }
-        return try await call("providers.config.set", params).result
+        let params = ConfigureProviderParams(
+            tenant: tenant, providerId: providerId, values: values.keys.map { ($0, values[$0]!) }, clear: clear,
+            expectedRevision: expectedRevision)
+        return try await call(Methods.providersConfigSet, params).json
     }
 
     /// `providers.readiness`: whether the configuration can run, with every sub-code.
     public func readiness(tenant: String, providerId: String) async throws -> JSONValue {
-        try await call(
-            "providers.readiness", JSONObject([("tenant", .string(tenant)), ("providerId", .string(providerId))])
-        ).result
+        try await call(Methods.providersReadiness, ProviderParams(tenant: tenant, providerId: providerId)).json
     }
 }

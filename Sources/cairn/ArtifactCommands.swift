@@ -51,7 +51,7 @@ struct Remove: AsyncParsableCommand {
 
     func run() async throws {
         let params = JSONObject([("tenant", .string(tenant.name)), ("artifactId", .string(try Names.artifactId(id)))])
-        let result = try await client.withClient { try await $0.call("artifacts.delete", params).result }
+        let result = try await client.withClient { try await $0.call(Methods.artifactsDelete.name, params).result }
         if client.json {
             Output.json(result)
         } else {
@@ -83,7 +83,7 @@ struct Stat: AsyncParsableCommand {
 
     func run() async throws {
         let params = JSONObject([("tenant", .string(tenant.name)), ("sha256", .string(try Names.digest(digest)))])
-        let result = try await client.withClient { try await $0.call("blobs.stat", params).result }
+        let result = try await client.withClient { try await $0.call(Methods.blobsStat.name, params).result }
         if client.json {
             Output.json(result)
             return

@@ -24,7 +24,7 @@ struct ManifestCommand: AsyncParsableCommand {
 
     func run() async throws {
         let result = try await client.withClient {
-            try await $0.call("tenants.manifest", JSONObject([("tenant", .string(tenant.name))])).result
+            try await $0.call(Methods.tenantsManifest.name, JSONObject([("tenant", .string(tenant.name))])).result
         }
         let manifest: TenantManifest
         do {
@@ -109,7 +109,7 @@ struct Verify: AsyncParsableCommand {
                 if let namedTenant {
                     tenants = [namedTenant]
                 } else {
-                    let listed = try await connection.call("tenants.list").result["tenants"]?.arrayValue ?? []
+                    let listed = try await connection.call(Methods.tenantsList.name).result["tenants"]?.arrayValue ?? []
                     tenants = listed.compactMap(\.stringValue)
                 }
                 var corrupt = false
@@ -157,7 +157,7 @@ struct Verify: AsyncParsableCommand {
         if let digest {
             var params = base
             params["sha256"] = .string(try Names.digest(digest))
-            add(try await connection.call("blobs.verify", params).result, to: &tally)
+            add(try await connection.call(Methods.blobsVerify.name, params).result, to: &tally)
         } else if let subset {
             let chosen = try await sample(connection, tenant: tenant, percent: subset)
             var progress = ProgressBar(
@@ -167,12 +167,12 @@ struct Verify: AsyncParsableCommand {
             for (sha256, _) in chosen {
                 var params = base
                 params["sha256"] = .string(sha256)
-                add(try await connection.call("blobs.verify", params).result, to: &tally)
+                add(try await connection.call(Methods.blobsVerify.name, params).result, to: &tally)
                 progress.update(tally.checkedBytes)
             }
             progress.finish()
         } else {
-            let usage = try await connection.call("tenants.usage", base).result
+            let usage = try await connection.call(Methods.tenantsUsage.name, base).result
             var progress = ProgressBar(
                 label: "verify \(tenant)", total: usage["storedBytes"]?.uint64,
                 enabled: ProgressBar.shouldShow(json: client.json))
@@ -182,7 +182,7 @@ struct Verify: AsyncParsableCommand {
                 var params = base
                 params["maxBytes"] = .number(JSONNumber(64 << 20))
                 if cursor != .null { params["cursor"] = cursor }
-                let page = try await connection.call("blobs.verify", params).result
+                let page = try await connection.call(Methods.blobsVerify.name, params).result
                 add(page, to: &tally)
                 progress.update(tally.checkedBytes)
                 cursor = page["nextCursor"] ?? .null
@@ -206,7 +206,7 @@ struct Verify: AsyncParsableCommand {
         repeat {
             var params = JSONObject([("tenant", .string(tenant)), ("limit", 1000)])
             if cursor != .null { params["cursor"] = cursor }
-            let page = try await connection.call("artifacts.list", params).result
+            let page = try await connection.call(Methods.artifactsList.name, params).result
             for meta in page["artifacts"]?.arrayValue ?? [] {
                 if let sha256 = meta["sha256"]?.stringValue { sizes[sha256] = meta["sizeBytes"]?.uint64 ?? 0 }
             }
@@ -250,7 +250,7 @@ struct Verify: AsyncParsableCommand {
     private func checkEvents(_ connection: CairnClient, tenant: String) async throws -> Bool {
         var params = JSONObject([("tenant", .string(tenant))])
         if let anchor { params["anchor"] = try anchorHead(anchor, tenant: tenant) }
-        let result = try await connection.call("events.verify", params).result
+        let result = try await connection.call(Methods.eventsVerify.name, params).result
         let problems = result["problems"]?.arrayValue ?? []
         if client.json {
             Output.json(result)

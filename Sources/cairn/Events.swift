@@ -20,7 +20,7 @@ struct Events: AsyncParsableCommand {
         let params = JSONObject([("tenant", .string(tenant.name))])
         var rows: [[String]] = []
         try await client.withClient { connection in
-            try await paging.forEachPage(of: "events.list", params, items: "events", on: connection) { page in
+            try await paging.forEachPage(of: Methods.eventsList.name, params, items: "events", on: connection) { page in
                 for event in page {
                     if client.json {
                         Output.json(event)

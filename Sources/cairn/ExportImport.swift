@@ -56,7 +56,8 @@ struct Export: AsyncParsableCommand {
     }
 
     private func manifest(_ connection: CairnClient) async throws -> TenantManifest {
-        let result = try await connection.call("tenants.manifest", JSONObject([("tenant", .string(tenant.name))]))
+        let result = try await connection.call(
+            Methods.tenantsManifest.name, JSONObject([("tenant", .string(tenant.name))]))
         do { return try ManifestCoding.decode(result.result) } catch {
             throw LocalFailure("the server's manifest does not check out: \(error)")
         }
@@ -64,11 +65,11 @@ struct Export: AsyncParsableCommand {
 
     /// Every configured provider of the catalog, without secret values.
     private func configurations(_ connection: CairnClient) async throws -> [ExportDocument.Configuration] {
-        let providers = try await connection.call("providers.list").result["providers"]?.arrayValue ?? []
+        let providers = try await connection.call(Methods.providersList.name).result["providers"]?.arrayValue ?? []
         var configurations: [ExportDocument.Configuration] = []
         for providerId in providers.compactMap({ $0["providerId"]?.stringValue }) {
             let snapshot = try await connection.call(
-                "providers.config.get",
+                Methods.providersConfigGet.name,
                 JSONObject([("tenant", .string(tenant.name)), ("providerId", .string(providerId))])
             ).result
             guard let revision = snapshot["revision"]?.uint64, revision > 0 else { continue }
@@ -194,7 +195,7 @@ struct Import: AsyncParsableCommand {
             }
             for start in stride(from: 0, to: entries.count, by: Self.batch) {
                 let result = try await connection.call(
-                    "artifacts.import",
+                    Methods.artifactsImport.name,
                     JSONObject([
                         ("tenant", .string(tenant.name)),
                         ("artifacts", .array(Array(entries[start..<min(entries.count, start + Self.batch)]))),
@@ -247,7 +248,7 @@ struct Import: AsyncParsableCommand {
         var usage: JSONValue = .null
         for start in stride(from: 0, to: entries.count, by: Self.batch) {
             let result = try await connection.call(
-                "artifacts.import",
+                Methods.artifactsImport.name,
                 JSONObject([
                     ("tenant", .string(tenant.name)),
                     ("artifacts", .array(Array(entries[start..<min(entries.count, start + Self.batch)]))),
@@ -303,7 +304,7 @@ struct Import: AsyncParsableCommand {
                 offset = try await connection.append(uploadId: uploadId, offset: offset, bytes: bytes)
             }
             _ = try await connection.call(
-                "uploads.commit",
+                Methods.uploadsCommit.name,
                 JSONObject([
                     ("uploadId", .string(uploadId)), ("sha256", .string(artifact.sha256.hex)),
                     ("artifactId", .string(artifact.id)),
@@ -323,7 +324,7 @@ struct Import: AsyncParsableCommand {
             let params = JSONObject([
                 ("tenant", .string(tenant.name)), ("providerId", .string(configuration.providerId)),
             ])
-            let current = try await connection.call("providers.config.get", params).result
+            let current = try await connection.call(Methods.providersConfigGet.name, params).result
             var currentValues: [String: JSONValue] = [:]
             for field in current["fields"]?.arrayValue ?? [] {
                 if let key = field["key"]?.stringValue { currentValues[key] = field["value"] ?? .null }
@@ -332,7 +333,7 @@ struct Import: AsyncParsableCommand {
             if differs {
                 var set = params
                 set["values"] = .object(configuration.values)
-                _ = try await connection.call("providers.config.set", set)
+                _ = try await connection.call(Methods.providersConfigSet.name, set)
             }
             let unset = configuration.secretFields.filter { currentValues[$0] == nil || currentValues[$0] == .null }
             results.append((configuration.providerId, differs, unset))

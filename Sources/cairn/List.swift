@@ -38,7 +38,8 @@ struct List: AsyncParsableCommand {
         if let provider { params["providerId"] = .string(provider) }
         var rows: [[String]] = []
         try await client.withClient { connection in
-            try await paging.forEachPage(of: "artifacts.list", params, items: "artifacts", on: connection) { page in
+            try await paging.forEachPage(of: Methods.artifactsList.name, params, items: "artifacts", on: connection) {
+                page in
                 for meta in page {
                     if client.json {
                         Output.json(meta)

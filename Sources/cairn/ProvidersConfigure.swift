@@ -112,7 +112,8 @@ struct ProvidersConfigure: AsyncParsableCommand {
                 // All or nothing: the files uploaded for a refused change go again.
                 for id in uploaded {
                     _ = try? await connection.call(
-                        "artifacts.delete", JSONObject([("tenant", .string(tenant.name)), ("artifactId", .string(id))]))
+                        Methods.artifactsDelete.name,
+                        JSONObject([("tenant", .string(tenant.name)), ("artifactId", .string(id))]))
                 }
                 throw error
             }

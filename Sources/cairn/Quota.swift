@@ -17,7 +17,7 @@ struct Usage: AsyncParsableCommand {
 
     func run() async throws {
         let params = JSONObject([("tenant", .string(tenant.name))])
-        let result = try await client.withClient { try await $0.call("tenants.usage", params).result }
+        let result = try await client.withClient { try await $0.call(Methods.tenantsUsage.name, params).result }
         printUsage(result, json: client.json)
     }
 }
@@ -65,7 +65,7 @@ struct SetQuota: AsyncParsableCommand {
         var params = JSONObject([("tenant", .string(tenant.name))])
         if let maxBytes { params["maxBytes"] = maxBytes.json }
         if let maxArtifacts { params["maxArtifacts"] = maxArtifacts.json }
-        let result = try await client.withClient { try await $0.call("tenants.setQuota", params).result }
+        let result = try await client.withClient { try await $0.call(Methods.tenantsSetQuota.name, params).result }
         printUsage(result, json: client.json)
     }
 }

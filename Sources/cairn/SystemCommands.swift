@@ -57,7 +57,7 @@ struct Health: AsyncParsableCommand {
     @OptionGroup var client: ClientOptions
 
     func run() async throws {
-        let result = try await client.withClient { try await $0.call("system.health").result }
+        let result = try await client.withClient { try await $0.call(Methods.systemHealth.name).result }
         if client.json {
             Output.json(result)
             return

@@ -283,6 +283,8 @@ public struct ReadParams: MethodParams, Equatable {
         builder.set("binary", binary)
         return builder.object
     }
+
+    public var answersWithAttachment: Bool { binary }
 }
 
 /// `blobs.stat`: `{tenant, sha256}`.

@@ -109,7 +109,7 @@ public struct UploadAbortedResult: MethodResult, Equatable {
     public init(uploadId: UUID) { self.uploadId = uploadId }
 
     public init(decoding result: JSONValue, attachment: [UInt8]?) throws(MethodResultError) {
-        uploadId = try ResultFields(result, "uploads.abort").uuid("uploadId")
+        uploadId = try ResultFields(result, "an aborted upload").uuid("uploadId")
     }
 
     public var encoded: JSONValue {
@@ -129,10 +129,10 @@ public struct ArtifactDeletedResult: MethodResult, Equatable {
     }
 
     public init(decoding result: JSONValue, attachment: [UInt8]?) throws(MethodResultError) {
-        let fields = try ResultFields(result, "artifacts.delete")
+        let fields = try ResultFields(result, "a deletion")
         artifactId = try fields.uuid("artifactId")
         guard let freed = fields.object["blobFreed"]?.boolValue else {
-            throw MethodResultError("artifacts.delete: no blobFreed")
+            throw MethodResultError("a deletion without blobFreed")
         }
         blobFreed = freed
     }
@@ -212,19 +212,19 @@ public struct ReadResult: MethodResult, Equatable {
     }
 
     public init(decoding result: JSONValue, attachment: [UInt8]?) throws(MethodResultError) {
-        let fields = try ResultFields(result, "artifacts.read")
+        let fields = try ResultFields(result, "a read")
         if let attachment {
             bytes = attachment
             binary = true
         } else {
             guard let text = fields.object["data"]?.stringValue, let decoded = Base64.decode(text) else {
-                throw MethodResultError("artifacts.read: no data")
+                throw MethodResultError("a read without data")
             }
             bytes = decoded
             binary = false
         }
         offset = try fields.integer("offset")
-        guard let eof = fields.object["eof"]?.boolValue else { throw MethodResultError("artifacts.read: no eof") }
+        guard let eof = fields.object["eof"]?.boolValue else { throw MethodResultError("a read without eof") }
         self.eof = eof
         sha256 = try fields.sha256("sha256")
     }

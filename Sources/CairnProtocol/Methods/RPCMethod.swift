@@ -60,6 +60,13 @@ public protocol MethodParams: Sendable {
     /// The params object a client sends (without any payload: an
     /// attachment travels beside it).
     var encoded: JSONObject { get }
+    /// Whether the server answers these params with raw bytes after the
+    /// response line (`artifacts.read` with `binary`).
+    var answersWithAttachment: Bool { get }
+}
+
+extension MethodParams {
+    public var answersWithAttachment: Bool { false }
 }
 
 /// A method's result: encoded by the server, decoded by the client.
