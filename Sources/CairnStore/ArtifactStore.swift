@@ -124,6 +124,9 @@ public final class ArtifactStore: Sendable {
         } else {
             (environment, writer, tables, version) = try openEnvironment(allocatingMap: false)
         }
+        // LMDB creates data.mdb and lock.mdb in a new store's directory: their
+        // entries are flushed before any write is acknowledged.
+        try syncStoreDirectory(directory)
         let store = ArtifactStore(
             environment: environment, tables: tables, writer: writer, configuration: configuration,
             logger: logger, directory: directory, layoutVersion: version)

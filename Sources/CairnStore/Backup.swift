@@ -291,6 +291,11 @@ extension ArtifactStore {
         }
     }
 
+    /// Flushes the store directory, so that the files LMDB created in it are durable.
+    static func syncStoreDirectory(_ path: String) throws {
+        try durably { () throws(DurableFileError) in try Durable.syncDirectory(path) }
+    }
+
     /// Runs a durable step, its failure a ``StoreError`` (`INTERNAL`) with the step's message.
     private static func durably<R>(_ step: () throws(DurableFileError) -> R) throws -> R {
         do throws(DurableFileError) {
