@@ -109,7 +109,7 @@ extension ArtifactStore {
         }
         try txn.put(blob!, blobKey, in: tables.blobs)
 
-        let artifactId = requested ?? UUID()
+        let artifactId = requested ?? RandomIDs.shared.next()
         let listSeq = usage.nextListSeq
         usage.nextListSeq += 1
         let record = ArtifactRecord(

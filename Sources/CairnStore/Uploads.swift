@@ -126,7 +126,7 @@ extension ArtifactStore {
             throw StoreError(
                 .tooLarge, .limit(configuration.maxArtifactBytes), "the declared size is larger than the store accepts")
         }
-        let uploadId = UUID()
+        let uploadId = RandomIDs.shared.next()
         // Its activity is stamped as it is committed, before the writer does anything else: a
         // begin that waited long for a busy writer, or for its flush, must not look idle to an
         // expiry sweep that runs right after it.
