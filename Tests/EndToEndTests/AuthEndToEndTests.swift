@@ -366,6 +366,7 @@ struct AuthEndToEndTests {
         let requests =
             lookups(idInB, base: 0) + lookups(nowhere, base: 10)
             + [supplying(idInB, 5, Payload.random(300)), supplying(nowhere, 15, sameSize)]
+            + [(99, "system.health", [:], nil)]
         var bytes: [UInt8] = []
         for (id, method, params, attachment) in requests {
             var params = params
@@ -389,6 +390,10 @@ struct AuthEndToEndTests {
                 same(byId[step]!, idInB) == same(byId[10 + step]!, nowhere),
                 "call \(step): \(byId[step]!) vs \(byId[10 + step]!)")
         }
+        // An admin of one tenant sees the server's status, not figures that move with other tenants.
+        let health = expectResult(byId[99]!, id: 99)
+        #expect(health.objectValue?.keys == ["status", "layoutVersion"], "\(health)")
+        #expect(try await root.result("system.health")["store"]?["headroomBytes"] != nil)
         let viaB = expectResult(byId[5]!, id: 5)
         let viaNowhere = expectResult(byId[15]!, id: 15)
         #expect(viaB["artifactId"] == idInB && viaNowhere["artifactId"] == nowhere)
