@@ -184,7 +184,7 @@ public final class ArtifactStore: Sendable {
     /// ``StoreError``.
     func read<R>(_ body: (borrowing Transaction) throws -> R) throws -> R {
         do {
-            return try environment.withReadTransaction(body)
+            return try environment.withReusedReadTransaction(body)
         } catch let error as StoreError {
             throw error
         } catch {

@@ -1,4 +1,5 @@
 import CLMDB
+import Synchronization
 
 #if canImport(Glibc)
     import Glibc
@@ -96,6 +97,12 @@ public final class Environment: @unchecked Sendable {
     /// be allocated. Changed only with no transaction active (under the
     /// gate's exclusive section) or by the one write transaction's thread.
     private let allocation = AllocationState()
+    /// Read transactions kept reset between uses of
+    /// ``withReusedReadTransaction(_:)``: renewing one skips the allocation
+    /// and the reader-table lock that beginning one costs.
+    private let idleReaders = Mutex<[IdleReader]>([])
+    /// How many reset read transactions are kept at most.
+    static let maxIdleReaders = 32
 
     /// Opens (creating if needed) the environment in the directory `path`,
     /// which must exist.
@@ -163,7 +170,10 @@ public final class Environment: @unchecked Sendable {
         return fd
     }
 
-    deinit { mdb_env_close(handle) }
+    deinit {
+        for reader in idleReaders.withLock({ $0 }) { mdb_txn_abort(reader.txn) }
+        mdb_env_close(handle)
+    }
 
     /// Clears reader slots held by processes that no longer exist.
     ///
@@ -368,6 +378,41 @@ public final class Environment: @unchecked Sendable {
         return result
     }
 
+    /// Runs `body` in a read-only transaction like ``withReadTransaction(_:)``,
+    /// reusing a transaction that an earlier call reset instead of beginning
+    /// a new one (`mdb_txn_renew`, then `mdb_txn_reset` when `body` ends).
+    ///
+    /// For the many short reads of a server. Unlike ``withReadTransaction(_:)``
+    /// it ends the transaction with a reset, so a database opened in `body`
+    /// is not kept: open databases beforehand.
+    public func withReusedReadTransaction<R>(_ body: (borrowing Transaction) throws -> R) throws -> R {
+        gate.enter()
+        defer { gate.leave() }
+        let txn = try renewedReader()
+        defer {
+            mdb_txn_reset(txn)
+            let reader = IdleReader(txn: txn)
+            let kept = idleReaders.withLock { idle in
+                guard idle.count < Self.maxIdleReaders else { return false }
+                idle.append(reader)
+                return true
+            }
+            if !kept { mdb_txn_abort(txn) }
+        }
+        return try body(Transaction(handle: txn, readOnly: true))
+    }
+
+    /// A reset read transaction renewed, or a new one; called with the gate entered.
+    private func renewedReader() throws -> OpaquePointer {
+        while let txn = idleReaders.withLock({ $0.popLast() })?.txn {
+            if mdb_txn_renew(txn) == MDB_SUCCESS { return txn }
+            // Renewing fails when another process grew the map: drop the
+            // transaction and begin one, which adopts the new size.
+            mdb_txn_abort(txn)
+        }
+        return try begin(readOnly: true)
+    }
+
     /// Runs `body` in a write transaction and commits it when `body`
     /// returns; aborts it when `body` throws or the commit fails.
     ///
@@ -417,6 +462,13 @@ public final class Environment: @unchecked Sendable {
         }
         return txn!
     }
+}
+
+/// A read transaction reset and kept for reuse. With `MDB_NOTLS` a read
+/// transaction is not tied to a thread, so any thread may renew it; only
+/// one holds it at a time (taken from and given back under a lock).
+private struct IdleReader: @unchecked Sendable {
+    let txn: OpaquePointer
 }
 
 /// The allocated length of the data file.
