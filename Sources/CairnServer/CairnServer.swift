@@ -45,12 +45,16 @@ public final class CairnServer: Service, Sendable {
     public func run() async throws {
         let path = configuration.socketPath
         try SocketFile.prepare(path)
-        let idle = TimeAmount.seconds(min(configuration.idleTimeout.components.seconds, Int64.max / 1_000_000_000))
+        let connection = ConnectionStateMachine.Configuration(
+            limits: configuration.limits, idleTimeout: configuration.idleTimeout,
+            pipelines: { Dispatcher.pipelines($0, attachment: $1) })
         let server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(ChannelOptions.backlog, value: 256)
             // A client may shut its writing half after the last request (socat does)
             // and still read the responses.
             .childChannelOption(ChannelOptions.allowRemoteHalfClosure, value: true)
+            // Each connection asks for its reads: none while it holds back (back-pressure).
+            .childChannelOption(ChannelOptions.autoRead, value: false)
             // Bulk transfers: see `SocketTuning`.
             .childChannelOption(
                 ChannelOptions.recvAllocator,
@@ -58,17 +62,15 @@ public final class CairnServer: Service, Sendable {
                     minimum: 64, initial: 2048, maximum: SocketTuning.serverMaxReadBytes)
             )
             .childChannelOption(ChannelOptions.socketOption(.so_sndbuf), value: SocketTuning.sendBufferBytes)
-            .bind(unixDomainSocketPath: path, cleanupExistingSocketFile: false) { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    // Idle is neither side moving a byte: a client that reads a long
-                    // answer slowly is not idle, one that stopped reading it is.
-                    try channel.pipeline.syncOperations.addHandler(IdleStateHandler(allTimeout: idle))
-                    try channel.pipeline.syncOperations.addHandler(IdleConnectionCloser())
-                    return try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
-                }.flatMap { connection in
-                    Peer.of(channel).map { (connection, $0, channel) }
+            .childChannelInitializer { channel in
+                Peer.of(channel).flatMapThrowing { peer in
+                    try channel.pipeline.syncOperations.addHandler(
+                        Connection(
+                            peer: peer, dispatcher: self.dispatcher, configuration: connection,
+                            registry: self.registry, logger: self.logger))
                 }
             }
+            .bind(unixDomainSocketPath: path, cleanupExistingSocketFile: false).get()
         defer { SocketFile.remove(path) }
         chmod(path, 0o660)
         logger.notice(
@@ -80,25 +82,19 @@ public final class CairnServer: Service, Sendable {
         try await withGracefulShutdownHandler {
             try await withThrowingTaskGroup(of: Void.self) { background in
                 background.addTask { await self.expireUploadsPeriodically() }
-                try await withThrowingDiscardingTaskGroup { connections in
-                    try await server.executeThenClose { inbound in
-                        for try await (channel, peer, raw) in inbound {
-                            let entry = registry.register(raw)
-                            connections.addTask {
-                                defer { self.registry.remove(entry) }
-                                await Connection(
-                                    channel: channel, peer: peer, dispatcher: self.dispatcher,
-                                    limits: self.configuration.limits, lifecycle: entry, logger: self.logger
-                                ).run()
-                            }
-                        }
-                    }
+                try await withTaskCancellationHandler {
+                    try await server.closeFuture.get()
+                } onCancel: {
+                    server.close(promise: nil)
                 }
+                // The listener is closed: the connections finish what they owe and go.
+                registry.shutDownAll()
+                await registry.waitUntilEmpty()
                 background.cancelAll()
             }
         } onGracefulShutdown: {
             self.logger.notice("shutting down: no new connections; finishing requests in flight")
-            server.channel.close(promise: nil)
+            server.close(promise: nil)
             self.registry.shutDownAll()
         }
         try store.flush()
@@ -115,20 +111,6 @@ public final class CairnServer: Service, Sendable {
                 logger.warning("expiring idle uploads failed", metadata: ["error": "\(error)"])
             }
         }
-    }
-}
-
-/// Closes a connection on which nothing was read or written for the idle timeout.
-final class IdleConnectionCloser: ChannelInboundHandler, Sendable {
-    typealias InboundIn = ByteBuffer
-    typealias InboundOut = ByteBuffer
-
-    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if let idle = event as? IdleStateHandler.IdleStateEvent, idle == .all {
-            context.close(promise: nil)
-            return
-        }
-        context.fireUserInboundEventTriggered(event)
     }
 }
 

@@ -1,449 +1,271 @@
 import CairnProtocol
 import Logging
 import NIOCore
-import Synchronization
 
-/// One client connection: reads frames, hands requests to the dispatcher in
-/// order, writes responses in order.
+/// One client connection on its event loop: feeds what happens on the
+/// channel to a ``ConnectionStateMachine`` and performs the actions it
+/// returns.
 ///
-/// Requests of one connection are carried out one after another, so
-/// responses keep the order of requests; many connections run at once.
-/// The one exception is a run of `uploads.append` requests: each is handed
-/// to a task that has the store accept it (hashed and queued, after the
-/// append before it) while the connection reads the next, up to
-/// ``maxAppendsInFlight`` at a time, and the store's writer stores queued
-/// appends together. Their responses are written when they
-/// are stored, still in order, and any other request waits until they are.
-/// A malformed request gets its error and the connection goes on; only a
-/// broken framing (an attachment too large to skip, or one whose length
-/// cannot be read) closes it.
-struct Connection {
-    let channel: NIOAsyncChannel<ByteBuffer, ByteBuffer>
-    let peer: Peer
-    let dispatcher: Dispatcher
-    let limits: ServerConfiguration.Limits
-    let lifecycle: ConnectionRegistry.Entry
-    let logger: Logger
-
-    /// Appends accepted and not yet stored, at most, per connection.
-    static let maxAppendsInFlight = 4
-
-    /// The largest attachment that can ever be accepted; beyond it the
-    /// stream cannot be kept framed at a bounded cost.
-    var attachmentLimit: Int { max(limits.maxRequestBytes, limits.maxChunkBytes) }
-
-    func run() async {
-        do {
-            try await channel.executeThenClose { inbound, outbound in
-                let replies = ReplyQueue()
-                try await withThrowingTaskGroup(of: Void.self) { group in
-                    group.addTask { try await replies.write(to: outbound, connection: self) }
-                    do {
-                        try await serve(inbound, replies: replies)
-                        replies.finish()
-                    } catch {
-                        replies.finish()
-                        throw error
-                    }
-                    try await group.waitForAll()
-                }
-            }
-        } catch {
-            logger.debug("connection ended", metadata: ["error": "\(error)", "pid": "\(peer.pid)"])
-        }
-    }
-
-    /// Reads requests and queues their responses until the input ends, the
-    /// framing breaks or the server shuts down.
-    private func serve(_ inbound: NIOAsyncChannelInboundStream<ByteBuffer>, replies: ReplyQueue) async throws {
-        var decoder = FrameDecoder(maxLineBytes: limits.maxRequestBytes)
-        var awaiting: RPCRequest? = nil
-        var output = ByteBuffer()
-        let appends = AppendsInFlight()
-        for try await buffer in inbound {
-            buffer.withUnsafeReadableBytes { decoder.feed($0) }
-            lifecycle.setBusy(true)
-            while let frame = decoder.next() {
-                switch frame {
-                case .lineTooLarge:
-                    let error = RPCError(
-                        .requestTooLarge, "the request line is over maxRequestBytes",
-                        data: JSONObject([("limit", .number(JSONNumber(limits.maxRequestBytes)))]))
-                    append(RPCResponse.failure(id: .null, error: error), to: &output)
-                case .attachment(let bytes):
-                    guard let request = awaiting else { continue }
-                    awaiting = nil
-                    guard request.method == "uploads.append" else {
-                        await appends.settle()
-                        let reply = await dispatcher.handle(request, peer: peer, attachment: bytes)
-                        if let id = request.id { append(reply, id: id, to: &output) }
-                        break
-                    }
-                    // Accepted (hashed) on a task of its own, after the
-                    // appends before it, while this one reads the next.
-                    await appends.waitForRoom(limit: Self.maxAppendsInFlight)
-                    let dispatcher = self.dispatcher
-                    let peer = self.peer
-                    let previous = appends.last
-                    let append = Task {
-                        _ = await previous?.value
-                        return await dispatcher.dispatch(request, peer: peer, attachment: bytes)
-                    }
-                    appends.add(append)
-                    // Its response goes after everything before it.
-                    try await replies.push(.bytes(output))
-                    output.clear()
-                    if let id = request.id { try await replies.push(.append(id, append)) }
-                case .line(let line):
-                    switch await process(line, decoder: &decoder, output: &output, appends: appends) {
-                    case .proceed: break
-                    case .await(let request): awaiting = request
-                    case .close:
-                        try await replies.push(.bytes(output))
-                        return
-                    }
-                }
-                if output.readableBytes >= 64 << 10 {
-                    try await replies.push(.bytes(output))
-                    output.clear()
-                }
-            }
-            if output.readableBytes > 0 {
-                try await replies.push(.bytes(output))
-                output.clear()
-            }
-            // Busy while responses are owed, so a shutdown waits for them.
-            lifecycle.setBusy(!appends.isEmpty)
-            if lifecycle.isShuttingDown { return }
-        }
-    }
-
-    private enum Step {
-        case proceed
-        /// The request's attachment follows; dispatch when it is complete.
-        case await(RPCRequest)
-        case close
-    }
-
-    private func process(
-        _ line: [UInt8], decoder: inout FrameDecoder, output: inout ByteBuffer, appends: AppendsInFlight
-    ) async -> Step {
-        if line.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0d }) { return .proceed }
-        switch RPCLine.parse(line) {
-        case .single(.invalid(let id, let error)):
-            append(RPCResponse.failure(id: id, error: error), to: &output)
-            // A refused request still has its announced bytes dropped, so the
-            // stream stays framed.
-            switch announcedLength(inInvalid: (try? JSONParser.parse(line)) ?? .null) {
-            case .none: return .proceed
-            case .some(.some(let length)):
-                decoder.expectAttachment(length, keep: false)
-                return .proceed
-            case .some(.none): return .close  // announced bytes that cannot be skipped
-            }
-        case .single(.request(let request)):
-            switch attachmentLength(of: request) {
-            case .none:
-                await appends.settle()
-                let reply = await dispatcher.handle(request, peer: peer, attachment: nil)
-                if let id = request.id { append(reply, id: id, to: &output) }
-                return .proceed
-            case .some(.success(let length)):
-                decoder.expectAttachment(length, keep: true)
-                return .await(request)
-            case .some(.failure(let error)):
-                // REQUEST_TOO_LARGE answers with id null (protocol-v1, precise rules).
-                let id = error.code == .requestTooLarge ? .null : request.id ?? .null
-                append(RPCResponse.failure(id: id, error: error), to: &output)
-                return .close
-            }
-        case .batch(let entries):
-            var responses: [JSONValue] = []
-            var dropped = 0
-            let elements = ((try? JSONParser.parse(line))?.arrayValue) ?? []
-            for (index, entry) in entries.enumerated() {
-                switch entry {
-                case .invalid(let id, let error):
-                    responses.append(RPCResponse.failure(id: id, error: error))
-                    switch announcedLength(inInvalid: index < elements.count ? elements[index] : .null) {
-                    case .none: break
-                    case .some(.some(let length)): dropped += length
-                    case .some(.none):
-                        append(.array(responses), to: &output)
-                        return .close
-                    }
-                case .request(let request):
-                    switch attachmentLength(of: request) {
-                    case .none:
-                        await appends.settle()
-                        let reply = await dispatcher.handle(request, peer: peer, attachment: nil)
-                        // No raw bytes inside a batch: a binary read answers base64 `data`.
-                        if let id = request.id { responses.append(response(inline(reply), id: id).json) }
-                    case .some(.success(let length)):
-                        dropped += length
-                        responses.append(
-                            RPCResponse.failure(
-                                id: request.id ?? .null,
-                                error: RPCError(.invalidRequest, "attachments are not allowed inside a batch")))
-                    case .some(.failure(let error)):
-                        append(
-                            .array(responses + [RPCResponse.failure(id: request.id ?? .null, error: error)]),
-                            to: &output)
-                        return .close
-                    }
-                }
-            }
-            if !responses.isEmpty { append(.array(responses), to: &output) }
-            if dropped > 0 {
-                guard dropped <= attachmentLimit else { return .close }
-                decoder.expectAttachment(dropped, keep: false)
-            }
-            return .proceed
-        }
-    }
-
-    /// `nil` when the request announces no attachment; else its length,
-    /// or the error that makes the stream unframeable.
-    private func attachmentLength(of request: RPCRequest) -> Result<Int, RPCError>? {
-        guard let value = request.params["dataLength"] else { return nil }
-        guard case .number(let number) = value, let length = number.int64, length >= 0 else {
-            return .failure(
-                RPCError.invalidParams(
-                    "dataLength", "dataLength must be a non-negative integer; the connection is closed"))
-        }
-        guard length <= attachmentLimit else {
-            return .failure(
-                RPCError(
-                    .requestTooLarge, "the attachment is over every limit; the connection is closed",
-                    data: JSONObject([("limit", .number(JSONNumber(attachmentLimit)))])))
-        }
-        return .success(Int(length))
-    }
-
-    /// The `dataLength` announced by a request refused as invalid: `nil` when
-    /// it announces none, `.some(nil)` when it announces one that cannot be
-    /// skipped (not a length, or over every limit).
-    private func announcedLength(inInvalid value: JSONValue) -> Int?? {
-        guard let announced = value["params"]?["dataLength"] else { return nil }
-        guard case .number(let number) = announced, let length = number.int64, length >= 0, length <= attachmentLimit
-        else { return .some(nil) }
-        return .some(Int(length))
-    }
-
-    /// A binary reply turned into one carrying its bytes as base64 `data`.
-    private func inline(_ reply: Reply) -> Reply {
-        guard case .binary(.object(var result), let bytes) = reply else { return reply }
-        result["dataLength"] = nil
-        result["data"] = .string(Base64.encode(bytes))
-        return .result(.object(result))
-    }
-
-    private struct Response {
-        var json: JSONValue
-        var attachment: [UInt8]?
-    }
-
-    private func response(_ reply: Reply, id: JSONValue) -> Response {
-        switch reply {
-        case .result(let result): Response(json: RPCResponse.success(id: id, result: result))
-        case .binary(let result, let bytes):
-            Response(json: RPCResponse.success(id: id, result: result), attachment: bytes)
-        case .error(let error): Response(json: RPCResponse.failure(id: id, error: error))
-        }
-    }
-
-    fileprivate func append(_ reply: Reply, id: JSONValue, to output: inout ByteBuffer) {
-        let response = response(reply, id: id)
-        append(response.json, to: &output)
-        if let bytes = response.attachment { output.writeBytes(bytes) }
-    }
-
-    private func append(_ json: JSONValue, to output: inout ByteBuffer) {
-        var bytes: [UInt8] = []
-        json.serialized(into: &bytes)
-        bytes.append(0x0a)
-        output.writeBytes(bytes)
-    }
-}
-
-/// The appends a connection has handed on and not yet seen stored: each is
-/// a task that has the store accept it (after the one before it) and gives
-/// what the dispatcher made of it.
+/// Everything about the protocol (framing, order, batches, back-pressure,
+/// idle and shutdown rules) is the machine's; this handler only does I/O.
+/// Reading is explicit (the channel's `autoRead` is off): it asks for the
+/// next read after each read burst unless the machine paused reading.
+/// Each dispatched request is answered by ``Dispatcher/answerNow(_:peer:attachment:)``
+/// on the event loop when it can be, with no thread hop; otherwise one task
+/// carries it out and its reply comes back to the event loop with
+/// `EventLoop.execute`. A pipelined `uploads.append` reports twice, when
+/// the store accepted it and when it is stored.
 ///
-/// Used by the connection's reading task only.
-private final class AppendsInFlight {
-    typealias Append = Task<Dispatcher.Dispatched, Never>
-    private var appends: [Append] = []
+/// The handler lives on its channel's event loop and must not leave it;
+/// ``ConnectionRegistry`` reaches it through a shutdown closure that hops
+/// there.
+final class Connection: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
 
-    var isEmpty: Bool { appends.isEmpty }
-    /// The latest, which the next one must follow.
-    var last: Append? { appends.last }
+    private var machine: ConnectionStateMachine
+    private let peer: Peer
+    private let dispatcher: Dispatcher
+    private let registry: ConnectionRegistry
+    private let logger: Logger
 
-    func add(_ append: Append) { appends.append(append) }
+    private var context: ChannelHandlerContext?
+    private var registration: ConnectionRegistry.Registration?
+    private var activated = false
+    private var readingPaused = false
+    /// A read was asked for and its burst has not completed.
+    private var readRequested = false
+    private var timers: [ConnectionStateMachine.Timer: Scheduled<Void>] = [:]
+    /// Actions still to perform, in order: actions of events that happen
+    /// while performing (a reply given at once, a write completing on the
+    /// spot) queue up behind the ones already returned.
+    private var pending: [ConnectionStateMachine.Action] = []
+    private var performing = false
+    /// A flush was asked for; it is done once the actions run out, so that
+    /// the writes of replies given on the spot go out in one system call.
+    private var flushPending = false
+    /// Requests handed to a task whose reply has not come back. The
+    /// connection stays registered until they are done, so that a shutdown
+    /// flushes the store only after the requests under way.
+    private var requestsUnderWay = 0
+    private var channelGone = false
 
-    /// Waits until fewer than `limit` are in flight.
-    func waitForRoom(limit: Int) async {
-        while appends.count >= limit { await Self.settle(appends.removeFirst()) }
+    /// A handler for a connection from `peer`.
+    ///
+    /// - Parameters:
+    ///   - peer: who is on the other end (`SO_PEERCRED`).
+    ///   - dispatcher: carries out the requests.
+    ///   - configuration: the machine's settings.
+    ///   - registry: told of the connection, so that a shutdown reaches it.
+    ///   - logger: for the connection's end.
+    init(
+        peer: Peer, dispatcher: Dispatcher, configuration: ConnectionStateMachine.Configuration,
+        registry: ConnectionRegistry, logger: Logger
+    ) {
+        self.machine = ConnectionStateMachine(configuration: configuration)
+        self.peer = peer
+        self.dispatcher = dispatcher
+        self.registry = registry
+        self.logger = logger
     }
 
-    /// Waits until every one is stored or has failed.
-    func settle() async {
-        while !appends.isEmpty { await Self.settle(appends.removeFirst()) }
+    // MARK: - Channel events
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+        let connection = NIOLoopBound(self, eventLoop: context.eventLoop)
+        let eventLoop = context.eventLoop
+        registration = registry.register {
+            eventLoop.execute { connection.value.shutDown() }
+        }
+        if context.channel.isActive { activate(context) }
     }
 
-    private static func settle(_ append: Append) async {
-        if case .appending(let accepted) = await append.value { await accepted.settled() }
-    }
-}
-
-/// The connection's responses in request order, written by a task of their
-/// own: serialized bytes, and accepted appends whose response is written
-/// once they are stored.
-///
-/// Pushing waits while more than ``capacity`` bytes are queued, so a client
-/// that does not read its responses stops the connection reading requests.
-private final class ReplyQueue: Sendable {
-    enum Entry: Sendable {
-        case bytes(ByteBuffer)
-        /// The response to an append: written once it is stored or refused.
-        case append(JSONValue, Task<Dispatcher.Dispatched, Never>)
+    func handlerRemoved(context: ChannelHandlerContext) {
+        end()
+        self.context = nil
     }
 
-    /// Bytes queued before a push waits.
-    static let capacity = 1 << 20
-
-    private struct State {
-        var entries: [Entry] = []
-        var queuedBytes = 0
-        var finished = false
-        var failed = false
-        var writer: CheckedContinuation<Void, Never>?
-        var pushers: [CheckedContinuation<Void, Never>] = []
+    func channelActive(context: ChannelHandlerContext) {
+        activate(context)
+        context.fireChannelActive()
     }
 
-    private let state = Mutex(State())
+    func channelInactive(context: ChannelHandlerContext) {
+        perform(machine.closed())
+        end()
+        context.fireChannelInactive()
+    }
 
-    struct WriterGone: Error {}
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let buffer = unwrapInboundIn(data)
+        let now = Self.now()
+        perform(buffer.withUnsafeReadableBytes { machine.read($0, now: now) })
+    }
 
-    /// Queues `entry`; waits first while the queue is over capacity.
-    func push(_ entry: Entry) async throws {
-        if case .bytes(let bytes) = entry, bytes.readableBytes == 0 { return }
+    func channelReadComplete(context: ChannelHandlerContext) {
+        readRequested = false
+        perform(machine.readComplete())
+        requestRead()
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        perform(machine.writabilityChanged(isWritable: context.channel.isWritable))
+        context.fireChannelWritabilityChanged()
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if case .some(.inputClosed) = event as? ChannelEvent {
+            perform(machine.inputClosed())
+            return
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        logger.debug("connection failed", metadata: ["error": "\(error)", "pid": "\(peer.pid)"])
+        context.close(promise: nil)
+    }
+
+    private func activate(_ context: ChannelHandlerContext) {
+        guard !activated else { return }
+        activated = true
+        perform(machine.activated(now: Self.now()))
+        requestRead()
+    }
+
+    /// Told by the registry, on the event loop.
+    private func shutDown() {
+        perform(machine.shutDown(now: Self.now()))
+    }
+
+    /// The channel is gone: no timer runs on, and the registry forgets the
+    /// connection once no request of it is under way.
+    private func end() {
+        for timer in timers.values { timer.cancel() }
+        timers.removeAll()
+        channelGone = true
+        deregisterWhenDone()
+    }
+
+    private func deregisterWhenDone() {
+        guard channelGone, requestsUnderWay == 0, let registration else { return }
+        registry.remove(registration)
+        self.registration = nil
+    }
+
+    // MARK: - Actions
+
+    private func perform(_ actions: [ConnectionStateMachine.Action]) {
+        pending.append(contentsOf: actions)
+        guard !performing else { return }
+        performing = true
+        defer { performing = false }
+        var next = 0
         while true {
-            let over = state.withLock { $0.queuedBytes > Self.capacity && !$0.failed }
-            guard over else { break }
-            await withCheckedContinuation { continuation in
-                let resume = state.withLock { state -> Bool in
-                    guard state.queuedBytes > Self.capacity && !state.failed else { return true }
-                    state.pushers.append(continuation)
-                    return false
-                }
-                if resume { continuation.resume() }
+            while next < pending.count {
+                let action = pending[next]
+                next += 1
+                perform(action)
             }
+            guard flushPending, let context else { break }
+            flushPending = false
+            context.flush()
         }
-        let writer = try state.withLock { state -> CheckedContinuation<Void, Never>? in
-            guard !state.failed else { throw WriterGone() }
-            state.entries.append(entry)
-            if case .bytes(let bytes) = entry { state.queuedBytes += bytes.readableBytes }
-            defer { state.writer = nil }
-            return state.writer
-        }
-        writer?.resume()
+        pending.removeAll(keepingCapacity: true)
     }
 
-    /// No more entries: the writer ends once it has written the queued ones.
-    func finish() {
-        let writer = state.withLock { state -> CheckedContinuation<Void, Never>? in
-            state.finished = true
-            defer { state.writer = nil }
-            return state.writer
-        }
-        writer?.resume()
-    }
-
-    /// Writes the entries as they come, until ``finish()``.
-    func write(to outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>, connection: Connection) async throws {
-        do {
-            while let entries = await next() {
-                var output = ByteBuffer()
-                for entry in entries {
-                    switch entry {
-                    case .bytes(let bytes):
-                        output.writeImmutableBuffer(bytes)
-                    case .append(let id, let append):
-                        if output.readableBytes > 0 {
-                            try await outbound.write(output)
-                            output.clear()
-                        }
-                        let reply: Reply
-                        switch await append.value {
-                        case .now(let refused): reply = refused
-                        case .appending(let accepted): reply = await connection.dispatcher.reply(to: accepted)
-                        }
-                        connection.append(reply, id: id, to: &output)
-                    }
-                }
-                if output.readableBytes > 0 { try await outbound.write(output) }
-                release(entries)
+    private func perform(_ action: ConnectionStateMachine.Action) {
+        guard let context else { return }
+        switch action {
+        case .write(let bytes):
+            var buffer = context.channel.allocator.buffer(capacity: bytes.count)
+            for piece in bytes.pieces { buffer.writeBytes(piece) }
+            let count = bytes.count
+            let promise = context.eventLoop.makePromise(of: Void.self)
+            promise.futureResult.assumeIsolated().whenSuccess { [self] in
+                perform(machine.written(count, now: Self.now()))
             }
-        } catch {
-            fail()
-            throw error
+            context.write(wrapOutboundOut(buffer), promise: promise)
+        case .flush:
+            flushPending = true
+        case .dispatch(let dispatch):
+            carryOut(dispatch, on: context.eventLoop)
+        case .pauseReading:
+            readingPaused = true
+        case .resumeReading:
+            readingPaused = false
+            requestRead()
+        case .startTimer(let timer, let deadline):
+            timers[timer]?.cancel()
+            timers[timer] = context.eventLoop.assumeIsolated().scheduleTask(
+                deadline: .uptimeNanoseconds(UInt64(max(0, deadline.nanoseconds)))
+            ) { [self] in
+                timers[timer] = nil
+                perform(machine.timerFired(timer, now: Self.now()))
+            }
+        case .cancelTimer(let timer):
+            timers.removeValue(forKey: timer)?.cancel()
+        case .close(let reason):
+            logger.debug("closing the connection", metadata: ["reason": "\(reason)", "pid": "\(peer.pid)"])
+            context.close(promise: nil)
         }
     }
 
-    /// The queued entries, waiting for some; nil when finished and empty.
-    private func next() async -> [Entry]? {
-        while true {
-            enum Taken {
-                case entries([Entry])
-                case done
-                case wait
-            }
-            let taken = state.withLock { state -> Taken in
-                if !state.entries.isEmpty {
-                    defer { state.entries.removeAll() }
-                    return .entries(state.entries)
-                }
-                return state.finished ? .done : .wait
-            }
-            switch taken {
-            case .entries(let entries): return entries
-            case .done: return nil
-            case .wait:
-                await withCheckedContinuation { continuation in
-                    let resume = state.withLock { state -> Bool in
-                        guard state.entries.isEmpty && !state.finished else { return true }
-                        state.writer = continuation
-                        return false
-                    }
-                    if resume { continuation.resume() }
+    /// Asks the channel for the next read, unless one is asked for already
+    /// or the machine paused reading.
+    private func requestRead() {
+        guard let context, activated, !readingPaused, !readRequested, !machine.isClosed else { return }
+        readRequested = true
+        context.read()
+    }
+
+    /// Has the dispatcher carry out a request: at once on this thread when
+    /// it can answer so, else on a task whose reply hops back here.
+    private func carryOut(_ dispatch: ConnectionStateMachine.Dispatch, on eventLoop: any EventLoop) {
+        if let reply = dispatcher.answerNow(dispatch.request, peer: peer, attachment: dispatch.attachment) {
+            perform(machine.replied(dispatch.sequence, reply))
+            return
+        }
+        let connection = NIOLoopBound(self, eventLoop: eventLoop)
+        let dispatcher = self.dispatcher
+        let peer = self.peer
+        requestsUnderWay += 1
+        if dispatch.pipelined {
+            Task {
+                switch await dispatcher.dispatch(dispatch.request, peer: peer, attachment: dispatch.attachment) {
+                case .now(let reply):
+                    eventLoop.execute { connection.value.replied(dispatch.sequence, reply) }
+                case .appending(let accepted):
+                    eventLoop.execute { connection.value.accepted(dispatch.sequence) }
+                    let reply = await dispatcher.reply(to: accepted)
+                    eventLoop.execute { connection.value.replied(dispatch.sequence, reply) }
                 }
             }
+        } else {
+            Task {
+                let reply = await dispatcher.handle(dispatch.request, peer: peer, attachment: dispatch.attachment)
+                eventLoop.execute { connection.value.replied(dispatch.sequence, reply) }
+            }
         }
     }
 
-    /// Counts written bytes off the queue and lets waiting pushes go on.
-    private func release(_ entries: [Entry]) {
-        let written = entries.reduce(0) { total, entry in
-            if case .bytes(let bytes) = entry { return total + bytes.readableBytes }
-            return total
-        }
-        let pushers = state.withLock { state -> [CheckedContinuation<Void, Never>] in
-            state.queuedBytes -= written
-            guard state.queuedBytes <= Self.capacity else { return [] }
-            defer { state.pushers.removeAll() }
-            return state.pushers
-        }
-        for pusher in pushers { pusher.resume() }
+    private func accepted(_ sequence: Int) {
+        perform(machine.accepted(sequence))
     }
 
-    /// The writer failed: pushes from now on throw, waiting ones go on.
-    private func fail() {
-        let pushers = state.withLock { state -> [CheckedContinuation<Void, Never>] in
-            state.failed = true
-            defer { state.pushers.removeAll() }
-            return state.pushers
-        }
-        for pusher in pushers { pusher.resume() }
+    /// The reply of a request carried out on a task.
+    private func replied(_ sequence: Int, _ reply: Reply) {
+        requestsUnderWay -= 1
+        perform(machine.replied(sequence, reply))
+        deregisterWhenDone()
+    }
+
+    /// The event loop's clock, for the machine.
+    private static func now() -> ConnectionStateMachine.Instant {
+        ConnectionStateMachine.Instant(nanoseconds: Int64(clamping: NIODeadline.now().uptimeNanoseconds))
     }
 }
+
+@available(*, unavailable)
+extension Connection: Sendable {}

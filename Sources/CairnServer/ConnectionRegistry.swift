@@ -1,57 +1,79 @@
-import NIOCore
 import Synchronization
 
-/// The open connections, so that a graceful shutdown can close idle ones at
-/// once and let busy ones finish the request they are carrying out.
+/// The open connections, so that a graceful shutdown reaches every one and
+/// the server can wait until they are gone.
+///
+/// It holds, for each connection, a closure that tells it to shut down
+/// (``Connection`` hops to its event loop and lets its state machine decide:
+/// an idle connection closes at once, a busy one finishes what it owes or
+/// runs out of grace). A connection stays registered until its channel is
+/// closed and no request it handed on is still being carried out. It knows
+/// nothing else of connections.
 final class ConnectionRegistry: Sendable {
-    final class Entry: Sendable {
-        let channel: any Channel
-        private let state = Mutex((busy: false, shuttingDown: false))
+    /// A registered connection, for ``remove(_:)``.
+    struct Registration: Hashable, Sendable {
+        fileprivate let id: UInt64
+    }
 
-        init(channel: any Channel) { self.channel = channel }
+    private struct State {
+        var nextID: UInt64 = 0
+        var shutDowns: [UInt64: @Sendable () -> Void] = [:]
+        var shuttingDown = false
+        var waiters: [CheckedContinuation<Void, Never>] = []
+    }
 
-        /// Busy from reading a request to writing its response; a
-        /// shutdown waits for that and the connection then ends itself.
-        func setBusy(_ busy: Bool) {
-            state.withLock { $0.busy = busy }
+    private let state = Mutex(State())
+
+    /// Adds a connection. When a shutdown is under way, `shutDown` is
+    /// called at once.
+    ///
+    /// - Parameter shutDown: tells the connection to shut down; called at
+    ///   most once, from any thread.
+    func register(shutDown: @escaping @Sendable () -> Void) -> Registration {
+        let (registration, late) = state.withLock { state in
+            let id = state.nextID
+            state.nextID += 1
+            state.shutDowns[id] = shutDown
+            return (Registration(id: id), state.shuttingDown)
         }
+        if late { shutDown() }
+        return registration
+    }
 
-        var isShuttingDown: Bool { state.withLock { $0.shuttingDown } }
-
-        /// Marks shutdown; closes the channel now unless a request is running.
-        func shutDown() {
-            let close = state.withLock { state -> Bool in
-                state.shuttingDown = true
-                return !state.busy
-            }
-            if close {
-                channel.close(promise: nil)
-            } else {
-                // A request may finish, but a client that does not read must not hold the shutdown.
-                let channel = self.channel
-                channel.eventLoop.scheduleTask(in: .seconds(3)) { channel.close(promise: nil) }
-            }
+    /// Forgets a connection that has closed and has no request under way.
+    func remove(_ registration: Registration) {
+        let waiters = state.withLock { state -> [CheckedContinuation<Void, Never>] in
+            state.shutDowns[registration.id] = nil
+            guard state.shutDowns.isEmpty else { return [] }
+            defer { state.waiters.removeAll() }
+            return state.waiters
         }
+        for waiter in waiters { waiter.resume() }
     }
 
-    private let entries = Mutex<[ObjectIdentifier: Entry]>([:])
-    private let shuttingDown = Atomic<Bool>(false)
-
-    func register(_ channel: any Channel) -> Entry {
-        let entry = Entry(channel: channel)
-        entries.withLock { $0[ObjectIdentifier(entry)] = entry }
-        if shuttingDown.load(ordering: .acquiring) { entry.shutDown() }
-        return entry
-    }
-
-    func remove(_ entry: Entry) {
-        _ = entries.withLock { $0.removeValue(forKey: ObjectIdentifier(entry)) }
-    }
-
+    /// Tells every connection, and every one registered from now on, to
+    /// shut down. Calling it again does nothing more.
     func shutDownAll() {
-        shuttingDown.store(true, ordering: .releasing)
-        for entry in entries.withLock({ Array($0.values) }) { entry.shutDown() }
+        let shutDowns = state.withLock { state -> [@Sendable () -> Void] in
+            guard !state.shuttingDown else { return [] }
+            state.shuttingDown = true
+            return Array(state.shutDowns.values)
+        }
+        for shutDown in shutDowns { shutDown() }
     }
 
-    var count: Int { entries.withLock { $0.count } }
+    /// Returns once no connection is registered.
+    func waitUntilEmpty() async {
+        await withCheckedContinuation { continuation in
+            let now = state.withLock { state -> Bool in
+                guard !state.shutDowns.isEmpty else { return true }
+                state.waiters.append(continuation)
+                return false
+            }
+            if now { continuation.resume() }
+        }
+    }
+
+    /// The number of open connections.
+    var count: Int { state.withLock { $0.shutDowns.count } }
 }
