@@ -35,7 +35,7 @@ enum Wire {
     static func number(_ value: Int) -> JSONValue { .number(JSONNumber(value)) }
     static func optional(_ value: UInt64?) -> JSONValue { value.map(number) ?? .null }
 
-    static func id(_ uuid: UUID) -> JSONValue { .string(uuid.uuidString.lowercased()) }
+    static func id(_ uuid: UUID) -> JSONValue { .string(UUIDText.lowercase(uuid)) }
 
     /// RFC 3339 UTC with milliseconds, as text.
     static func timeText(_ date: Date) -> String { time(date).stringValue! }

@@ -530,7 +530,7 @@ public struct ImportParams: MethodParams, Equatable {
                 artifacts.map { entry in
                     .object(
                         JSONObject([
-                            ("artifactId", .string(entry.artifactId.uuidString.lowercased())),
+                            ("artifactId", .string(UUIDText.lowercase(entry.artifactId))),
                             ("sha256", .string(entry.sha256.hex)),
                             ("sizeBytes", .number(JSONNumber(entry.sizeBytes))),
                             ("providerId", .string(entry.providerId)), ("mimeType", .string(entry.mimeType)),

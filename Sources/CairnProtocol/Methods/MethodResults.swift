@@ -51,7 +51,7 @@ public struct ArtifactMetaResult: MethodResult, Equatable {
 
     public var encoded: JSONValue {
         var object = JSONObject([
-            ("artifactId", .string(artifactId.uuidString.lowercased())), ("tenantId", .string(tenantId)),
+            ("artifactId", .string(UUIDText.lowercase(artifactId))), ("tenantId", .string(tenantId)),
             ("providerId", .string(providerId)), ("mimeType", .string(mimeType)),
             ("sizeBytes", .number(JSONNumber(sizeBytes))), ("sha256", .string(sha256.hex)),
             ("stagedAt", .string(stagedAt)), ("stagedBy", .string(stagedBy)),
@@ -93,7 +93,7 @@ public struct UploadStateResult: MethodResult, Equatable {
 
     public var encoded: JSONValue {
         var object = JSONObject([
-            ("uploadId", .string(uploadId.uuidString.lowercased())), ("offset", .number(JSONNumber(offset))),
+            ("uploadId", .string(UUIDText.lowercase(uploadId))), ("offset", .number(JSONNumber(offset))),
         ])
         if let sizeBytes { object["sizeBytes"] = .number(JSONNumber(sizeBytes)) }
         if let startedAt { object["startedAt"] = .string(startedAt) }
@@ -113,7 +113,7 @@ public struct UploadAbortedResult: MethodResult, Equatable {
     }
 
     public var encoded: JSONValue {
-        .object(JSONObject([("uploadId", .string(uploadId.uuidString.lowercased())), ("aborted", true)]))
+        .object(JSONObject([("uploadId", .string(UUIDText.lowercase(uploadId))), ("aborted", true)]))
     }
 }
 
@@ -140,7 +140,7 @@ public struct ArtifactDeletedResult: MethodResult, Equatable {
     public var encoded: JSONValue {
         .object(
             JSONObject([
-                ("artifactId", .string(artifactId.uuidString.lowercased())), ("deleted", true),
+                ("artifactId", .string(UUIDText.lowercase(artifactId))), ("deleted", true),
                 ("blobFreed", .bool(blobFreed)),
             ]))
     }
@@ -294,7 +294,7 @@ struct ResultFields {
     }
 
     func uuid(_ key: String) throws(MethodResultError) -> UUID {
-        guard let id = UUID(uuidString: try string(key)) else {
+        guard let id = UUIDText.parse(try string(key)) else {
             throw MethodResultError("\(what).\(key) is not a UUID")
         }
         return id

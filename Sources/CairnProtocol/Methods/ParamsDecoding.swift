@@ -12,7 +12,7 @@ extension Params {
     /// A UUID in its 36-character hyphenated form, any case.
     public func uuid(_ key: String) throws(RPCError) -> UUID {
         let text = try string(key)
-        guard text.utf8.count == 36, let id = UUID(uuidString: text) else {
+        guard text.utf8.count == 36, let id = UUIDText.parse(text) else {
             throw .invalidParams(key, "\(key) must be a UUID")
         }
         return id
@@ -98,7 +98,7 @@ struct ParamsBuilder {
     }
 
     mutating func set(_ key: String, _ value: UUID?) {
-        if let value { object[key] = .string(value.uuidString.lowercased()) }
+        if let value { object[key] = .string(UUIDText.lowercase(value)) }
     }
 
     mutating func set(_ key: String, _ value: SHA256Digest?) {
