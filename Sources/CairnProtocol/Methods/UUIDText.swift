@@ -9,8 +9,10 @@
 /// server's profile of small requests).
 public enum UUIDText {
     private static let hexDigits = Array("0123456789abcdef".utf8)
-    /// Where the hyphens stand.
-    private static let hyphens: Set<Int> = [8, 13, 18, 23]
+    /// Whether a hyphen stands at `position` of the text form.
+    private static func isHyphen(at position: Int) -> Bool {
+        position == 8 || position == 13 || position == 18 || position == 23
+    }
 
     /// The UUID written as `text` (any case), or `nil` when it is not one.
     public static func parse(_ text: some StringProtocol) -> UUID? {
@@ -20,7 +22,7 @@ public enum UUIDText {
         var position = 0
         for character in text.utf8 {
             defer { position += 1 }
-            if hyphens.contains(position) {
+            if isHyphen(at: position) {
                 guard character == UInt8(ascii: "-") else { return nil }
                 continue
             }
