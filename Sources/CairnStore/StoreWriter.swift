@@ -198,13 +198,19 @@ final class StoreWriter: Sendable {
                 // transaction once so space freed just now becomes usable.
                 guard !turnedOver else { throw StoreError.storeFull }
                 turnedOver = true
-                try environment.withWriteTransaction { txn in
-                    // A commit without changes is not a commit to LMDB: rewrite
-                    // the layout version with its own value.
-                    guard let meta = try txn.openDatabase(DatabaseName.meta.rawValue, create: false),
-                        let version = try txn.get(MetaKey.layoutVersion, in: meta).map(Array.init)
-                    else { return }
-                    try txn.put(version, for: MetaKey.layoutVersion, in: meta)
+                do {
+                    try environment.withWriteTransaction { txn in
+                        // A commit without changes is not a commit to LMDB: rewrite
+                        // the layout version with its own value.
+                        guard let meta = try txn.openDatabase(DatabaseName.meta.rawValue, create: false),
+                            let version = try txn.get(MetaKey.layoutVersion, in: meta).map(Array.init)
+                        else { return }
+                        try txn.put(version, for: MetaKey.layoutVersion, in: meta)
+                    }
+                } catch let error as LMDBError where error.isOutOfSpace {
+                    // Not even the pages of that commit are left: the store is full.
+                    logger.warning("write refused, no space", metadata: ["error": "\(error)"])
+                    throw StoreError.storeFull
                 }
             } catch let error as LMDBError where error.isOutOfSpace {
                 logger.warning("write refused, no space", metadata: ["error": "\(error)"])
