@@ -131,6 +131,21 @@ let package = Package(
             swiftSettings: strictSettings
         ),
 
+        // The protocol fuzzer: a grammar of every method, mutations, a reference model of the
+        // framing, and the checks on the answers; driven against a server or the connection state machine.
+        .target(
+            name: "CairnFuzz", dependencies: ["CairnProtocol", "CairnDigest"], path: "tools/fuzz/CairnFuzz",
+            swiftSettings: strictSettings
+        ),
+        .executableTarget(
+            name: "cairn-fuzz",
+            dependencies: [
+                "CairnFuzz", "CairnProtocol", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "tools/fuzz/main",
+            swiftSettings: strictSettings
+        ),
+
         // Test support: damage to a store file on disk, for the store's and the end-to-end tests.
         .target(name: "DamageSupport", path: "Tests/DamageSupport", swiftSettings: strictSettings),
 
@@ -141,13 +156,15 @@ let package = Package(
             name: "CairnServerTests",
             dependencies: [
                 "CairnServer", "CairnClient", "CairnProtocol", "CairnDigest", "CairnStore", "CairnProviders",
-                .product(name: "Logging", package: "swift-log"),
+                "CairnFuzz", .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strictSettings
         ),
         .testTarget(
             name: "EndToEndTests",
-            dependencies: ["CairnClient", "CairnProtocol", "CairnDigest", "DamageSupport", "LMDB", "StoreLayout"],
+            dependencies: [
+                "CairnClient", "CairnProtocol", "CairnDigest", "CairnFuzz", "DamageSupport", "LMDB", "StoreLayout",
+            ],
             swiftSettings: strictSettings
         ),
         .testTarget(name: "CairnProvidersTests", dependencies: ["CairnProviders"], swiftSettings: strictSettings),
