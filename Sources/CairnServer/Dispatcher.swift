@@ -92,7 +92,11 @@ final class Dispatcher: Sendable {
     /// the store's read transactions); `nil` when the request must go
     /// through ``dispatch(_:peer:attachment:)``.
     func answerNow(_ request: RPCRequest, peer: Peer, attachment: [UInt8]?) -> Reply? {
-        guard let entry = handlers[request.method], case .now(let run) = entry.run else { return nil }
+        // An unknown method's answer needs nothing either.
+        guard let entry = handlers[request.method] else {
+            return .error(RPCError(.methodNotFound, "no method \(request.method)"))
+        }
+        guard case .now(let run) = entry.run else { return nil }
         do {
             let (_, call) = try prepare(request, peer: peer, attachment: attachment)
             return try run(self, call)
