@@ -11,7 +11,7 @@ extension Dispatcher {
         return JSONDocument(.object(JSONObject([("tenants", .array(tenants.map { .string($0.rawValue) }))])))
     }
 
-    // A manifest lists every artifact of the tenant: not on the connection's thread.
+    /// `tenants.manifest`. A manifest lists every artifact of the tenant: not on the connection's thread.
     func tenantsManifest(_ params: TenantParams, _ call: Call) async throws -> JSONDocument {
         JSONDocument(ManifestCoding.encode(try store.manifest(tenant: call.grantedTenant)))
     }

@@ -5,12 +5,12 @@ import Foundation
 
 /// The `providers.*` methods: the catalog, configurations and readiness.
 extension Dispatcher {
-    // The catalog is the same for every peer and says nothing about any tenant: no grant needed.
+    /// `providers.list`. The catalog is the same for every peer and says nothing about any tenant: no grant needed.
     func providersList(_ params: NoParams, _ call: Call) throws -> JSONDocument {
         JSONDocument(.object(JSONObject([("providers", .array(catalog.catalog.definitions.map(Wire.definition)))])))
     }
 
-    // Snapshots and readiness re-read and verify every referenced artifact: not on the connection's thread.
+    /// `providers.config.get`. Snapshots and readiness re-read and verify every referenced artifact: not on the connection's thread.
     func providersConfigGet(_ params: ProviderParams, _ call: Call) async throws -> JSONDocument {
         let definition = providerDefinition(params.providerId)
         let configuration = try store.providerConfiguration(

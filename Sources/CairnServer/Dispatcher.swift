@@ -27,8 +27,6 @@ final class Dispatcher: Sendable {
     /// (the contract's raw bytes after a JSON line) and `xxh128` (Cairn's
     /// addition: `uploads.commit` takes an XXH3-128 transfer check).
     static let capabilities = ["binaryAttachments", "xxh128"]
-    /// A handler for every method.
-    var handlers: MethodHandlers { Self.handlers }
     /// What decoding params needs: the limits and the name rules.
     let context: ParamsContext
 
@@ -66,7 +64,7 @@ final class Dispatcher: Sendable {
     private func prepare(_ request: RPCRequest, peer: Peer, attachment: [UInt8]?) throws -> (
         MethodHandlers.Entry, Call
     ) {
-        guard let entry = handlers[request.method] else {
+        guard let entry = Self.handlers[request.method] else {
             throw RPCError(.methodNotFound, "no method \(request.method)")
         }
         if attachment != nil, !entry.takesAttachment {
@@ -93,7 +91,7 @@ final class Dispatcher: Sendable {
     /// through ``dispatch(_:peer:attachment:)``.
     func answerNow(_ request: RPCRequest, peer: Peer, attachment: [UInt8]?) -> Reply? {
         // An unknown method's answer needs nothing either.
-        guard let entry = handlers[request.method] else {
+        guard let entry = Self.handlers[request.method] else {
             return .error(RPCError(.methodNotFound, "no method \(request.method)"))
         }
         guard case .now(let run) = entry.run else { return nil }
@@ -269,7 +267,7 @@ final class Dispatcher: Sendable {
                 ])))
     }
 
-    // A scrub reads up to gigabytes: never on the connection's thread.
+    /// `blobs.verify`. A scrub reads up to gigabytes: never on the connection's thread.
     func blobsVerify(_ params: VerifyBlobsParams, _ call: Call) async throws -> JSONDocument {
         let tenant = call.grantedTenant
         let maxBytes = min(params.maxBytes ?? (256 << 20), limits.maxVerifyBytesPerCall)

@@ -45,9 +45,12 @@ struct MethodHandlers: Sendable {
     private(set) var entries: [String: Entry] = [:]
 
     /// Registers a handler that answers at once: a method of the dispatcher.
+    /// Only a method that only reads may: one that writes waits for the
+    /// store's writer and must never run on a connection's thread.
     mutating func on<P, R>(
         _ method: RPCMethod<P, R>, now handler: @escaping @Sendable (Dispatcher) -> (P, Call) throws -> R
     ) {
+        precondition(method.readsOnly, "\(method.name) writes: it cannot answer now")
         add(
             method,
             .now({ dispatcher, call in
