@@ -66,6 +66,16 @@ let package = Package(
             swiftSettings: strictSettings
         ),
 
+        // systemd's protocol with its services: socket activation, notifications, the watchdog's schedule. Pure.
+        .target(name: "SystemdProtocol", swiftSettings: strictSettings),
+
+        // The log handlers of `cairn serve`: the journal's (a priority a line) and JSON lines.
+        .target(
+            name: "CairnLogging",
+            dependencies: ["CairnProtocol", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strictSettings
+        ),
+
         // JSON-RPC 2.0 messages, strict JSON, base64 and line framing. Pure.
         .target(name: "CairnProtocol", dependencies: ["CairnDigest"], swiftSettings: strictSettings),
 
@@ -76,7 +86,7 @@ let package = Package(
         .target(
             name: "CairnServer",
             dependencies: [
-                "CairnStore", "CairnProtocol", "CairnDigest", "CairnProviders", "DurableFiles",
+                "CairnStore", "CairnProtocol", "CairnDigest", "CairnProviders", "DurableFiles", "SystemdProtocol",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -101,6 +111,7 @@ let package = Package(
             name: "cairn",
             dependencies: [
                 "CairnServer", "CairnClient", "CairnProtocol", "CairnDigest", "CairnStore", "CMalloc", "DurableFiles",
+                "CairnLogging", "SystemdProtocol",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -167,6 +178,9 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        .testTarget(name: "SystemdProtocolTests", dependencies: ["SystemdProtocol"], swiftSettings: strictSettings),
+        .testTarget(
+            name: "CairnLoggingTests", dependencies: ["CairnLogging", "CairnProtocol"], swiftSettings: strictSettings),
         .testTarget(name: "CairnProvidersTests", dependencies: ["CairnProviders"], swiftSettings: strictSettings),
         .testTarget(name: "CairnProtocolTests", dependencies: ["CairnProtocol"], swiftSettings: strictSettings),
         .testTarget(

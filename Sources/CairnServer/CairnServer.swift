@@ -6,6 +6,7 @@ import Logging
 import NIOCore
 import NIOPosix
 import ServiceLifecycle
+import SystemdProtocol
 
 #if canImport(Glibc)
     import Glibc
@@ -24,13 +25,17 @@ public final class CairnServer: Service, Sendable {
     let dispatcher: Dispatcher
     let logger: Logger
     let registry = ConnectionRegistry()
+    let serviceManager: ServiceManager
 
     /// Opens the store and reads the access policy; binds nothing yet.
     ///
     /// - Throws: when the data directory, store or policy cannot be used.
-    public init(configuration: ServerConfiguration, logger: Logger) throws {
+    /// - Parameter serviceManager: whom to tell of readiness and shutdown (systemd), if anyone.
+    public init(configuration: ServerConfiguration, logger: Logger, serviceManager: ServiceManager? = nil) throws {
         self.configuration = configuration
         self.logger = logger
+        self.serviceManager = serviceManager ?? .none(logger: logger)
+        self.serviceManager.notify(.status("opening the store in \(configuration.dataDirectory)"))
         try ensurePrivateDirectory(configuration.dataDirectory)
         var storeConfiguration = configuration.store
         storeConfiguration.maxArtifactBytes = configuration.limits.maxArtifactBytes
@@ -43,12 +48,10 @@ public final class CairnServer: Service, Sendable {
     }
 
     public func run() async throws {
-        let path = configuration.socketPath
-        try SocketFile.prepare(path)
         let connection = ConnectionStateMachine.Configuration(
             limits: configuration.limits, idleTimeout: configuration.idleTimeout,
             pipelines: { Dispatcher.pipelines($0, attachment: $1) })
-        let server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+        let bootstrap = ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(ChannelOptions.backlog, value: 256)
             // A client may shut its writing half after the last request (socat does)
             // and still read the responses.
@@ -70,18 +73,22 @@ public final class CairnServer: Service, Sendable {
                             registry: self.registry, logger: self.logger))
                 }
             }
-            .bind(unixDomainSocketPath: path, cleanupExistingSocketFile: false).get()
-        defer { SocketFile.remove(path) }
-        chmod(path, 0o660)
+        let (server, path) = try await listen(with: bootstrap)
+        defer { if configuration.inheritedSocket == nil { SocketFile.remove(path) } }
         logger.notice(
             "cairn serving",
             metadata: [
                 "socket": "\(path)", "dataDir": "\(configuration.dataDirectory)", "layout": "\(store.layoutVersion)",
             ])
+        // The store is open and the socket accepts.
+        serviceManager.notify(.ready, .status("serving on \(path)"))
 
         try await withGracefulShutdownHandler {
             try await withThrowingTaskGroup(of: Void.self) { background in
                 background.addTask { await self.expireUploadsPeriodically() }
+                background.addTask {
+                    await self.serviceManager.runWatchdog { try await server.eventLoop.submit {}.get() }
+                }
                 try await withTaskCancellationHandler {
                     try await server.closeFuture.get()
                 } onCancel: {
@@ -94,6 +101,7 @@ public final class CairnServer: Service, Sendable {
             }
         } onGracefulShutdown: {
             self.logger.notice("shutting down: no new connections; finishing requests in flight")
+            self.serviceManager.notify(.stopping, .status("shutting down: finishing requests in flight"))
             server.close(promise: nil)
             self.registry.shutDownAll()
         }

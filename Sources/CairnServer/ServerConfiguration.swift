@@ -23,6 +23,9 @@ public struct ServerConfiguration: Sendable {
     public var dataDirectory: String
     /// Where the socket is created.
     public var socketPath: String
+    /// A listening socket handed over by the service manager: when set, the
+    /// server accepts on it, and neither creates nor removes ``socketPath``.
+    public var inheritedSocket: InheritedSocket?
     /// The access policy file; `<data-dir>/access.json` when `nil`.
     public var accessPolicyPath: String?
     public var limits = Limits()

@@ -28,6 +28,9 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel: String = "info"
 
+    @Option(help: "auto (journal when run by systemd, else text), text, json (a JSON object a line) or journal.")
+    var logFormat: LogFormat = .auto
+
     @Option(help: "Close connections on which nothing moved for this many seconds.")
     var idleTimeout: Int = 300
 
@@ -59,11 +62,7 @@ struct Serve: AsyncParsableCommand {
 
     func run() async throws {
         let level = Logger.Level(rawValue: logLevel) ?? .info
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = level
-            return handler
-        }
+        logFormat.bootstrap(level: level)
         let logger = Logger(label: "cairn")
         ProcessTuning.keepLargeAllocationsInTheHeap()
         // Nothing the server creates is for anyone but its owner, except the
@@ -79,7 +78,10 @@ struct Serve: AsyncParsableCommand {
         if let maxArtifactBytes { configuration.limits.maxArtifactBytes = maxArtifactBytes }
         let server: CairnServer
         do {
-            server = try CairnServer(configuration: configuration, logger: logger)
+            let systemd = try SystemdServiceContext(logger: logger)
+            configuration.inheritedSocket = systemd.inheritedSocket
+            server = try CairnServer(
+                configuration: configuration, logger: logger, serviceManager: systemd.serviceManager)
         } catch {
             logger.critical("cannot start: \(error)")
             throw ExitCode(1)
