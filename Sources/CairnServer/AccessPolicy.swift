@@ -94,7 +94,7 @@ public struct AccessPolicy: Sendable, Equatable {
             }
             let scopes = try scopesJSON.map { value -> Scope in
                 guard let name = value.stringValue, let scope = Scope(rawValue: name) else {
-                    throw fail("grant \(index): scopes are \"read\" and \"admin\"")
+                    throw fail("grant \(index): scopes are \"read\", \"admin\" and \"backup\"")
                 }
                 return scope
             }

@@ -43,8 +43,12 @@ public final class CairnServer: Service, Sendable {
             directory: configuration.storeDirectory, configuration: storeConfiguration, logger: logger)
         let policy = try AccessPolicy.load(path: configuration.resolvedAccessPolicyPath, serverUID: getuid())
         let catalog = LoadedCatalog.load(directory: configuration.providersDirectory, logger: logger)
+        let snapshots = BackupSnapshots(
+            directory: configuration.snapshotsDirectory, idleTimeout: configuration.snapshotIdleTimeout,
+            configurationFiles: { [configuration] in configuration.backupConfigurationFiles() })
         dispatcher = Dispatcher(
-            store: store, policy: policy, limits: configuration.limits, catalog: catalog, logger: logger)
+            store: store, policy: policy, limits: configuration.limits, catalog: catalog, snapshots: snapshots,
+            logger: logger)
     }
 
     public func run() async throws {
@@ -109,7 +113,7 @@ public final class CairnServer: Service, Sendable {
         logger.notice("cairn stopped")
     }
 
-    /// Expires idle uploads until cancelled.
+    /// Expires idle uploads and unread backup snapshots until cancelled.
     private func expireUploadsPeriodically() async {
         while true {
             do { try await Task.sleep(for: configuration.uploadExpiryInterval) } catch { return }
@@ -117,6 +121,9 @@ public final class CairnServer: Service, Sendable {
                 try await store.expireIdleUploads()
             } catch {
                 logger.warning("expiring idle uploads failed", metadata: ["error": "\(error)"])
+            }
+            for id in dispatcher.snapshots.expire(now: .now) {
+                logger.notice("removed a backup snapshot nobody read", metadata: ["snapshot": "\(id)"])
             }
         }
     }

@@ -6,8 +6,10 @@ import Foundation
 /// The auditing methods: manifests, the event chain, and imports that keep artifact ids.
 extension Dispatcher {
     func tenantsList(_ params: NoParams, _ call: Call) throws -> JSONDocument {
-        // Only tenants the caller may read: a name it has no grant on is never shown.
-        let tenants = try store.tenants().filter { policy.allows(call.peer, .read, on: $0.rawValue) }
+        // Only tenants the caller may read or back up: a name it has no grant on is never shown.
+        let tenants = try store.tenants().filter {
+            policy.allows(call.peer, .read, on: $0.rawValue) || policy.allows(call.peer, .backup, on: $0.rawValue)
+        }
         return JSONDocument(.object(JSONObject([("tenants", .array(tenants.map { .string($0.rawValue) }))])))
     }
 

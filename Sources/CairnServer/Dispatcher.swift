@@ -29,11 +29,18 @@ final class Dispatcher: Sendable {
     static let capabilities = ["binaryAttachments", "xxh128"]
     /// What decoding params needs: the limits and the name rules.
     let context: ParamsContext
+    /// The whole-store snapshots of `backup.*`.
+    let snapshots: BackupSnapshots
 
+    /// - Parameter snapshots: Where `backup.begin` keeps its snapshots;
+    ///   by default `<store directory>.snapshots`, with no configuration
+    ///   file copied (the server passes `<data-dir>/snapshots` and its files).
     init(
         store: ArtifactStore, policy: AccessPolicy, limits: ServerConfiguration.Limits,
-        catalog: LoadedCatalog = LoadedCatalog(catalog: ProviderCatalog(), problems: []), logger: Logger
+        catalog: LoadedCatalog = LoadedCatalog(catalog: ProviderCatalog(), problems: []),
+        snapshots: BackupSnapshots? = nil, logger: Logger
     ) {
+        self.snapshots = snapshots ?? BackupSnapshots(directory: store.directory + ".snapshots")
         self.store = store
         self.policy = policy
         self.limits = limits
@@ -72,7 +79,12 @@ final class Dispatcher: Sendable {
         }
         let params = Params(request.params)
         var tenant: TenantID? = nil
-        if case .tenant(let scope) = entry.access { tenant = try authorize(params, peer, scope) }
+        switch entry.access {
+        case .tenant(let scope): tenant = try authorize(params, peer, scope)
+        case .tenantEither(let scope, let alternative): tenant = try authorize(params, peer, scope, or: alternative)
+        case .everywhere(let scope): try authorizeEverywhere(peer, scope)
+        case .open, .upload: break
+        }
         return (
             entry, Call(peer: peer, actor: Actor(peer.name), params: params, attachment: attachment, tenant: tenant)
         )
@@ -205,6 +217,9 @@ final class Dispatcher: Sendable {
         handlers.on(Methods.providersConfigGet, later: Dispatcher.providersConfigGet)
         handlers.on(Methods.providersConfigSet, later: Dispatcher.providersConfigSet)
         handlers.on(Methods.providersReadiness, later: Dispatcher.providersReadiness)
+        handlers.on(Methods.backupBegin, later: Dispatcher.backupBegin)
+        handlers.on(Methods.backupRead, later: Dispatcher.backupRead)
+        handlers.on(Methods.backupEnd, later: Dispatcher.backupEnd)
         return handlers
     }()
 
@@ -417,18 +432,31 @@ final class Dispatcher: Sendable {
 
     // MARK: - Params and grants
 
-    /// Validates `tenant` and checks the peer's grant for it.
-    func authorize(_ params: Params, _ peer: Peer, _ scope: Scope) throws -> TenantID {
+    /// Validates `tenant` and checks the peer's grant for it: `scope`, or
+    /// `alternative` when given (a refusal names `scope`).
+    func authorize(_ params: Params, _ peer: Peer, _ scope: Scope, or alternative: Scope? = nil) throws -> TenantID {
         let name = try params.string("tenant")
         guard let tenant = TenantID(name) else {
             throw RPCError.invalidParams("tenant", "tenant must match ^[a-z0-9][a-z0-9._-]{0,62}$")
         }
-        guard policy.allows(peer, scope, on: tenant.rawValue) else {
+        guard
+            policy.allows(peer, scope, on: tenant.rawValue)
+                || alternative.map({ policy.allows(peer, $0, on: tenant.rawValue) }) == true
+        else {
             throw RPCError(
                 .forbidden, "no \(scope.rawValue) grant on tenant \(tenant.rawValue)",
                 data: JSONObject([("tenant", .string(tenant.rawValue)), ("scope", .string(scope.rawValue))]))
         }
         return tenant
+    }
+
+    /// Checks the peer's grant of `scope` on every tenant (`*`).
+    func authorizeEverywhere(_ peer: Peer, _ scope: Scope) throws {
+        guard policy.allowsEverywhere(peer, scope) else {
+            throw RPCError(
+                .forbidden, "no \(scope.rawValue) grant on every tenant (\"*\")",
+                data: JSONObject([("tenant", "*"), ("scope", .string(scope.rawValue))]))
+        }
     }
 
     /// Looks up the peer's own upload and checks its admin grant on the upload's tenant.

@@ -32,8 +32,10 @@ public struct ServerConfiguration: Sendable {
     /// A connection on which nothing moves for this long (no request
     /// arrives and no response write completes) is closed.
     public var idleTimeout: Duration = .seconds(300)
-    /// How often idle uploads are expired.
+    /// How often idle uploads and unread backup snapshots are expired.
     public var uploadExpiryInterval: Duration = .seconds(600)
+    /// A backup snapshot (`backup.begin`) nobody reads for this long is removed.
+    public var snapshotIdleTimeout: Duration = .seconds(900)
     /// The store's own settings (its `maxArtifactBytes` follows ``Limits``).
     public var store = ArtifactStore.Configuration()
 
@@ -56,6 +58,32 @@ public struct ServerConfiguration: Sendable {
     public var storeDirectory: String { (dataDirectory as NSString).appendingPathComponent("store") }
     /// Data-defined provider definitions: `<data-dir>/providers.d/*.json`.
     public var providersDirectory: String { (dataDirectory as NSString).appendingPathComponent("providers.d") }
+    /// Backup snapshots taken over the socket: `<data-dir>/snapshots`.
+    public var snapshotsDirectory: String { (dataDirectory as NSString).appendingPathComponent("snapshots") }
+
+    /// The configuration files a backup carries beside the store, as the
+    /// offline `cairn backup --data-dir` copies them: the access policy the
+    /// server uses and `providers.d/*.json`, those that exist.
+    func backupConfigurationFiles() -> [BackupSnapshots.ConfigurationFile] {
+        var files: [BackupSnapshots.ConfigurationFile] = []
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: resolvedAccessPolicyPath, isDirectory: &isDirectory),
+            !isDirectory.boolValue
+        {
+            files.append(.init(source: resolvedAccessPolicyPath, path: "config/access.json"))
+        }
+        let names =
+            (try? FileManager.default.contentsOfDirectory(atPath: providersDirectory))?
+            .filter { $0.hasSuffix(".json") && !$0.hasPrefix(".") }.sorted() ?? []
+        for name in names {
+            files.append(
+                .init(
+                    source: (providersDirectory as NSString).appendingPathComponent(name),
+                    path: "config/providers.d/\(name)"))
+        }
+        return files
+    }
+
     var resolvedAccessPolicyPath: String {
         accessPolicyPath ?? (dataDirectory as NSString).appendingPathComponent("access.json")
     }

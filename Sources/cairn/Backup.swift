@@ -1,4 +1,5 @@
 import ArgumentParser
+import CairnClient
 import CairnDigest
 import CairnProtocol
 import CairnServer
@@ -6,35 +7,32 @@ import CairnStore
 import Foundation
 import Logging
 
-/// The data directory option of the commands that work on a store's files
-/// directly (`backup`), without the server.
-struct DataDirectoryOptions: ParsableArguments {
-    @Option(
-        help: ArgumentHelp(
-            "The server's data directory (default: $CAIRN_DATA_DIR, else ~/.local/share/cairn).", valueName: "dir"))
-    var dataDir: String?
-
-    /// The configuration of a server on that data directory: where its store and files are.
-    var server: ServerConfiguration {
-        ServerConfiguration(dataDirectory: dataDir ?? ServerConfiguration.defaultDataDirectory())
-    }
-}
-
 /// `cairn backup --out DIR`: a hot, compacted, verified-by-digest copy of the whole store.
 struct Backup: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Copy the whole store, consistently and compacted, with a manifest of every tenant.",
         discussion: """
-            Works on the data directory itself, beside a running server or with none: LMDB's copy with \
-            compaction runs in a read transaction of its own and never holds up the server's writes. \
-            DIR (new or empty) gets data.mdb, the data directory's access.json and providers.d/*.json \
-            when present (under config/), and MANIFEST.json: every tenant's artifacts, usage, audit \
-            chain head and configuration revisions, their digests, and the sha256 of every file. \
-            Everything is created 0600 in 0700 directories. See docs/backup-restore.md.
+            Without --data-dir, asks the running server through its socket: the server takes a \
+            snapshot (LMDB's copy with compaction, in a read transaction of its own, beside its \
+            writes) and streams it; the caller needs the backup grant on "*" and no access to the \
+            data directory. With --data-dir, works on that data directory's files directly, beside \
+            a running server or with none. Either way DIR (new or empty) gets data.mdb, the access \
+            policy and providers.d/*.json when present (under config/), and MANIFEST.json: every \
+            tenant's artifacts, usage, audit chain head and configuration revisions, their digests, \
+            and the sha256 of every file, written last. Everything is created 0600 in 0700 \
+            directories. See docs/backup-restore.md.
             """
     )
 
-    @OptionGroup var data: DataDirectoryOptions
+    @Option(
+        help: ArgumentHelp(
+            "Back up this data directory's files directly instead of asking the server.", valueName: "dir"))
+    var dataDir: String?
+
+    @Option(
+        help: ArgumentHelp(
+            "The server's socket; $CAIRN_SOCKET, when set, replaces the default.", valueName: "path"))
+    var socket: String = CairnClient.defaultSocketPath()
 
     @Option(help: ArgumentHelp("The backup directory to create; it must not exist or be empty.", valueName: "dir"))
     var out: String
@@ -43,27 +41,17 @@ struct Backup: AsyncParsableCommand {
     var json = false
 
     func run() async throws {
-        let server = data.server
-        let store: ArtifactStore
-        do {
-            store = try ArtifactStore.openReadOnly(directory: server.storeDirectory, logger: quietLogger)
-        } catch {
-            throw LocalFailure("cannot open the store in \(server.storeDirectory): \(error)")
-        }
         // Cleaned up on failure only when it was absent or empty: never anything that was there before.
         let existed = FileIO.status(path: out) != nil
         let ours = !existed || (try? FileManager.default.contentsOfDirectory(atPath: out))?.isEmpty == true
-        let outcome: (manifest: StoreManifest, dataFile: BackupFile)
+        let manifest: BackupManifest
         do {
-            outcome = try store.backup(to: out)
-            var files = [
-                BackupManifest.File(
-                    path: ArtifactStore.backupDataFileName, sizeBytes: outcome.dataFile.sizeBytes,
-                    sha256: outcome.dataFile.sha256)
-            ]
-            files += try copyConfiguration(from: server)
-            let manifest = BackupManifest(
-                createdAt: Timestamp.now(), layoutVersion: store.layoutVersion, files: files, store: outcome.manifest)
+            try PrivateFiles.createEmptyDirectory(out)
+            if let dataDir {
+                manifest = try offline(dataDir)
+            } else {
+                manifest = try await overSocket()
+            }
             // Last, and whole or not at all: a backup directory with a manifest is complete, also after a power loss.
             try PrivateFiles.publish(manifest.json.serialized() + [0x0a], as: path(BackupManifest.fileName))
         } catch {
@@ -75,33 +63,142 @@ struct Backup: AsyncParsableCommand {
                     try? FileManager.default.removeItem(atPath: out)
                 }
             }
-            if let failure = error as? LocalFailure { throw failure }
+            if error is LocalFailure || error is ExitCode { throw error }
             throw LocalFailure("the backup failed: \(error)")
         }
-        let artifacts = outcome.manifest.tenants.reduce(0) { $0 + $1.artifacts.count }
+        report(manifest)
+    }
+
+    /// The offline backup: LMDB's compacted copy of the data directory's store, made by this process.
+    private func offline(_ dataDir: String) throws -> BackupManifest {
+        let server = ServerConfiguration(dataDirectory: dataDir)
+        let store: ArtifactStore
+        do {
+            store = try ArtifactStore.openReadOnly(directory: server.storeDirectory, logger: quietLogger)
+        } catch {
+            throw LocalFailure("cannot open the store in \(server.storeDirectory): \(error)")
+        }
+        let outcome = try store.backup(to: out)
+        var files = [
+            BackupManifest.File(
+                path: ArtifactStore.backupDataFileName, sizeBytes: outcome.dataFile.sizeBytes,
+                sha256: outcome.dataFile.sha256)
+        ]
+        files += try copyConfiguration(from: server)
+        return BackupManifest(
+            createdAt: Timestamp.now(), layoutVersion: store.layoutVersion, files: files, store: outcome.manifest)
+    }
+
+    /// The backup over the socket: the server's snapshot, fetched file by
+    /// file, each checked against the size and SHA-256 the server recorded.
+    private func overSocket() async throws -> BackupManifest {
+        do {
+            return try await CairnClient.withConnection(socketPath: socket) { client in
+                let snapshot = try await client.call(Methods.backupBegin, NoParams())
+                do {
+                    let manifest = try await fetch(snapshot, with: client)
+                    _ = try? await client.call(Methods.backupEnd, BackupSnapshotParams(snapshotId: snapshot.snapshotId))
+                    return manifest
+                } catch {
+                    _ = try? await client.call(Methods.backupEnd, BackupSnapshotParams(snapshotId: snapshot.snapshotId))
+                    throw error
+                }
+            }
+        } catch let error as CairnClientError {
+            throw Failure.report(error, socket: socket)
+        }
+    }
+
+    private func fetch(_ snapshot: BackupSnapshotResult, with client: CairnClient) async throws -> BackupManifest {
+        let tenants: [TenantManifest]
+        do { tenants = try snapshot.tenants.map(ManifestCoding.decode) } catch {
+            throw LocalFailure("the server's snapshot manifest is malformed: \(error)")
+        }
+        let store = StoreManifest(tenants: tenants)
+        guard store.digest == snapshot.digest, snapshot.files.first?.path == ArtifactStore.backupDataFileName else {
+            throw LocalFailure("the server's snapshot manifest does not match its digest")
+        }
+        var files: [BackupManifest.File] = []
+        var directories: Set<String> = [out]
+        for file in snapshot.files {
+            let parts = file.path.split(separator: "/")
+            guard !file.path.hasPrefix("/"), !parts.contains(".."), !parts.contains("."), !parts.isEmpty else {
+                throw LocalFailure("the server named a file outside the backup: \(file.path)")
+            }
+            let target = path(file.path)
+            let directory = (target as NSString).deletingLastPathComponent
+            if !directories.contains(directory) {
+                try PrivateFiles.createDirectory(directory)
+                directories.insert(directory)
+            }
+            try await download(file, of: snapshot.snapshotId, to: target, with: client)
+            files.append(.init(path: file.path, sizeBytes: file.sizeBytes, sha256: file.sha256))
+        }
+        for directory in directories { try PrivateFiles.syncDirectory(directory) }
+        return BackupManifest(
+            createdAt: snapshot.createdAt, layoutVersion: UInt32(snapshot.layoutVersion), files: files, store: store)
+    }
+
+    /// Writes one file of the snapshot, hashing it as it comes, and flushes it.
+    private func download(
+        _ file: BackupFileEntry, of snapshot: UUID, to target: String, with client: CairnClient
+    ) async throws {
+        var writer = try PrivateFiles.Writer(creating: target)
+        defer { writer.close() }
+        var hasher = SHA256Hasher()
+        var offset: UInt64 = 0
+        var progress = ProgressBar(
+            label: file.path, total: file.sizeBytes,
+            enabled: ProgressBar.shouldShow(json: json) && file.sizeBytes > 4 << 20)
+        while true {
+            let chunk = try await client.call(
+                Methods.backupRead, BackupReadParams(snapshotId: snapshot, path: file.path, offset: offset))
+            guard chunk.offset == offset, offset + UInt64(chunk.bytes.count) <= file.sizeBytes else {
+                throw LocalFailure("the server sent \(file.path) out of order")
+            }
+            hasher.update(chunk.bytes)
+            try writer.write(chunk.bytes)
+            offset += UInt64(chunk.bytes.count)
+            progress.update(offset)
+            if chunk.eof { break }
+            guard !chunk.bytes.isEmpty else { throw LocalFailure("the server sent \(file.path) short") }
+        }
+        progress.finish()
+        let digest = hasher.finalize()
+        guard offset == file.sizeBytes, digest == file.sha256 else {
+            throw LocalFailure(
+                "\(file.path) arrived as \(offset) bytes with sha256 \(digest.hex), not the \(file.sizeBytes) bytes with sha256 \(file.sha256.hex) the server recorded"
+            )
+        }
+        try writer.finish()
+    }
+
+    private func report(_ manifest: BackupManifest) {
+        let artifacts = manifest.store.tenants.reduce(0) { $0 + $1.artifacts.count }
+        let dataFile = manifest.files[0]
         if json {
             Output.json(
                 .object(
                     JSONObject([
-                        ("directory", .string(out)), ("digest", .string(outcome.manifest.digest.hex)),
-                        ("tenants", .number(JSONNumber(outcome.manifest.tenants.count))),
+                        ("directory", .string(out)), ("digest", .string(manifest.store.digest.hex)),
+                        ("tenants", .number(JSONNumber(manifest.store.tenants.count))),
                         ("artifacts", .number(JSONNumber(artifacts))),
                         (
                             "dataFile",
                             .object(
                                 JSONObject([
-                                    ("sizeBytes", .number(JSONNumber(outcome.dataFile.sizeBytes))),
-                                    ("sha256", .string(outcome.dataFile.sha256.hex)),
+                                    ("sizeBytes", .number(JSONNumber(dataFile.sizeBytes))),
+                                    ("sha256", .string(dataFile.sha256.hex)),
                                 ]))
                         ),
                     ])))
         } else {
             Output.fields([
                 ("backup", out),
-                ("tenants", "\(outcome.manifest.tenants.count)"),
+                ("tenants", "\(manifest.store.tenants.count)"),
                 ("artifacts", "\(artifacts)"),
-                ("data.mdb", "\(Output.exactBytes(outcome.dataFile.sizeBytes)), sha256 \(outcome.dataFile.sha256.hex)"),
-                ("digest", "sha256:\(outcome.manifest.digest.hex)"),
+                ("data.mdb", "\(Output.exactBytes(dataFile.sizeBytes)), sha256 \(dataFile.sha256.hex)"),
+                ("digest", "sha256:\(manifest.store.digest.hex)"),
             ])
         }
     }

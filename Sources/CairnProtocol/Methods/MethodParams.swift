@@ -264,13 +264,7 @@ public struct ReadParams: MethodParams, Equatable {
         tenant = try params.string("tenant")
         artifactId = try params.uuid("artifactId")
         offset = try params.optionalInteger("offset") ?? 0
-        let length = try params.optionalInteger("length") ?? UInt64(context.maxChunkBytes)
-        guard length <= UInt64(context.maxChunkBytes) else {
-            throw RPCError(
-                .tooLarge, "length is over maxChunkBytes",
-                data: JSONObject([("limit", .number(JSONNumber(context.maxChunkBytes)))]))
-        }
-        self.length = length
+        length = try params.chunkLength(context)
         binary = try params.optionalBool("binary") ?? false
     }
 

@@ -72,7 +72,7 @@ public enum Methods {
         "tenants.setQuota", .tenant(.admin), readsOnly: false)
     /// What a tenant holds, in the canonical form auditors recompute.
     public static let tenantsManifest = RPCMethod<TenantParams, JSONDocument>(
-        "tenants.manifest", .tenant(.read), readsOnly: true)
+        "tenants.manifest", .tenantEither(.read, .backup), readsOnly: true)
     /// A page of a tenant's audit log.
     public static let eventsList = RPCMethod<ListEventsParams, JSONDocument>(
         "events.list", .tenant(.read), readsOnly: true)
@@ -94,6 +94,20 @@ public enum Methods {
     public static let providersReadiness = RPCMethod<ProviderParams, JSONDocument>(
         "providers.readiness", .tenant(.read), readsOnly: true)
 
+    // MARK: Backups (Cairn's addition to the contract)
+
+    /// Takes a consistent, compacted snapshot of the whole store (and the
+    /// server's configuration files) for the caller to fetch with
+    /// ``backupRead``; needs the `backup` grant on `*`.
+    public static let backupBegin = RPCMethod<NoParams, BackupSnapshotResult>(
+        "backup.begin", .everywhere(.backup), readsOnly: true)
+    /// A range of one file of the caller's snapshot, as raw bytes.
+    public static let backupRead = RPCMethod<BackupReadParams, BackupChunkResult>(
+        "backup.read", .everywhere(.backup), readsOnly: true)
+    /// Removes the caller's snapshot.
+    public static let backupEnd = RPCMethod<BackupSnapshotParams, BackupEndedResult>(
+        "backup.end", .everywhere(.backup), readsOnly: true)
+
     /// The wire names of every method, in the order above.
     public static let names: [String] = [
         systemHello.name, systemHealth.name, artifactsUpload.name, artifactsList.name, artifactsMeta.name,
@@ -101,6 +115,6 @@ public enum Methods {
         uploadsStatus.name, uploadsCommit.name, uploadsAbort.name, blobsStat.name, blobsVerify.name,
         tenantsList.name, tenantsUsage.name, tenantsSetQuota.name, tenantsManifest.name, eventsList.name,
         eventsVerify.name, providersList.name, providersConfigGet.name, providersConfigSet.name,
-        providersReadiness.name,
+        providersReadiness.name, backupBegin.name, backupRead.name, backupEnd.name,
     ]
 }

@@ -18,6 +18,18 @@ extension Params {
         return id
     }
 
+    /// The `length` of a read: at most `maxChunkBytes` (`TOO_LARGE` with
+    /// the limit beyond), that when absent or null.
+    public func chunkLength(_ context: ParamsContext) throws(RPCError) -> UInt64 {
+        let length = try optionalInteger("length") ?? UInt64(context.maxChunkBytes)
+        guard length <= UInt64(context.maxChunkBytes) else {
+            throw RPCError(
+                .tooLarge, "length is over maxChunkBytes",
+                data: JSONObject([("limit", .number(JSONNumber(context.maxChunkBytes)))]))
+        }
+        return length
+    }
+
     /// ``uuid(_:)``, or `nil` when absent or null.
     public func optionalUUID(_ key: String) throws(RPCError) -> UUID? {
         try optionalString(key) == nil ? nil : try uuid(key)

@@ -38,6 +38,12 @@ public enum MethodAccess: Sendable, Equatable {
     /// A grant of this scope on the tenant its `tenant` param names; the
     /// tenant name and the grant are checked before any other param.
     case tenant(Scope)
+    /// A grant of either scope on the tenant its `tenant` param names
+    /// (`tenants.manifest`: `read`, or `backup`); a refusal names the first.
+    case tenantEither(Scope, Scope)
+    /// A grant of this scope on every tenant (`*`), checked before the
+    /// params: methods that see the whole store (`backup.*`).
+    case everywhere(Scope)
     /// The caller's own upload, named by `uploadId`, and the admin grant on
     /// its tenant; checked after the params.
     case upload
@@ -49,6 +55,10 @@ public enum Scope: String, Sendable, CaseIterable {
     case read
     /// Everything that writes, and `blobs.verify`.
     case admin
+    /// Whole-store snapshots (`backup.*`, with the grant on `*`) and
+    /// `tenants.manifest`: what a backup job needs, and no artifact read
+    /// or write. Cairn's addition to the contract.
+    case backup
 }
 
 /// A method's params: decoded strictly from a request on the server,

@@ -211,6 +211,15 @@ public enum RequestGrammar {
         MethodGrammar(Methods.providersReadiness) { random, world in
             (ProviderParams(tenant: random.pick(world.tenants), providerId: random.pick(world.providers).id), nil)
         },
+        MethodGrammar(Methods.backupBegin) { _, _ in (NoParams(), nil) },
+        MethodGrammar(Methods.backupRead, answersWithAttachment: true) { random, world in
+            let params = BackupReadParams(
+                snapshotId: random.uuid(), path: random.pick(["data.mdb", "config/access.json", "../data.mdb"]),
+                offset: UInt64(random.below(1 << 20)),
+                length: random.percent(50) ? UInt64(random.below(world.limits.maxChunkBytes + 8)) : nil)
+            return (params, nil)
+        },
+        MethodGrammar(Methods.backupEnd) { random, _ in (BackupSnapshotParams(snapshotId: random.uuid()), nil) },
     ]
 
     /// The grammar of `name`, when it is a method of the table.
