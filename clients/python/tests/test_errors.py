@@ -4,11 +4,15 @@ data.code: one test per code, each against a real server."""
 from __future__ import annotations
 
 import hashlib
+import json
 import os
+import shutil
+import subprocess
+import unittest
 import uuid
 from typing import Any, Callable, List
 
-from support import Proxy, ServerTestCase
+from support import CLIENT_ROOT, Proxy, ServerTestCase
 
 from cairn_client import CairnError, Client
 
@@ -168,6 +172,22 @@ class ErrorTests(ServerTestCase):
         self.assertEqual(error.data["expected"], meta["sha256"])
         self.assertIsNone(error.rpc_code)
 
+    def test_timeout(self) -> None:
+        proxy = Proxy(self.server.socket_path, self.server.scratch, alter=lambda data: b"")  # swallows every answer
+        self.addCleanup(proxy.close)
+        with Client(proxy.socket_path, timeout=0.2) as cairn:
+            error = self.assertCode("TIMEOUT", cairn.usage, self.tenant())
+        self.assertEqual(error.data["socket"], proxy.socket_path)
+
+    def test_protocol_error(self) -> None:
+        proxy = Proxy(
+            self.server.socket_path, self.server.scratch, alter=lambda data: b'{"jsonrpc":"2.0","id":99,"result":{}}\n'
+        )
+        self.addCleanup(proxy.close)
+        with Client(proxy.socket_path, timeout=30) as cairn:
+            error = self.assertCode("PROTOCOL_ERROR", cairn.usage, self.tenant())
+        self.assertIn("id 99", error.message)
+
     def test_connection_failed(self) -> None:
         path = os.path.join(self.server.scratch, "nobody.sock")
         with Client(path) as cairn:
@@ -194,6 +214,61 @@ class ForbiddenTests(ServerTestCase):
         self.assertEqual(caught.exception.data, {"code": "FORBIDDEN", "tenant": "globex", "scope": "read"})
 
 
+class OtherPeerTests(ServerTestCase):
+    """A peer running as another uid (65534) on a server without a policy:
+    it has no grant, and never sees another peer's upload."""
+
+    PYTHON = "/usr/bin/python3"  # not one under /root, which uid 65534 cannot read
+    package_root: str
+
+    @classmethod
+    def setUpClass(cls) -> None:
+        if os.getuid() != 0 or not os.access(cls.PYTHON, os.X_OK):
+            raise unittest.SkipTest("needs root and /usr/bin/python3 to run a client as uid 65534")
+        super().setUpClass()
+        os.chmod(cls.server.root, 0o755)
+        os.chmod(cls.server.socket_path, 0o666)
+        # A copy of the package that uid 65534 can read, wherever the checkout is.
+        cls.package_root = os.path.join(cls.server.root, "package")
+        shutil.copytree(os.path.join(CLIENT_ROOT, "cairn_client"), os.path.join(cls.package_root, "cairn_client"))
+        for directory, _, names in os.walk(cls.package_root):
+            os.chmod(directory, 0o755)
+            for name in names:
+                os.chmod(os.path.join(directory, name), 0o644)
+
+    def test_another_uid_gets_forbidden_and_not_found(self) -> None:
+        upload_id = self.cairn.uploads_begin("acme", PROVIDER)["uploadId"]
+        script = """
+import json, sys
+sys.path.insert(0, sys.argv[1])
+from cairn_client import CairnError, Client
+codes = []
+with Client(sys.argv[2], timeout=30) as cairn:
+    for call in (lambda: cairn.usage("acme"), lambda: cairn.uploads_status(sys.argv[3])):
+        try:
+            call()
+            codes.append(None)
+        except CairnError as error:
+            codes.append(error.data)
+print(json.dumps(codes))
+"""
+        run = subprocess.run(
+            [self.PYTHON, "-c", script, self.package_root, self.server.socket_path, upload_id],
+            user=65534,
+            group=65534,
+            extra_groups=[],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            cwd="/",
+        )
+        self.assertEqual(run.returncode, 0, run.stderr)
+        forbidden, not_found = json.loads(run.stdout)
+        self.assertEqual(forbidden, {"code": "FORBIDDEN", "tenant": "acme", "scope": "read"})
+        self.assertEqual(not_found, {"code": "NOT_FOUND", "what": "upload"})
+        self.assertEqual(self.cairn.uploads_abort(upload_id)["aborted"], True)
+
+
 class StoreFullTests(ServerTestCase):
     """A server whose store may not grow past a few MiB."""
 
@@ -208,6 +283,4 @@ class StoreFullTests(ServerTestCase):
 
 
 if __name__ == "__main__":
-    import unittest
-
     unittest.main()
