@@ -380,13 +380,11 @@ class Client:
         if isinstance(file, (str, os.PathLike)):
             return _write_atomically(os.fspath(file), lambda out: self.read_to(tenant, artifact_id, out))
         result: Dict[str, Any] = {}
-        for piece in self.read_chunks(tenant, artifact_id, _result=result):
+        for piece in self._verified_chunks(tenant, artifact_id, result):
             file.write(piece)
         return result  # type: ignore[return-value]
 
-    def read_chunks(
-        self, tenant: str, artifact_id: str, *, _result: Optional[Dict[str, Any]] = None
-    ) -> Iterator[bytes]:
+    def read_chunks(self, tenant: str, artifact_id: str) -> Iterator[bytes]:
         """The artifact's bytes as they arrive, chunk by chunk
         (``artifacts.read`` of ``maxChunkBytes`` each, raw bytes where the
         server offers binary attachments). The whole content's SHA-256 is
@@ -395,6 +393,10 @@ class Client:
         until the iteration ends without an error. (Each chunk is checked
         by the server against its own chunk digests before it is sent.)
         A dropped connection is resumed at the next chunk."""
+        return self._verified_chunks(tenant, artifact_id, {})
+
+    def _verified_chunks(self, tenant: str, artifact_id: str, result_out: Dict[str, Any]) -> Iterator[bytes]:
+        """:meth:`read_chunks`, filling `result_out` with the verified size and digest at the end."""
         offset = 0
         digest = hashlib.sha256()
         expected: Optional[str] = None
@@ -424,8 +426,7 @@ class Client:
                 f"the bytes received have sha256 {actual}, not the artifact's {expected}",
                 {"expected": expected, "actual": actual, "side": "client"},
             )
-        if _result is not None:
-            _result.update(artifactId=artifact_id, sizeBytes=offset, sha256=actual)
+        result_out.update(artifactId=artifact_id, sizeBytes=offset, sha256=actual)
 
     def read_range(
         self, tenant: str, artifact_id: str, offset: int = 0, length: Optional[int] = None
