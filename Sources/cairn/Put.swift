@@ -119,10 +119,6 @@ struct Upload {
     let json: Bool
     let records = ResumeRecords()
 
-    /// Appends sent and not yet answered, at most (the server stores up to
-    /// four of a connection's appends at once).
-    static let appendsInFlight = 4
-
     /// Uploads a regular file of known size, resuming the upload remembered under `key` if there is one.
     func file(_ fd: Int32, path: String, key: ResumeRecords.Key) async throws -> ArtifactInfo {
         records.prune()
@@ -131,8 +127,7 @@ struct Upload {
         var offset: UInt64 = 0
         var uploadId: String? = nil
         if let saved = records.uploadId(for: key) {
-            do {
-                let resumeAt = try await connection.uploadOffset(uploadId: saved)
+            if let resumeAt = try await ChunkedUpload.resumeOffset(of: saved, on: connection) {
                 if resumeAt <= size {
                     uploadId = saved
                     offset = resumeAt
@@ -140,7 +135,7 @@ struct Upload {
                     try? await connection.abort(uploadId: saved)
                     records.remove(key)
                 }
-            } catch CairnClientError.server(let error) where error.code == .notFound {
+            } else {
                 // Expired or aborted: start over.
                 records.remove(key)
             }
@@ -228,40 +223,13 @@ struct Upload {
     }
 
     /// Sends the pieces `next` reads (given the offset they start at; `nil`
-    /// at the end), keeping up to ``appendsInFlight`` appends in flight: the
-    /// next piece is read and hashed here while the server stores earlier
-    /// ones, and the server's writer can store several in one transaction.
-    /// Returns once every append is stored.
+    /// at the end) through ``ChunkedUpload``, showing the acknowledged offsets.
     private func sendAppends(
         to uploadId: String, from start: UInt64, checking checksum: TransferCheck, progress: inout ProgressBar,
         next: (UInt64) async throws -> [UInt8]?
     ) async throws {
-        var sent = start
-        var stored = start
-        var ended = false
-        do {
-            while !ended || connection.requestsInFlight > 0 {
-                if !ended && connection.requestsInFlight < Self.appendsInFlight {
-                    guard let bytes = try await next(sent) else {
-                        ended = true
-                        continue
-                    }
-                    checksum.update(bytes)
-                    try await connection.sendAppend(uploadId: uploadId, offset: sent, bytes: bytes)
-                    sent += UInt64(bytes.count)
-                    continue
-                }
-                let offset = try await connection.receiveAppendOffset()
-                guard offset > stored, offset <= sent else {
-                    throw CairnClientError.protocolViolation("uploads.append answered offset \(offset) after \(stored)")
-                }
-                stored = offset
-                progress.update(stored)
-            }
-        } catch {
-            await connection.discardResponsesInFlight()
-            throw error
-        }
+        try await ChunkedUpload(connection: connection, uploadId: uploadId).send(
+            from: start, checking: checksum, progress: { progress.update($0) }, next: next)
     }
 
     private func readChunk(_ fd: Int32, path: String, count: Int, at offset: UInt64) throws -> [UInt8] {
@@ -269,52 +237,6 @@ struct Upload {
             return try FileIO.read(fd, upTo: count, at: offset)
         } catch {
             throw LocalFailure("cannot read \(path): \(error)")
-        }
-    }
-}
-
-/// What `cairn put` computes over the bytes it sends, so that the server
-/// refuses the commit when they are not the bytes it stored.
-///
-/// XXH3-128 costs a tenth of a SHA-256 pass, and the server computes the
-/// content's SHA-256 anyway; SHA-256 is for servers that do not offer
-/// `xxh128`. Either way the check is end to end: from the bytes the client
-/// read to the bytes the server accepted.
-final class TransferCheck {
-    enum Algorithm {
-        case xxh128
-        case sha256
-
-        /// XXH3-128 where the server lists `xxh128` in its capabilities, else SHA-256.
-        static func offered(by connection: CairnClient) async throws -> Algorithm {
-            try await connection.supports("xxh128") ? .xxh128 : .sha256
-        }
-    }
-
-    let algorithm: Algorithm
-    private var xxh128 = XXH3Hasher128()
-    private var sha256 = SHA256Hasher()
-
-    init(_ algorithm: Algorithm) {
-        self.algorithm = algorithm
-    }
-
-    func update(_ bytes: [UInt8]) {
-        switch algorithm {
-        case .xxh128: xxh128.update(bytes)
-        case .sha256: sha256.update(bytes)
-        }
-    }
-
-    /// `uploads.commit` with the check of every byte fed, and the digest the content must have, if any.
-    func commit(uploadId: String, sha256 expected: String?, on connection: CairnClient) async throws -> ArtifactInfo {
-        switch algorithm {
-        case .xxh128:
-            return try await connection.commit(uploadId: uploadId, sha256: expected, xxh128: xxh128.finalize().hex)
-        case .sha256:
-            // An expected digest checks the content as well as this one would.
-            let digest = expected ?? sha256.copy().finalize().hex
-            return try await connection.commit(uploadId: uploadId, sha256: digest)
         }
     }
 }
