@@ -22,6 +22,7 @@ from typing import (
     Optional,
     Protocol,
     Tuple,
+    TypeVar,
     Union,
 )
 
@@ -46,6 +47,7 @@ __all__ = ["Client", "default_socket_path", "DEFAULT_MIME_TYPE", "BinaryReader",
 DEFAULT_MIME_TYPE = "application/octet-stream"
 
 PathLike = Union[str, "os.PathLike[str]"]
+_Result = TypeVar("_Result")
 
 
 class BinaryReader(Protocol):
@@ -397,36 +399,40 @@ class Client:
 
     def _verified_chunks(self, tenant: str, artifact_id: str, result_out: Dict[str, Any]) -> Iterator[bytes]:
         """:meth:`read_chunks`, filling `result_out` with the verified size and digest at the end."""
-        offset = 0
         digest = hashlib.sha256()
         expected: Optional[str] = None
-        while True:
-            result, data = self._read_piece(tenant, artifact_id, offset)
+        size = 0
+        for result, data in self._pieces("artifacts.read", lambda at: self._read_piece(tenant, artifact_id, at)):
             if expected is None:
                 expected = result.get("sha256")
             elif result.get("sha256") != expected:
                 raise self._violation("artifacts.read answered another sha256 for the same artifact")
-            if result.get("offset") != offset or result.get("length") != len(data):
-                raise self._violation(
-                    f"artifacts.read at {offset} answered offset {result.get('offset')} "
-                    f"and {len(data)} bytes for length {result.get('length')}"
-                )
             digest.update(data)
-            offset += len(data)
+            size += len(data)
             if data:
                 yield data
+        _check_digest(digest.hexdigest(), expected, "the artifact's")
+        result_out.update(artifactId=artifact_id, sizeBytes=size, sha256=expected)
+
+    def _pieces(
+        self, method: str, fetch: Callable[[int], Tuple[Dict[str, Any], bytes]]
+    ) -> Iterator[Tuple[Dict[str, Any], bytes]]:
+        """The answers of `fetch(offset)` from offset 0 to the one that says
+        ``eof``, each checked to start where the one before ended."""
+        offset = 0
+        while True:
+            result, data = fetch(offset)
+            if result.get("offset") != offset or result.get("length") != len(data):
+                raise self._violation(
+                    f"{method} at {offset} answered offset {result.get('offset')} "
+                    f"and {len(data)} bytes for length {result.get('length')}"
+                )
+            yield result, data
+            offset += len(data)
             if result.get("eof") is True:
-                break
+                return
             if not data:
-                raise self._violation("artifacts.read answered no bytes before the end")
-        actual = digest.hexdigest()
-        if actual != expected:
-            raise CairnError(
-                ErrorCode.DIGEST_MISMATCH,
-                f"the bytes received have sha256 {actual}, not the artifact's {expected}",
-                {"expected": expected, "actual": actual, "side": "client"},
-            )
-        result_out.update(artifactId=artifact_id, sizeBytes=offset, sha256=actual)
+                raise self._violation(f"{method} answered no bytes before the end")
 
     def read_range(
         self, tenant: str, artifact_id: str, offset: int = 0, length: Optional[int] = None
@@ -510,6 +516,68 @@ class Client:
         """``tenants.manifest`` (a Cairn addition): the tenant's manifest and
         its digest, from one snapshot (see docs/auditing.md)."""
         return self._call("tenants.manifest", {"tenant": tenant}, resumable=True)
+
+    # MARK: - Backups
+
+    def backup_begin(self) -> Dict[str, Any]:
+        """``backup.begin`` (a Cairn addition; the ``backup`` scope on
+        ``"*"``): takes a consistent snapshot of the whole store and answers
+        its ``snapshotId``, its ``files`` (``path``, ``sizeBytes``,
+        ``sha256``) and every tenant's manifest. The snapshot stays on the
+        server until :meth:`backup_end` (or 15 idle minutes)."""
+        return self._call("backup.begin", {})
+
+    def backup_read(self, snapshot_id: str, path: str, offset: int = 0, length: Optional[int] = None) -> Dict[str, Any]:
+        """One ``backup.read``: ``{"path", "offset", "length", "eof", "data":
+        bytes}`` of one of the snapshot's files, at most ``maxChunkBytes``."""
+        result, data = self._backup_piece(snapshot_id, path, offset, length)
+        answer = dict(result)
+        answer.pop("dataLength", None)
+        answer["data"] = data
+        return answer
+
+    def _backup_piece(
+        self, snapshot_id: str, path: str, offset: int, length: Optional[int] = None
+    ) -> Tuple[Dict[str, Any], bytes]:
+        params = _params(snapshotId=snapshot_id, path=path, offset=offset, length=length)
+        result, data = self._exchange("backup.read", params, None, True, True)
+        if not isinstance(result, dict) or data is None:
+            raise self._violation("backup.read answered no attachment")
+        return result, data
+
+    def backup_read_to(
+        self, snapshot_id: str, file: Mapping[str, Any], target: Union[PathLike, BinaryWriter]
+    ) -> Dict[str, Any]:
+        """Copies one file of a snapshot (an entry of ``backup_begin()``'s
+        ``files``) to `target`, a chunk at a time, and checks it against the
+        entry's ``sizeBytes`` and ``sha256`` (``SIZE_MISMATCH`` or
+        ``DIGEST_MISMATCH`` with ``side: "client"``). A path is written as
+        :meth:`read_to` writes one: 0600, replaced only once verified.
+        Returns ``{"path", "sizeBytes", "sha256"}``."""
+        if isinstance(target, (str, os.PathLike)):
+            return _write_atomically(os.fspath(target), lambda out: self.backup_read_to(snapshot_id, file, out))
+        digest = hashlib.sha256()
+        size = 0
+
+        def fetch(offset: int) -> Tuple[Dict[str, Any], bytes]:
+            return self._backup_piece(snapshot_id, file["path"], offset)
+
+        for _, data in self._pieces("backup.read", fetch):
+            digest.update(data)
+            target.write(data)
+            size += len(data)
+        if size != file["sizeBytes"]:
+            raise CairnError(
+                ErrorCode.SIZE_MISMATCH,
+                f"{file['path']} of snapshot {snapshot_id} is {size} bytes, not {file['sizeBytes']}",
+                {"expected": file["sizeBytes"], "actual": size, "side": "client"},
+            )
+        _check_digest(digest.hexdigest(), file["sha256"], f"{file['path']}'s")
+        return {"path": file["path"], "sizeBytes": size, "sha256": file["sha256"]}
+
+    def backup_end(self, snapshot_id: str) -> Dict[str, Any]:
+        """``backup.end``: removes the snapshot's files from the server."""
+        return self._call("backup.end", {"snapshotId": snapshot_id})
 
     # MARK: - Events
 
@@ -873,7 +941,17 @@ def _params(**values: Any) -> Dict[str, Any]:
     return {key: value for key, value in values.items() if value is not None}
 
 
-def _write_atomically(path: str, write: Callable[[IO[bytes]], ReadResult]) -> ReadResult:
+def _check_digest(actual: str, expected: Optional[str], whose: str) -> None:
+    """``DIGEST_MISMATCH`` (found by the client) unless `actual` is `expected`."""
+    if actual != expected:
+        raise CairnError(
+            ErrorCode.DIGEST_MISMATCH,
+            f"the bytes received have sha256 {actual}, not {whose} {expected}",
+            {"expected": expected, "actual": actual, "side": "client"},
+        )
+
+
+def _write_atomically(path: str, write: Callable[[IO[bytes]], _Result]) -> _Result:
     """Runs `write` on a new 0600 file beside `path`, then flushes it and
     renames it over `path`; removes it on any failure."""
     directory = os.path.dirname(os.path.abspath(path))

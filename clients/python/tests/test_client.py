@@ -322,6 +322,33 @@ class TenantTests(ServerTestCase):
         self.assertEqual(anchored["problems"], [])
 
 
+class BackupTests(ServerTestCase):
+    """A server whose policy gives this user every scope, backup included."""
+
+    policy = {"grants": [{"uid": os.getuid(), "tenants": ["*"], "scopes": ["read", "admin", "backup"]}]}
+
+    def test_backup_snapshot(self) -> None:
+        tenant = self.tenant()
+        meta = self.cairn.upload(tenant, PROVIDER, b"in the snapshot")
+        snapshot = self.cairn.backup_begin()
+        manifest = next(m for m in snapshot["tenants"] if m["tenant"] == tenant)
+        self.assertEqual([a["artifactId"] for a in manifest["artifacts"]], [meta["artifactId"]])
+        data_file = snapshot["files"][0]
+        self.assertEqual(data_file["path"], "data.mdb")
+        target = os.path.join(self.server.scratch, "data.mdb")
+        copied = self.cairn.backup_read_to(snapshot["snapshotId"], data_file, target)
+        self.assertEqual(copied["sha256"], data_file["sha256"])
+        with open(target, "rb") as file:
+            self.assertEqual(hashlib.sha256(file.read()).hexdigest(), data_file["sha256"])
+        self.assertEqual(stat.S_IMODE(os.stat(target).st_mode), 0o600)
+        first = self.cairn.backup_read(snapshot["snapshotId"], "data.mdb", 0, 16)
+        self.assertEqual((first["offset"], first["length"], len(first["data"])), (0, 16, 16))
+        self.assertEqual(self.cairn.backup_end(snapshot["snapshotId"])["ended"], True)
+        with self.assertRaises(CairnError) as caught:
+            self.cairn.backup_read(snapshot["snapshotId"], "data.mdb")
+        self.assertEqual(caught.exception.code, "NOT_FOUND")
+
+
 class ProviderTests(ServerTestCase):
     def test_catalog(self) -> None:
         providers = self.cairn.providers()
