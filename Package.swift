@@ -21,6 +21,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.80.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
     ],
     targets: [
         // System libraries: module maps only.
@@ -106,12 +108,30 @@ let package = Package(
             swiftSettings: strictSettings
         ),
 
+        // The web console (`cairn web`): routes, session and request guards, the JSON API over
+        // CairnClient, and the page's assets embedded in the binary. Hummingbird stays here.
+        .target(
+            name: "CairnWeb",
+            dependencies: [
+                "CairnClient", "CairnProtocol", "CairnDigest",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+            ],
+            exclude: ["Assets"],
+            swiftSettings: strictSettings
+        ),
+
         // The one executable: `cairn serve` and the client subcommands.
         .executableTarget(
             name: "cairn",
             dependencies: [
                 "CairnServer", "CairnClient", "CairnProtocol", "CairnDigest", "CairnStore", "CMalloc", "DurableFiles",
                 "CairnLogging", "SystemdProtocol",
+                "CairnWeb",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -175,12 +195,14 @@ let package = Package(
             name: "EndToEndTests",
             dependencies: [
                 "CairnClient", "CairnProtocol", "CairnDigest", "CairnFuzz", "DamageSupport", "LMDB", "StoreLayout",
+                "CairnWeb",
             ],
             swiftSettings: strictSettings
         ),
         .testTarget(name: "SystemdProtocolTests", dependencies: ["SystemdProtocol"], swiftSettings: strictSettings),
         .testTarget(
             name: "CairnLoggingTests", dependencies: ["CairnLogging", "CairnProtocol"], swiftSettings: strictSettings),
+        .testTarget(name: "CairnWebTests", dependencies: ["CairnWeb"], swiftSettings: strictSettings),
         .testTarget(name: "CairnProvidersTests", dependencies: ["CairnProviders"], swiftSettings: strictSettings),
         .testTarget(name: "CairnProtocolTests", dependencies: ["CairnProtocol"], swiftSettings: strictSettings),
         .testTarget(

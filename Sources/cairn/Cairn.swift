@@ -16,7 +16,7 @@ struct Cairn: AsyncParsableCommand {
         subcommands: [
             Serve.self, Put.self, Get.self, List.self, Meta.self, Remove.self, Stat.self, Usage.self, Quota.self,
             Events.self, Hello.self, Health.self, Providers.self, Materialize.self, Backup.self, Restore.self,
-            ManifestCommand.self, Verify.self, Export.self, Import.self,
+            ManifestCommand.self, Verify.self, Export.self, Import.self, Web.self,
         ]
     )
 
