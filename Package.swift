@@ -21,6 +21,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.80.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
         .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
     ],
@@ -64,6 +66,7 @@ let package = Package(
             dependencies: [
                 "LMDB", "StoreLayout", "CairnDigest", "CairnProviders", "DurableFiles",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
             ],
             swiftSettings: strictSettings
         ),
@@ -91,6 +94,22 @@ let package = Package(
                 "CairnStore", "CairnProtocol", "CairnDigest", "CairnProviders", "DurableFiles", "SystemdProtocol",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+            ],
+            swiftSettings: strictSettings
+        ),
+
+        // The metrics endpoint of `cairn serve`: the Prometheus registry behind swift-metrics, and
+        // `/metrics` over HTTP (Hummingbird) on a loopback address.
+        .target(
+            name: "CairnMetricsEndpoint",
+            dependencies: [
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
@@ -130,6 +149,7 @@ let package = Package(
             name: "cairn",
             dependencies: [
                 "CairnServer", "CairnClient", "CairnProtocol", "CairnDigest", "CairnStore", "CMalloc", "DurableFiles",
+                "CairnMetricsEndpoint",
                 "CairnLogging", "SystemdProtocol",
                 "CairnWeb",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -203,6 +223,8 @@ let package = Package(
         .testTarget(
             name: "CairnLoggingTests", dependencies: ["CairnLogging", "CairnProtocol"], swiftSettings: strictSettings),
         .testTarget(name: "CairnWebTests", dependencies: ["CairnWeb"], swiftSettings: strictSettings),
+        .testTarget(
+            name: "CairnMetricsEndpointTests", dependencies: ["CairnMetricsEndpoint"], swiftSettings: strictSettings),
         .testTarget(name: "CairnProvidersTests", dependencies: ["CairnProviders"], swiftSettings: strictSettings),
         .testTarget(name: "CairnProtocolTests", dependencies: ["CairnProtocol"], swiftSettings: strictSettings),
         .testTarget(

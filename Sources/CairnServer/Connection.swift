@@ -78,6 +78,7 @@ final class Connection: ChannelInboundHandler {
         registration = registry.register {
             eventLoop.execute { connection.value.shutDown() }
         }
+        dispatcher.metrics.connectionOpened()
         if context.channel.isActive { activate(context) }
     }
 
@@ -144,6 +145,7 @@ final class Connection: ChannelInboundHandler {
     private func end() {
         for timer in timers.values { timer.cancel() }
         timers.removeAll()
+        if !channelGone { dispatcher.metrics.connectionClosed() }
         channelGone = true
         deregisterWhenDone()
     }
@@ -221,9 +223,13 @@ final class Connection: ChannelInboundHandler {
     }
 
     /// Has the dispatcher carry out a request: at once on this thread when
-    /// it can answer so, else on a task whose reply hops back here.
+    /// it can answer so, else on a task whose reply hops back here. Each
+    /// request is counted, with the time from here to its reply, before
+    /// the reply is written.
     private func carryOut(_ dispatch: ConnectionStateMachine.Dispatch, on eventLoop: any EventLoop) {
+        let start = ServerMetrics.now()
         if let reply = dispatcher.answerNow(dispatch.request, peer: peer, attachment: dispatch.attachment) {
+            dispatcher.metrics.record(dispatch.request.method, reply, since: start)
             perform(machine.replied(dispatch.sequence, reply))
             return
         }
@@ -235,16 +241,19 @@ final class Connection: ChannelInboundHandler {
             Task {
                 switch await dispatcher.dispatch(dispatch.request, peer: peer, attachment: dispatch.attachment) {
                 case .now(let reply):
+                    dispatcher.metrics.record(dispatch.request.method, reply, since: start)
                     eventLoop.execute { connection.value.replied(dispatch.sequence, reply) }
                 case .appending(let accepted):
                     eventLoop.execute { connection.value.accepted(dispatch.sequence) }
                     let reply = await dispatcher.reply(to: accepted)
+                    dispatcher.metrics.record(dispatch.request.method, reply, since: start)
                     eventLoop.execute { connection.value.replied(dispatch.sequence, reply) }
                 }
             }
         } else {
             Task {
                 let reply = await dispatcher.handle(dispatch.request, peer: peer, attachment: dispatch.attachment)
+                dispatcher.metrics.record(dispatch.request.method, reply, since: start)
                 eventLoop.execute { connection.value.replied(dispatch.sequence, reply) }
             }
         }

@@ -22,6 +22,8 @@ final class Dispatcher: Sendable {
     let limits: ServerConfiguration.Limits
     let catalog: LoadedCatalog
     let logger: Logger
+    /// What the server measures (requests, connections, the store's figures).
+    let metrics = ServerMetrics()
     static let version = "0.1.0"
     /// What `system.hello` lists in `capabilities`: `binaryAttachments`
     /// (the contract's raw bytes after a JSON line) and `xxh128` (Cairn's
@@ -194,6 +196,7 @@ final class Dispatcher: Sendable {
         var handlers = MethodHandlers()
         handlers.on(Methods.systemHello, now: Dispatcher.systemHello)
         handlers.on(Methods.systemHealth, now: Dispatcher.systemHealth)
+        handlers.on(Methods.systemMetrics, later: Dispatcher.systemMetrics)
         handlers.on(Methods.artifactsUpload, later: Dispatcher.artifactsUpload)
         handlers.on(Methods.artifactsList, now: Dispatcher.artifactsList)
         handlers.on(Methods.artifactsMeta, now: Dispatcher.artifactsMeta)

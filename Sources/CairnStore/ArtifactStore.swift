@@ -63,6 +63,7 @@ public final class ArtifactStore: Sendable {
     let appendQueue = AppendQueue()
     let uploadActivity = UploadActivity()
     let reclaimScheduled = Atomic<Bool>(false)
+    let instruments = StoreInstruments()
 
     init(
         environment: Environment, tables: Tables, writer: StoreWriter, configuration: Configuration,

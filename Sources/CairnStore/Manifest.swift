@@ -138,7 +138,7 @@ extension ArtifactStore {
         try read { txn in StoreManifest(tenants: try tenants(txn).map { try manifest(txn, tenant: $0) }) }
     }
 
-    private func tenants(_ txn: borrowing Transaction) throws -> [TenantID] {
+    func tenants(_ txn: borrowing Transaction) throws -> [TenantID] {
         var names: [TenantID] = []
         try txn.scan(tables.tenants, prefix: []) { key, _ in
             guard key.last == 0, let name = String(validating: key.dropLast(), as: UTF8.self),

@@ -61,7 +61,7 @@ extension ArtifactStore {
     /// end gives no bytes and `eof`.
     public func read(tenant: TenantID, artifactId: UUID, offset: UInt64 = 0, length: Int) throws -> ArtifactRange {
         guard length >= 0 else { throw StoreError.invalid("length", "length must not be negative") }
-        return try read { txn in
+        let range = try read { txn in
             let (record, blob) = try artifactAndBlob(txn, tenant: tenant, artifactId: artifactId)
             let digest = SHA256Digest(bytes: record.sha256)!
             let offset = min(offset, record.sizeBytes)
@@ -77,6 +77,8 @@ extension ArtifactStore {
             return ArtifactRange(
                 bytes: bytes, offset: offset, eof: end == record.sizeBytes, sha256: digest, sizeBytes: record.sizeBytes)
         }
+        instruments.served(range.bytes.count)
+        return range
     }
 
     /// What the tenant holds under `sha256`: not found when the tenant

@@ -40,6 +40,7 @@ extension ArtifactStore {
                 .digestMismatch, .digests(expected: expectedSHA256, actual: digest),
                 "the content's sha256 is not the expected one")
         }
+        instruments.uploaded(content.count)
         let now = self.now
         return try await writer.perform { txn in
             try content.withUnsafeBytes { bytes in

@@ -57,12 +57,19 @@ final class StoreWriter: Sendable {
     private let logger: Logger
     /// Durable writes waiting for the writer, oldest first.
     private let waiting = Mutex<[any GroupedWrite]>([])
+    /// Writes handed to the writer and not yet begun (``queueDepth``).
+    private let queued = Atomic<Int>(0)
+    private let commitTimers = CommitTimers()
 
     /// The most durable writes one group commit holds.
     static let maxGroup = 64
 
     /// Durable writes waiting for the writer now.
     var waitingCount: Int { waiting.withLock { $0.count } }
+
+    /// Writes handed to the writer (``perform(_:_:afterCommit:_:)``,
+    /// ``enqueue(_:)``) that it has not begun yet.
+    var queueDepth: Int { queued.load(ordering: .relaxed) }
 
     init(environment: Environment, mapSizeLimit: Int, reservedBytes: Int, logger: Logger) {
         self.environment = environment
@@ -93,8 +100,10 @@ final class StoreWriter: Sendable {
         _ body: @escaping @Sendable (borrowing Transaction) throws -> R
     ) async throws -> R {
         try await withCheckedThrowingContinuation { continuation in
+            queued.add(1, ordering: .relaxed)
             guard durability == .durable else {
                 queue.async {
+                    self.queued.subtract(1, ordering: .relaxed)
                     continuation.resume(
                         with: Result { try self.run(durability, footprint, body, afterCommit: afterCommit) })
                 }
@@ -118,6 +127,7 @@ final class StoreWriter: Sendable {
             waiting.removeFirst(taken.count)
             return taken
         }
+        queued.subtract(group.count, ordering: .relaxed)
         guard group.count > 1 else {
             // One alone, or none: an earlier call took this one's write.
             group.first?.runAlone(on: self)
@@ -158,7 +168,11 @@ final class StoreWriter: Sendable {
 
     /// Schedules `work` after everything already queued, without waiting.
     func enqueue(_ work: @escaping @Sendable () -> Void) {
-        queue.async(execute: work)
+        queued.add(1, ordering: .relaxed)
+        queue.async {
+            self.queued.subtract(1, ordering: .relaxed)
+            work()
+        }
     }
 
     /// Waits until everything queued so far has run.
@@ -186,7 +200,10 @@ final class StoreWriter: Sendable {
             do {
                 // Set before every attempt: a reclamation in between sets its own.
                 try environment.setMetaSyncDeferred(durability == .deferred)
-                return try environment.withWriteTransaction(body)
+                let start = DispatchTime.now().uptimeNanoseconds
+                let result = try environment.withWriteTransaction(body)
+                commitTimers.record(durability, since: start)
+                return result
             } catch let error as LMDBError where error.code == LMDBError.mapFull {
                 if try growMap(footprint) { continue }
                 if !reclaimed {

@@ -216,6 +216,7 @@ extension ArtifactStore {
             epoch: claim.epoch)
         progress.offset = end
         uploadDigests.accept(uploadId)
+        instruments.uploaded(bytes.count)
         appendQueue.push(write)
         writer.enqueue { self.storeQueuedAppends(of: uploadId) }
         return PendingAppend(end: end, outcome: write.outcome)

@@ -55,10 +55,12 @@ extension ArtifactStore {
             }
             guard let (digest, blob) = next else {
                 page.nextCursor = nil
+                instruments.verified(page, completed: true)
                 return page
             }
             if page.checkedBlobs > 0 && page.checkedBytes + blob.sizeBytes > maxBytes {
                 page.nextCursor = "v1." + (last?.hex ?? "")
+                instruments.verified(page, completed: false)
                 return page
             }
             if !(try blobIsIntact(tenant: tenant, digest: digest, blob: blob)) {
@@ -193,6 +195,7 @@ extension ArtifactStore {
             page.corrupt.append(
                 .init(sha256: sha256, artifactIds: (try? stat(tenant: tenant, sha256: sha256).artifactIds) ?? []))
         }
+        instruments.verified(page, completed: false)
         return page
     }
 }

@@ -43,6 +43,8 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "The largest artifact accepted, in bytes.")
     var maxArtifactBytes: UInt64?
 
+    @OptionGroup var metrics: ServeMetricsOptions
+
     func validate() throws {
         guard Logger.Level(rawValue: logLevel) != nil else {
             throw ValidationError("unknown log level \(logLevel)")
@@ -76,6 +78,7 @@ struct Serve: AsyncParsableCommand {
         configuration.store.uploadIdleTimeout = .seconds(uploadIdleTimeout)
         if let storeSizeLimit { configuration.store.mapSizeLimit = storeSizeLimit }
         if let maxArtifactBytes { configuration.limits.maxArtifactBytes = maxArtifactBytes }
+        let exporter = metrics.bootstrap()
         let server: CairnServer
         do {
             let systemd = try SystemdServiceContext(logger: logger)
@@ -88,7 +91,8 @@ struct Serve: AsyncParsableCommand {
         }
         let group = ServiceGroup(
             configuration: .init(
-                services: [.init(service: server, successTerminationBehavior: .gracefullyShutdownGroup)],
+                services: [.init(service: server, successTerminationBehavior: .gracefullyShutdownGroup)]
+                    + metrics.attach(exporter, to: server, logger: logger),
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger))
         do {

@@ -47,18 +47,46 @@ final class RawSocket {
     /// Connects to the socket at `path`.
     ///
     /// - Throws: ``Failure/system(_:_:)`` when nothing accepts there.
-    init(path: String) throws {
+    convenience init(path: String) throws {
+        let fd = try Self.streamSocket(AF_UNIX)
+        let connected = ServerProcess.withUnixAddress(path) { connect(fd, $0, $1) }
+        try self.init(fd, connected: connected, to: path)
+    }
+
+    /// Connects over TCP to `port` on 127.0.0.1 (an HTTP endpoint of the server).
+    ///
+    /// - Throws: ``Failure/system(_:_:)`` when nothing accepts there.
+    convenience init(loopbackPort port: Int) throws {
+        let fd = try Self.streamSocket(AF_INET)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = in_addr_t(UInt32(0x7f00_0001).bigEndian)
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
+        }
+        try self.init(fd, connected: connected, to: "127.0.0.1:\(port)")
+    }
+
+    /// A new stream socket of `family`.
+    private static func streamSocket(_ family: Int32) throws -> Int32 {
         #if canImport(Glibc)
-            let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+            let fd = socket(family, Int32(SOCK_STREAM.rawValue), 0)
         #else
-            let fd = socket(AF_UNIX, SOCK_STREAM, 0)
+            let fd = socket(family, SOCK_STREAM, 0)
         #endif
         guard fd >= 0 else { throw Failure.system("socket", errno) }
-        let connected = ServerProcess.withUnixAddress(path) { connect(fd, $0, $1) }
+        return fd
+    }
+
+    /// Takes `fd` once `connect` returned `connected`, non-blocking; closes it when the connection failed.
+    private init(_ fd: Int32, connected: Int32, to peer: String) throws {
         guard connected == 0 else {
             let code = errno
             posixClose(fd)
-            throw Failure.system("connect \(path)", code)
+            throw Failure.system("connect \(peer)", code)
         }
         _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
         descriptor = fd

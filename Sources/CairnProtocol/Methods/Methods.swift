@@ -12,6 +12,9 @@ public enum Methods {
     public static let systemHello = RPCMethod<NoParams, JSONDocument>("system.hello", .open, readsOnly: true)
     /// The server's status; store figures for peers with the admin scope on every tenant.
     public static let systemHealth = RPCMethod<NoParams, JSONDocument>("system.health", .open, readsOnly: true)
+    /// The server's metrics in Prometheus's text format; for peers with the admin scope on every tenant.
+    public static let systemMetrics = RPCMethod<NoParams, MetricsResult>(
+        "system.metrics", .everywhere(.admin), readsOnly: true)
 
     // MARK: Artifacts
 
@@ -110,7 +113,8 @@ public enum Methods {
 
     /// The wire names of every method, in the order above.
     public static let names: [String] = [
-        systemHello.name, systemHealth.name, artifactsUpload.name, artifactsList.name, artifactsMeta.name,
+        systemHello.name, systemHealth.name, systemMetrics.name,
+        artifactsUpload.name, artifactsList.name, artifactsMeta.name,
         artifactsRead.name, artifactsDelete.name, artifactsImport.name, uploadsBegin.name, uploadsAppend.name,
         uploadsStatus.name, uploadsCommit.name, uploadsAbort.name, blobsStat.name, blobsVerify.name,
         tenantsList.name, tenantsUsage.name, tenantsSetQuota.name, tenantsManifest.name, eventsList.name,

@@ -62,6 +62,7 @@ public enum RequestGrammar {
     public static let methods: [MethodGrammar] = [
         MethodGrammar(Methods.systemHello) { _, _ in (NoParams(), nil) },
         MethodGrammar(Methods.systemHealth) { _, _ in (NoParams(), nil) },
+        MethodGrammar(Methods.systemMetrics) { _, _ in (NoParams(), nil) },
         MethodGrammar(Methods.artifactsUpload) { random, world in
             let content = random.bytes(random.size(small: 512, large: 16 << 10))
             let digest = SHA256Hasher.digest(content)
