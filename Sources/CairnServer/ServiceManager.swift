@@ -93,7 +93,7 @@ public final class ServiceManager: Sendable {
                 } catch {
                     guard !Task.isCancelled else { return }
                     logger.warning("watchdog check failed; not pinging", metadata: ["error": "\(error)"])
-                    schedule.pinged(now: now())  // Try again an interval later; the manager keeps its own time.
+                    schedule.checkFailed(now: now())
                     continue
                 }
                 if schedule.isOverdue(now: now()) {

@@ -51,6 +51,8 @@ public struct WatchdogSchedule: Sendable {
     public let timeout: Duration
     /// When the last ping went out (the start counts as one: the manager starts its timer at `READY=1`).
     public private(set) var lastPing: Instant
+    /// When the next check is due.
+    public private(set) var nextCheck: Instant
     /// How many pings went out.
     public private(set) var pings = 0
 
@@ -59,18 +61,26 @@ public struct WatchdogSchedule: Sendable {
         timeout = settings.timeout
         interval = settings.timeout / 2
         lastPing = now
+        nextCheck = now.advanced(by: interval)
     }
 
     /// What is due at `now`.
     public func next(now: Instant) -> Action {
-        let due = lastPing.advanced(by: interval)
-        return now < due ? .wait(until: due) : .check
+        now < nextCheck ? .wait(until: nextCheck) : .check
     }
 
-    /// Records that a ping went out at `now`.
+    /// Records that a ping went out at `now`: the next is due an interval later.
     public mutating func pinged(now: Instant) {
         lastPing = now
+        nextCheck = now.advanced(by: interval)
         pings += 1
+    }
+
+    /// Records that the check failed at `now`, so no ping went out: the
+    /// next check is an interval later, and the manager's timer runs on
+    /// from the last ping.
+    public mutating func checkFailed(now: Instant) {
+        nextCheck = now.advanced(by: interval)
     }
 
     /// Whether the manager has presumably given up on the service at `now`

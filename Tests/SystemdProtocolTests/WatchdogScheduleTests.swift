@@ -33,6 +33,18 @@ private typealias Instant = WatchdogSchedule.Instant
         #expect(schedule.next(now: late) == .wait(until: late.advanced(by: .seconds(1))))
     }
 
+    @Test func aFailedCheckSendsNoPingAndTriesAgainAnIntervalLater() {
+        var schedule = WatchdogSchedule(settings: WatchdogSettings(timeout: .seconds(10)), now: start)
+        let due = start.advanced(by: .seconds(5))
+        #expect(schedule.next(now: due) == .check)
+        schedule.checkFailed(now: due)
+        #expect(schedule.pings == 0)
+        #expect(schedule.lastPing == start)
+        #expect(schedule.next(now: due) == .wait(until: start.advanced(by: .seconds(10))))
+        // The manager's timer ran on from the start: by the retry it has given up.
+        #expect(schedule.isOverdue(now: start.advanced(by: .seconds(10))))
+    }
+
     @Test func overdueOnlyAfterAWholeTimeout() {
         let schedule = WatchdogSchedule(settings: WatchdogSettings(timeout: .seconds(2)), now: start)
         #expect(!schedule.isOverdue(now: start.advanced(by: .milliseconds(1999))))
