@@ -29,12 +29,13 @@ header h1 { font-size: 1.25rem; margin: 0; }
 nav a { margin-right: 1rem; }
 .peer { color: var(--muted); margin: 0; font-size: .9rem; }
 .tenant { display: flex; gap: .5rem; align-items: center; }
-main { padding: 1rem 1.5rem 3rem; max-width: 72rem; }
+main { padding: 0 1.5rem 3rem; max-width: 80rem; }
+main h2 { margin-top: .5rem; }
 .skip { position: absolute; left: -100rem; }
 .skip:focus { left: .5rem; top: .5rem; background: var(--bg); padding: .25rem .5rem; }
 a { color: var(--accent); }
 :focus-visible { outline: 3px solid var(--accent); outline-offset: 2px; }
-.message { margin: .75rem 1.5rem 0; min-height: 1.5rem; }
+.message { margin: .5rem 1.5rem 0; min-height: 1.5rem; }
 .message.error, .error { color: var(--bad); }
 .message.ok { color: var(--ok); }
 .message code { font-weight: 600; }
@@ -510,7 +511,7 @@ function drawSlot(field, index, meta, id, changed) {
   const clear = meta || id ? el('button', { type: 'button', testid: `slot-${key}-clear`, text: 'Clear',
     onclick: () => onChange(null) }) : null;
   slot.append(...details,
-    el('label', { for: inputId, text: meta ? 'Replace with ' : 'Upload ' }), file, ' ', clear, ' ', progress, ' ', status);
+    el('div', {}, el('label', { for: inputId, text: meta ? 'Replace with ' : 'Upload ' }), file, ' ', clear, ' ', progress, ' ', status));
   slot.addEventListener('dragover', (event) => { event.preventDefault(); slot.classList.add('dragging'); });
   slot.addEventListener('dragleave', () => slot.classList.remove('dragging'));
   slot.addEventListener('drop', (event) => {
@@ -551,6 +552,15 @@ async function fileDigest(file) {
   return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, '0')).join('');
 }
 
+// The media type an upload is staged with: the browser's guess is poor for
+// keys and certificates (.pub is "MS Publisher" to it).
+function mediaType(file) {
+  const name = file.name.toLowerCase();
+  if (/\.(pem|pub|crt|cer|key)$/.test(name)) return 'application/x-pem-file';
+  if (name.endsWith('.json')) return 'application/json';
+  return file.type || 'application/octet-stream';
+}
+
 // Uploads a file in pieces: begin, one PUT per piece, commit. The upload id
 // is kept in sessionStorage, so a dropped connection (or a reload) asks the
 // console where the upload stands and goes on from there.
@@ -570,7 +580,7 @@ async function uploadFile(file, providerId, onProgress) {
   }
   if (!uploadId) {
     const begun = await api('POST', '/api/uploads?' + q({ tenant: state.tenant }),
-      { providerId, mimeType: file.type || 'application/octet-stream', sizeBytes: file.size, sha256 });
+      { providerId, mimeType: mediaType(file), sizeBytes: file.size, sha256 });
     uploadId = begun.uploadId;
     sessionStorage.setItem(memo, uploadId);
   }
@@ -607,10 +617,13 @@ async function save() {
       { values, clear, expectedRevision: state.snapshot.revision });
     state.pending = { values: {}, clear: new Set() };
     drawProvider();
-    showOk(`Saved: revision ${state.snapshot.revision}, ${state.snapshot.readiness.ready ? 'ready' : 'blocked'}.`);
+    const saved = `Saved: revision ${state.snapshot.revision}, ${state.snapshot.readiness.ready ? 'ready' : 'blocked'}.`;
+    showOk(saved);
+    document.getElementById('unsaved').textContent = saved;
     await drawArtifactTable(document.getElementById('provider-artifacts'), state.definition.providerId);
   } catch (error) {
     showError(error);
+    document.getElementById('unsaved').textContent = `Not saved: ${error.code}; see the message at the top.`;
     if (error.code === 'CONFLICT') {
       const box = document.getElementById('message');
       box.append(' ', el('button', { type: 'button', testid: 'conflict-reload', text: `Reload revision ${error.data.revision}`,

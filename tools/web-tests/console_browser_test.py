@@ -330,6 +330,38 @@ def big_upload(page, cli, files):
     check(meta["sha256"] == digest and meta["sizeBytes"] == 20 << 20, f"20 MiB: {meta}")
 
 
+def data_defined(page, cli, files):
+    """A provider of providers.d/: the same page, generated from its field definitions."""
+    global PROVIDER
+    page.tenant("sbom")
+    row = page.d.find_element(By.CSS_SELECTOR, '[data-testid="provider-row"][data-provider-id="acme:sbom-export"]')
+    check(page.find("readiness", row).text == "blocked", "the data-defined provider starts blocked")
+    builtin, PROVIDER = PROVIDER, "acme:sbom-export"
+    try:
+        page.open_provider()
+        check(set(page.codes()) == {"PROVIDER_CONFIG_MISSING_FIELD"}, f"codes {page.codes()}")
+        check(len(page.find_all("field-issue")) == 3, "one issue under each required field")
+        page.type("endpoint", "https://sbom.acme.example/upload")
+        page.select("format", "cyclonedx")
+        page.type("token", "s3cret-token")
+        page.add_item("products", "api")
+        page.add_item("products", "web")
+        key = page.upload("signingKey", files["key"])
+        root = page.drop("extraRoots", files["ca1"], "application/x-pem-file")
+        page.save()
+        check(page.readiness() == "ready", f"sbom readiness {page.codes()}")
+        check("s3cret-token" not in page.d.page_source, "the token is shown back")
+        _, fields = cli.show("sbom")
+        check(fields["endpoint"]["value"] == "https://sbom.acme.example/upload", "endpoint")
+        check(fields["format"]["value"] == "cyclonedx" and fields["token"]["value"] == {"set": True}, "format, token")
+        check(fields["products"]["value"] == ["api", "web"], "products")
+        check(fields["signingKey"]["artifacts"][0]["sha256"] == key, "signingKey")
+        check(fields["extraRoots"]["artifacts"][0]["sha256"] == root, "extraRoots")
+        check(cli.readiness("sbom").returncode == 0, "the CLI finds sbom ready")
+    finally:
+        PROVIDER = builtin
+
+
 def resumed_upload(driver, url, cli, files):
     page = Console(driver, url)
     page.tenant("resume")
@@ -343,15 +375,27 @@ def resumed_upload(driver, url, cli, files):
     check(meta["sha256"] == digest and meta["sizeBytes"] == 6 << 20, f"resumed: {meta}")
 
 
-def screenshots(page, directory, key_id):
+def screenshots(page, cli, directory):
     page.d.set_window_size(1100, 760)
     page.tenant("private")
     page.d.save_screenshot(os.path.join(directory, "web-catalog.png"))
     page.open_provider()
+    # Blocked again, to show the sub-codes: allowHttpRegistry back to its default.
+    page.select("allowHttpRegistry", "")
+    page.save()
+    page.d.execute_script("window.scrollTo(0, 0);")
     page.d.save_screenshot(os.path.join(directory, "web-provider.png"))
+    slot = page.d.find_element(By.CSS_SELECTOR, 'fieldset[data-field="registryEndpoint"]')
+    page.d.execute_script("arguments[0].scrollIntoView(true);", slot)
+    page.d.save_screenshot(os.path.join(directory, "web-fields.png"))
+    slot = page.d.find_element(By.CSS_SELECTOR, 'fieldset[data-field="registryCaCertificates"]')
+    page.d.execute_script("arguments[0].scrollIntoView(true);", slot)
+    page.d.save_screenshot(os.path.join(directory, "web-slots.png"))
     page.find("nav-artifacts").click()
     page.wait_testid("artifact-row")
     page.d.save_screenshot(os.path.join(directory, "web-artifacts.png"))
+    quota = CLI.run(cli, "quota", "set", "--tenant", "private", "--max-bytes", "1K", "--max-artifacts", "10")
+    check(quota.returncode == 0, f"quota: {quota.stderr}")
     page.find("nav-usage").click()
     page.wait_testid("usage-bytes")
     page.d.save_screenshot(os.path.join(directory, "web-usage.png"))
@@ -389,7 +433,8 @@ def main():
     try:
         page = Console(driver, args.console)
         checks = [("keyless", keyless), ("keypair", keypair), ("tuf_offline", tuf_offline),
-                  ("private_registry", private_registry), ("conflict", conflict), ("big_upload", big_upload)]
+                  ("private_registry", private_registry), ("conflict", conflict), ("big_upload", big_upload),
+                  ("data_defined", data_defined)]
         for name, run in checks:
             try:
                 run(page, cli, files)
@@ -399,7 +444,7 @@ def main():
                 failed += 1
                 print(f"FAILED {name}\n{traceback.format_exc()}")
         if args.screenshots:
-            screenshots(page, args.screenshots, None)
+            screenshots(page, cli, args.screenshots)
         driver.delete_all_cookies()
         try:
             resumed_upload(driver, args.dropping_console, cli, files)

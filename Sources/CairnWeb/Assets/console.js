@@ -434,7 +434,7 @@ function drawSlot(field, index, meta, id, changed) {
   const clear = meta || id ? el('button', { type: 'button', testid: `slot-${key}-clear`, text: 'Clear',
     onclick: () => onChange(null) }) : null;
   slot.append(...details,
-    el('label', { for: inputId, text: meta ? 'Replace with ' : 'Upload ' }), file, ' ', clear, ' ', progress, ' ', status);
+    el('div', {}, el('label', { for: inputId, text: meta ? 'Replace with ' : 'Upload ' }), file, ' ', clear, ' ', progress, ' ', status));
   slot.addEventListener('dragover', (event) => { event.preventDefault(); slot.classList.add('dragging'); });
   slot.addEventListener('dragleave', () => slot.classList.remove('dragging'));
   slot.addEventListener('drop', (event) => {
@@ -475,6 +475,15 @@ async function fileDigest(file) {
   return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, '0')).join('');
 }
 
+// The media type an upload is staged with: the browser's guess is poor for
+// keys and certificates (.pub is "MS Publisher" to it).
+function mediaType(file) {
+  const name = file.name.toLowerCase();
+  if (/\.(pem|pub|crt|cer|key)$/.test(name)) return 'application/x-pem-file';
+  if (name.endsWith('.json')) return 'application/json';
+  return file.type || 'application/octet-stream';
+}
+
 // Uploads a file in pieces: begin, one PUT per piece, commit. The upload id
 // is kept in sessionStorage, so a dropped connection (or a reload) asks the
 // console where the upload stands and goes on from there.
@@ -494,7 +503,7 @@ async function uploadFile(file, providerId, onProgress) {
   }
   if (!uploadId) {
     const begun = await api('POST', '/api/uploads?' + q({ tenant: state.tenant }),
-      { providerId, mimeType: file.type || 'application/octet-stream', sizeBytes: file.size, sha256 });
+      { providerId, mimeType: mediaType(file), sizeBytes: file.size, sha256 });
     uploadId = begun.uploadId;
     sessionStorage.setItem(memo, uploadId);
   }
@@ -531,10 +540,13 @@ async function save() {
       { values, clear, expectedRevision: state.snapshot.revision });
     state.pending = { values: {}, clear: new Set() };
     drawProvider();
-    showOk(`Saved: revision ${state.snapshot.revision}, ${state.snapshot.readiness.ready ? 'ready' : 'blocked'}.`);
+    const saved = `Saved: revision ${state.snapshot.revision}, ${state.snapshot.readiness.ready ? 'ready' : 'blocked'}.`;
+    showOk(saved);
+    document.getElementById('unsaved').textContent = saved;
     await drawArtifactTable(document.getElementById('provider-artifacts'), state.definition.providerId);
   } catch (error) {
     showError(error);
+    document.getElementById('unsaved').textContent = `Not saved: ${error.code}; see the message at the top.`;
     if (error.code === 'CONFLICT') {
       const box = document.getElementById('message');
       box.append(' ', el('button', { type: 'button', testid: 'conflict-reload', text: `Reload revision ${error.data.revision}`,
