@@ -22,10 +22,18 @@ public struct RequestGate: Sendable {
     public let allowedOrigins: Set<String>
 
     /// The gate of a console bound to `address` (with its real port, not 0).
-    public init(listeningOn address: ListenAddress) {
+    ///
+    /// - Parameter otherHosts: more `Host` values to accept (`cairn web --allow-host`), for a
+    ///   console reached by a name or through an address other than the one it is bound to
+    ///   (a wildcard address, a port forwarded to another number); `NAME` alone means `NAME:PORT`.
+    public init(listeningOn address: ListenAddress, otherHosts: [String] = []) {
         self.address = address
         var hosts: Set<String> = [address.authority.lowercased()]
         if address.isLoopback { hosts.insert("localhost:\(address.port)") }
+        for host in otherHosts.map({ $0.lowercased() }) where !host.isEmpty {
+            let hasPort = host.hasPrefix("[") ? host.contains("]:") : host.contains(":")
+            hosts.insert(hasPort ? host : "\(host):\(address.port)")
+        }
         allowedHosts = hosts
         allowedOrigins = Set(hosts.map { "http://\($0)" })
     }

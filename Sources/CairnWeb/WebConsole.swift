@@ -31,6 +31,8 @@ public final class WebConsole: Sendable {
         public var socketPath: String
         /// How long sessions last.
         public var sessions: ConsoleSessions.Configuration
+        /// More `Host` values to accept besides the bound address (see ``RequestGate/init(listeningOn:otherHosts:)``).
+        public var otherHosts: [String]
         /// Test hook (`cairn web --test-drop-upload-after N`): after storing
         /// the N-th posted upload piece, close the connection instead of
         /// answering, as a network that fails would. `nil` in real use.
@@ -38,11 +40,12 @@ public final class WebConsole: Sendable {
 
         public init(
             listen: ListenAddress, socketPath: String, sessions: ConsoleSessions.Configuration = .init(),
-            dropUploadAfterPieces: Int? = nil
+            otherHosts: [String] = [], dropUploadAfterPieces: Int? = nil
         ) {
             self.listen = listen
             self.socketPath = socketPath
             self.sessions = sessions
+            self.otherHosts = otherHosts
             self.dropUploadAfterPieces = dropUploadAfterPieces
         }
     }
@@ -85,7 +88,7 @@ public final class WebConsole: Sendable {
             onServerRunning: { channel in
                 let port = channel.localAddress?.port ?? address.port
                 let bound = ListenAddress(host: address.host, port: port)
-                self.gate.withLock { $0 = RequestGate(listeningOn: bound) }
+                self.gate.withLock { $0 = RequestGate(listeningOn: bound, otherHosts: self.configuration.otherHosts) }
                 await onListening("http://\(bound.authority)/?token=\(self.sessions.loginToken)")
             },
             logger: logger ?? quiet

@@ -29,6 +29,12 @@ struct Web: AsyncParsableCommand {
     @Flag(help: "Listen on an address that is not loopback (anyone who reaches it and has the URL gets the session).")
     var allowRemote = false
 
+    @Option(
+        help: ArgumentHelp(
+            "Also accept requests naming this host (name[:port]) in Host, e.g. with --allow-remote on 0.0.0.0 "
+                + "or a tunnel to another port number (repeatable).", valueName: "host"))
+    var allowHost: [String] = []
+
     @Flag(help: "Open the console in a browser (xdg-open).")
     var open = false
 
@@ -51,6 +57,9 @@ struct Web: AsyncParsableCommand {
                 "--listen \(listen) is not a loopback address; the console would be reachable from the network. "
                     + "Forward a loopback port over SSH instead (docs/web.md), or pass --allow-remote.")
         }
+        for host in allowHost where host.isEmpty || host.contains(where: { $0 == "/" || $0 == " " || $0 == "@" }) {
+            throw ValidationError("--allow-host '\(host)' is not a host name or address, with an optional :port")
+        }
         guard sessionIdleTimeout > 0 else { throw ValidationError("--session-idle-timeout must be at least 1") }
     }
 
@@ -67,7 +76,7 @@ struct Web: AsyncParsableCommand {
         let console = WebConsole(
             configuration: .init(
                 listen: address, socketPath: socket,
-                sessions: .init(idleTimeout: .seconds(sessionIdleTimeout)),
+                sessions: .init(idleTimeout: .seconds(sessionIdleTimeout)), otherHosts: allowHost,
                 dropUploadAfterPieces: testDropUploadAfter))
         let openBrowser = open
         do {

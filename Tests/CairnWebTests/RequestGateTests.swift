@@ -24,6 +24,23 @@ import Testing
         #expect(throws: ConsoleError.self) { try gate.checkHost(.init(method: "GET", host: "localhost:80")) }
     }
 
+    @Test func otherHostsAreAcceptedWhenNamed() throws {
+        let gate = RequestGate(
+            listeningOn: ListenAddress(host: "0.0.0.0", port: 8470),
+            otherHosts: ["cairn.example.internal", "Gateway.Example:443", "[2001:db8::1]"])
+        try gate.checkHost(.init(method: "GET", host: "cairn.example.internal:8470"))
+        try gate.checkHost(.init(method: "GET", host: "gateway.example:443"))
+        try gate.checkHost(.init(method: "GET", host: "[2001:db8::1]:8470"))
+        #expect(throws: ConsoleError.self) { try gate.checkHost(.init(method: "GET", host: "cairn.example.internal")) }
+        #expect(throws: ConsoleError.self) { try gate.checkHost(.init(method: "GET", host: "gateway.example:8470")) }
+        let session = try session()
+        try gate.checkSameOrigin(
+            .init(
+                method: "POST", host: "gateway.example:443", origin: "http://gateway.example:443",
+                csrfToken: session.csrfToken),
+            session: session)
+    }
+
     @Test func anIPv6LoopbackConsoleAcceptsItsBracketedAddress() throws {
         let gate = RequestGate(listeningOn: ListenAddress(host: "::1", port: 9000))
         try gate.checkHost(.init(method: "GET", host: "[::1]:9000"))

@@ -110,3 +110,35 @@ struct WebConsoleCommandTests {
         #expect(meta.sizeBytes == 10)
     }
 }
+
+/// The console's download route: the content, verified, with its digest in a header.
+@Suite(.timeLimit(.minutes(2)))
+struct WebConsoleDownloadTests {
+    @Test func aDownloadIsTheArtifactsBytes() async throws {
+        let server = try await ServerProcess.start()
+        // Several read chunks, so that the held-back last piece is not the only one.
+        let content = (0..<(9 << 20)).map { UInt8(truncatingIfNeeded: $0 &* 2_654_435_761 >> 7) }
+        let meta = try await CairnClient.withConnection(socketPath: server.socketPath) { client in
+            let id = try await client.beginUpload(
+                tenant: "acme", providerId: "excititor:oci-openvex", mimeType: "application/octet-stream",
+                sizeBytes: UInt64(content.count))
+            try await ChunkedUpload(connection: client, uploadId: id).send(from: 0) { at in
+                at < content.count ? Array(content[Int(at)..<min(content.count, Int(at) + (4 << 20))]) : nil
+            }
+            return try await client.commit(uploadId: id)
+        }
+        let web = try await WebConsoleProcess(socketPath: server.socketPath, directory: server.root)
+        let login = try await web.probe.send("GET", "/?token=\(web.token)")
+        let cookie = String(try #require(login.header("Set-Cookie")).prefix { $0 != ";" })
+        let download = try await web.probe.send(
+            "GET", "/api/artifacts/\(meta.artifactId)/download?tenant=acme", headers: [("Cookie", cookie)])
+        #expect(download.status == 200)
+        #expect(download.header("X-Cairn-Sha256") == meta.sha256)
+        #expect(download.header("Content-Disposition")?.contains("attachment") == true)
+        #expect(download.body == content)
+        let missing = try await web.probe.send(
+            "GET", "/api/artifacts/00000000-0000-4000-8000-000000000000/download?tenant=acme",
+            headers: [("Cookie", cookie)])
+        #expect(missing.status == 404 && missing.errorCode == "NOT_FOUND", "\(missing)")
+    }
+}
