@@ -59,7 +59,7 @@ struct ProtocolEndToEndTests {
         #expect(hello["peer"]?["uid"] == .int(Int(getuid())))
         #expect(hello["peer"]?["gid"] == .int(Int(getgid())))
         // Without a policy file, the server's own uid (and root) has both scopes everywhere.
-        #expect(hello["grants"] == [["tenant": "*", "scopes": ["read", "admin"]]], "\(hello)")
+        #expect(hello["grants"] == [["tenant": "*", "scopes": ["read", "admin", "backup"]]], "\(hello)")
 
         // params may be omitted for methods that take none.
         try await socket.send(#"{"jsonrpc":"2.0","id":7,"method":"system.health"}"# + "\n")
