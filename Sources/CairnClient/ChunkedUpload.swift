@@ -122,6 +122,7 @@ public final class TransferCheck {
     private var xxh128 = XXH3Hasher128()
     private var sha256 = SHA256Hasher()
 
+    /// A check computed with `algorithm`, over nothing yet.
     public init(_ algorithm: Algorithm) {
         self.algorithm = algorithm
     }

@@ -23,6 +23,7 @@ public struct ConsoleAPI: Sendable {
     /// Bytes one `blobs.verify` call of the page checks.
     static let verifyBudget: UInt64 = 64 << 20
 
+    /// - Parameter socketPath: the socket of the `cairn serve` to call.
     public init(socketPath: String) {
         self.socketPath = socketPath
     }

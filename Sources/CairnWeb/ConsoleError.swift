@@ -18,6 +18,7 @@ public struct ConsoleError: Error, Sendable, Equatable, CustomStringConvertible 
     /// The contract's `data`, for server errors.
     public let data: JSONObject
 
+    /// A refusal with HTTP `status`, `code` and `message`, and the contract's `data` when it has some.
     public init(status: Int, code: String, _ message: String, data: JSONObject = JSONObject()) {
         self.status = status
         self.code = code
@@ -25,6 +26,7 @@ public struct ConsoleError: Error, Sendable, Equatable, CustomStringConvertible 
         self.data = data
     }
 
+    /// `CODE: message`.
     public var description: String { "\(code): \(message)" }
 
     /// The JSON body.

@@ -6,6 +6,7 @@ public struct ConsoleClock: Sendable {
     /// The time now, from any fixed origin.
     public let now: @Sendable () -> Duration
 
+    /// A clock that reads `now`.
     public init(now: @escaping @Sendable () -> Duration) {
         self.now = now
     }
@@ -36,6 +37,7 @@ public final class ConsoleSessions: Sendable {
         /// A session older than this is gone, however busy.
         public var maxLifetime: Duration
 
+        /// Eight hours idle, seven days at most, unless told otherwise.
         public init(idleTimeout: Duration = .seconds(8 * 3600), maxLifetime: Duration = .seconds(7 * 24 * 3600)) {
             self.idleTimeout = idleTimeout
             self.maxLifetime = maxLifetime
@@ -78,6 +80,7 @@ public final class ConsoleSessions: Sendable {
 
     /// The one-time login token printed in the console's URL.
     public let loginToken: String
+    /// How long sessions last.
     public let configuration: Configuration
     private let clock: ConsoleClock
     private let state = Mutex(State())

@@ -13,9 +13,11 @@ public struct ListenAddress: Sendable, Equatable, CustomStringConvertible {
 
     /// Why text is not a listen address.
     public struct ParseError: Error, Sendable, Equatable, CustomStringConvertible {
+        /// What is wrong, for a usage message.
         public let description: String
     }
 
+    /// An address as it is: `host` an IP address without brackets.
     public init(host: String, port: Int) {
         self.host = host
         self.port = port
@@ -62,6 +64,7 @@ public struct ListenAddress: Sendable, Equatable, CustomStringConvertible {
         host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
     }
 
+    /// The ``authority``.
     public var description: String { authority }
 
     private static func isIPv4(_ text: Substring) -> Bool {

@@ -40,6 +40,7 @@ public struct RequestGate: Sendable {
 
     /// The parts of a request the gate looks at.
     public struct Request: Sendable {
+        /// The HTTP method, e.g. `POST`.
         public var method: String
         /// `Host` (the request's authority).
         public var host: String?
@@ -48,6 +49,7 @@ public struct RequestGate: Sendable {
         /// `X-Cairn-CSRF`.
         public var csrfToken: String?
 
+        /// The parts of one request.
         public init(method: String, host: String?, origin: String? = nil, csrfToken: String? = nil) {
             self.method = method
             self.host = host

@@ -38,6 +38,7 @@ public final class WebConsole: Sendable {
         /// answering, as a network that fails would. `nil` in real use.
         public var dropUploadAfterPieces: Int?
 
+        /// A console for `socketPath` on `listen`.
         public init(
             listen: ListenAddress, socketPath: String, sessions: ConsoleSessions.Configuration = .init(),
             otherHosts: [String] = [], dropUploadAfterPieces: Int? = nil
@@ -50,6 +51,7 @@ public final class WebConsole: Sendable {
         }
     }
 
+    /// What the console serves and how.
     public let configuration: Configuration
     /// The login token and the sessions.
     public let sessions: ConsoleSessions
