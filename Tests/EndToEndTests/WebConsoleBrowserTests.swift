@@ -8,7 +8,8 @@ import Testing
 /// four setups of the OCI OpenVEX connector in the page and confirms each
 /// through the CLI, a refused delete of a referenced artifact, a CONFLICT
 /// after the CLI changed the configuration under the open page, a 20 MiB
-/// upload with its progress bar, an upload resumed after the dropped
+/// upload with its progress bar, usage against quotas and a verification
+/// run, an upload resumed after the dropped
 /// connection, and a provider defined as data (providers.d/), whose page is
 /// generated from its fields like the built-in one's.
 ///
@@ -57,7 +58,7 @@ struct WebConsoleBrowserTests {
             stdin: nil, directory: server.scratchDirectory)
         let result = try await run.wait(timeout: .seconds(270))
         #expect(result.status == 0, "the browser script failed:\n\(result.output)\n\(result.errorOutput)")
-        #expect(result.output.contains("8 passed, 0 failed"), "\(result.output)")
+        #expect(result.output.contains("9 passed, 0 failed"), "\(result.output)")
     }
 
     /// A provider defined as data, with a field of each shape.

@@ -330,6 +330,22 @@ def big_upload(page, cli, files):
     check(meta["sha256"] == digest and meta["sizeBytes"] == 20 << 20, f"20 MiB: {meta}")
 
 
+def usage_and_verify(page, cli, files):
+    """Usage against the quotas, the event chain, and an admin's verification run (tenant big)."""
+    quota = cli.run("quota", "set", "--tenant", "big", "--max-bytes", "64M", "--max-artifacts", "5")
+    check(quota.returncode == 0, f"quota: {quota.stderr}")
+    page.tenant("big")
+    page.find("nav-usage").click()
+    bytes_figure = page.wait_testid("usage-bytes")
+    check(bytes_figure.text == "20.0 MiB of 64.0 MiB", f"usage-bytes {bytes_figure.text!r}")
+    check(page.find("usage-artifacts").text == "1 of 5", f"usage-artifacts {page.find('usage-artifacts').text!r}")
+    check(page.find("events-chain").text.startswith("Hash chain intact"), page.find("events-chain").text)
+    page.find("verify-start").click()
+    page.wait(lambda d: page.find("verify-result").text.startswith("Clean"), what="a clean verification")
+    check(page.find("verify-progress").get_attribute("value") == str(20 << 20), "the progress bar reached the end")
+    check(cli.run("verify", "--tenant", "big").returncode == 0, "the CLI finds big clean too")
+
+
 def data_defined(page, cli, files):
     """A provider of providers.d/: the same page, generated from its field definitions."""
     global PROVIDER
@@ -434,7 +450,7 @@ def main():
         page = Console(driver, args.console)
         checks = [("keyless", keyless), ("keypair", keypair), ("tuf_offline", tuf_offline),
                   ("private_registry", private_registry), ("conflict", conflict), ("big_upload", big_upload),
-                  ("data_defined", data_defined)]
+                  ("usage_and_verify", usage_and_verify), ("data_defined", data_defined)]
         for name, run in checks:
             try:
                 run(page, cli, files)
