@@ -601,7 +601,17 @@ async function uploadFile(file, providerId, onProgress) {
     }
     onProgress(offset, file.size, resumes);
   }
-  const meta = await api('POST', `/api/uploads/${uploadId}/commit`, { sha256 });
+  let meta;
+  try {
+    meta = await api('POST', `/api/uploads/${uploadId}/commit`, { sha256 });
+  } catch (error) {
+    if (error.code === 'DIGEST_MISMATCH' || error.code === 'SIZE_MISMATCH') {
+      // The server's bytes are not this file's: resuming would never succeed.
+      sessionStorage.removeItem(memo);
+      await api('DELETE', `/api/uploads/${uploadId}`).catch(() => {});
+    }
+    throw error;
+  }
   sessionStorage.removeItem(memo);
   return meta;
 }
