@@ -343,7 +343,8 @@ function drawProvider() {
   form.append(el('div', { class: 'actions' },
     el('button', { type: 'submit', testid: 'save', text: 'Save' }),
     el('span', { id: 'unsaved', class: 'pending', 'aria-live': 'polite' }),
-    el('span', { text: `Revision ${snapshot.revision}` + (snapshot.updatedBy ? `, by ${snapshot.updatedBy} at ${snapshot.updatedAt}` : '') })));
+    el('span', { testid: 'revision', 'data-revision': String(snapshot.revision),
+      text: `Revision ${snapshot.revision}` + (snapshot.updatedBy ? `, by ${snapshot.updatedBy} at ${snapshot.updatedAt}` : '') })));
   const codes = readiness.subCodes.map((code) => {
     const issue = readiness.issues.find((i) => i.subCode === code);
     return el('li', {}, el('code', { testid: 'readiness-code', text: code }), issue ? ` (${issue.field}): ${issue.message}` : '');
@@ -622,6 +623,7 @@ async function save() {
   const values = { ...state.pending.values };
   const clear = Array.from(state.pending.clear);
   if (Object.keys(values).length === 0 && clear.length === 0) { showOk('Nothing to save.'); return; }
+  showMessage('Saving\u2026');
   try {
     state.snapshot = await api('POST', '/api/provider/config?' + q({ tenant: state.tenant, id: state.definition.providerId }),
       { values, clear, expectedRevision: state.snapshot.revision });
