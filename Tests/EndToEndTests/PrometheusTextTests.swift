@@ -40,8 +40,9 @@ struct PrometheusTextTests {
         "a 1\n# TYPE a counter\n",  // TYPE after the samples
         "# TYPE a widget\na 1\n",  // unknown type
         "a 1 x\n",  // bad timestamp
-        "# TYPE h histogram\nh_bucket{le=\"1\"} 2\nh_bucket{le=\"+Inf\"} 1\nh_sum 1\nh_count 1\n",  // counts go down
-        "# TYPE h histogram\nh_bucket{le=\"1\"} 1\nh_bucket{le=\"+Inf\"} 1\nh_sum 1\nh_count 2\n",  // +Inf is not _count
+        // Bucket counts that go down; a +Inf bucket that is not the _count.
+        "# TYPE h histogram\nh_bucket{le=\"1\"} 2\nh_bucket{le=\"+Inf\"} 1\nh_sum 1\nh_count 1\n",
+        "# TYPE h histogram\nh_bucket{le=\"1\"} 1\nh_bucket{le=\"+Inf\"} 1\nh_sum 1\nh_count 2\n",
         "# TYPE h histogram\nh_bucket{le=\"1\"} 1\nh_sum 1\nh_count 1\n",  // no +Inf bucket
     ])
     func refuses(_ text: String) {
