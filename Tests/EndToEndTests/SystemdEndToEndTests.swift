@@ -194,7 +194,7 @@ final class ServiceProcess {
     }
 
     /// Waits for the process to exit: its status, or 128 + the signal that ended it.
-    func exitStatus(timeout: Duration = .seconds(20)) async throws -> Int32 {
+    func exitStatus(timeout: Duration = .seconds(60)) async throws -> Int32 {
         guard try await ServerProcess.wait(for: process, timeout: timeout) else {
             throw ServerProcess.FixtureError(description: "\(process.arguments ?? []) did not exit in time")
         }

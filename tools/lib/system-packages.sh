@@ -5,7 +5,9 @@
 # lmdb-utils (mdb_dump) and python3: the audit tests recompute digests the
 # way docs/auditing.md tells an auditor to, without Cairn. strace: the
 # durable-publish test checks the order of fsyncs, renames and mkdirs.
-required_packages=(liblmdb-dev libssl-dev libxxhash-dev pkg-config lmdb-utils python3 strace)
+# systemd: systemd-socket-activate and systemd-analyze for the tests of the
+# units and of socket activation (no running systemd is needed).
+required_packages=(liblmdb-dev libssl-dev libxxhash-dev pkg-config lmdb-utils python3 strace systemd)
 
 is_installed() {
     dpkg -s "$1" 2>/dev/null | grep -q '^Status: install ok installed$'
