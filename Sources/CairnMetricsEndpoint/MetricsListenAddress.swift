@@ -23,6 +23,7 @@ public struct MetricsListenAddress: Sendable, Equatable, CustomStringConvertible
         public let description: String
     }
 
+    /// An address as given, unchecked: `host` in the form ``host`` has.
     public init(host: String, port: Int) {
         self.host = host
         self.port = port

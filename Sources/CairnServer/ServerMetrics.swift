@@ -17,6 +17,9 @@ public struct MetricsExposition: Sendable {
     /// Writes every metric of the process, as they stand.
     public var render: @Sendable () -> String
 
+    /// - Parameters:
+    ///   - format: what `system.metrics` names the text's format.
+    ///   - render: writes every metric; called on each request for them, from any thread.
     public init(format: String, render: @escaping @Sendable () -> String) {
         self.format = format
         self.render = render

@@ -14,6 +14,7 @@ public struct MetricsResult: MethodResult, Equatable {
     /// The metrics.
     public var text: String
 
+    /// A result with `text` written in `format`.
     public init(format: String, text: String) {
         self.format = format
         self.text = text
