@@ -39,6 +39,13 @@ enum ChildProcess {
         posix_spawn_file_actions_addopen(&actions, 0, paths[0], O_RDONLY, 0)
         posix_spawn_file_actions_addopen(&actions, 1, paths[1], O_WRONLY | O_CREAT | O_TRUNC, 0o600)
         posix_spawn_file_actions_addopen(&actions, 2, paths[2], O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        // Nothing else of this process's: daemons the child leaves behind (tools/ceph-rgw) would
+        // otherwise hold other tests' pipes and sockets open for as long as they run.
+        // (glibc 2.34's posix_spawn_file_actions_addclosefrom_np, which Swift's Glibc module leaves out.)
+        typealias CloseFrom = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32
+        guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "posix_spawn_file_actions_addclosefrom_np")
+        else { throw LaunchError(description: "this glibc has no posix_spawn_file_actions_addclosefrom_np") }
+        _ = unsafeBitCast(symbol, to: CloseFrom.self)(&actions, 3)
 
         // The calling thread (a concurrency pool thread) blocks signals and NIO ignores SIGPIPE;
         // the child starts with no signal blocked and every signal at its default, or daemons it
