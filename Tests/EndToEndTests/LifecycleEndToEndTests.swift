@@ -390,7 +390,7 @@ struct LifecycleEndToEndTests {
         for (option, value) in refused {
             let serve = try server.launch(
                 ["serve", "--data-dir", dataDirectory, "--socket", server.socketPath, option, value])
-            let result = try await serve.wait(timeout: .seconds(20))
+            let result = try await serve.wait(timeout: .seconds(60))
             #expect(result.status == 2, "\(option) \(value): \(result)")
             #expect(result.errorOutput.contains(option) || result.errorOutput.contains(value), "\(result)")
             #expect(!FileManager.default.fileExists(atPath: dataDirectory), "\(option) \(value) created the data dir")

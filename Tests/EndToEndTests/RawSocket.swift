@@ -11,10 +11,12 @@ import Foundation
 /// sending bytes no well-behaved client would send and reading the answer
 /// line by line.
 ///
-/// The descriptor is non-blocking and every wait is bounded: reads and
-/// writes poll and sleep in short steps, so a silent server fails the test
-/// with ``Failure/timedOut(_:)`` instead of hanging it, and the cooperative
-/// thread pool is never blocked for long. Writes use `MSG_NOSIGNAL`, so a
+/// The descriptor is non-blocking and every wait is bounded: reads poll
+/// and sleep in short steps, and bulk writes (``send(_:timeout:)``,
+/// ``exchange(_:lines:timeout:)``) wait in `poll(2)` on a thread of their
+/// own, so a silent server fails the test with ``Failure/timedOut(_:)``
+/// instead of hanging it, and the cooperative thread pool is never blocked
+/// for long, nor needed to make progress. Writes use `MSG_NOSIGNAL`, so a
 /// connection the server closed gives ``Failure/closed`` rather than a
 /// SIGPIPE that would end the test process.
 ///
@@ -110,8 +112,20 @@ final class RawSocket {
 
     /// Sends all of `bytes`, reading whatever the server answers meanwhile
     /// so that neither side can block the other.
-    func send(_ bytes: [UInt8], timeout: Duration = .seconds(30)) async throws {
-        let deadline = ContinuousClock.now + timeout
+    ///
+    /// The sending runs on a thread of its own, waiting in `poll(2)`, so a
+    /// cooperative pool kept busy by other tests cannot starve it.
+    ///
+    /// - Parameter timeout: How long the server may take no byte at all
+    ///   before the send fails: a stall, not the whole transfer, whose
+    ///   time depends on how busy the machine is.
+    func send(_ bytes: [UInt8], timeout: Duration = .seconds(60)) async throws {
+        nonisolated(unsafe) let connection = self
+        try await Self.offThePool { try connection.sendWaiting(bytes, stall: timeout) }
+    }
+
+    private func sendWaiting(_ bytes: [UInt8], stall timeout: Duration) throws {
+        var deadline = ContinuousClock.now + timeout
         var sent = 0
         while sent < bytes.count {
             let count = bytes.withUnsafeBytes { raw in
@@ -119,6 +133,7 @@ final class RawSocket {
             }
             if count > 0 {
                 sent += count
+                deadline = ContinuousClock.now + timeout
                 continue
             }
             let code = errno
@@ -126,9 +141,27 @@ final class RawSocket {
                 throw Failure.closed(
                     "send failed (\(String(cString: strerror(code)))) after \(sent) of \(bytes.count) bytes")
             }
-            _ = try fill()
+            if try fill() > 0 { deadline = ContinuousClock.now + timeout }
             guard ContinuousClock.now < deadline else { throw Failure.timedOut("sent \(sent) of \(bytes.count) bytes") }
-            try await Task.sleep(for: .milliseconds(1))
+            waitForSocket()
+        }
+    }
+
+    /// Waits up to 50 ms until the socket can be written or read.
+    private func waitForSocket() {
+        var descriptors = pollfd(fd: descriptor, events: Int16(POLLOUT | POLLIN), revents: 0)
+        _ = poll(&descriptors, 1, 50)
+    }
+
+    /// Runs `body` on a new thread and waits for it without holding a
+    /// thread of the cooperative pool.
+    private static func offThePool<Value: Sendable>(_ body: @escaping @Sendable () throws -> Value) async throws
+        -> Value
+    {
+        try await withCheckedThrowingContinuation { continuation in
+            Thread.detachNewThread {
+                do { continuation.resume(returning: try body()) } catch { continuation.resume(throwing: error) }
+            }
         }
     }
 
@@ -145,7 +178,7 @@ final class RawSocket {
     // MARK: - Reading
 
     /// The next line, without its newline.
-    func readLine(timeout: Duration = .seconds(20)) async throws -> [UInt8] {
+    func readLine(timeout: Duration = .seconds(60)) async throws -> [UInt8] {
         let deadline = ContinuousClock.now + timeout
         while true {
             if let newline = received.firstIndex(of: 0x0a) {
@@ -158,7 +191,7 @@ final class RawSocket {
     }
 
     /// The next line, parsed as JSON.
-    func readJSON(timeout: Duration = .seconds(20)) async throws -> JSONValue {
+    func readJSON(timeout: Duration = .seconds(60)) async throws -> JSONValue {
         let line = try await readLine(timeout: timeout)
         do {
             return try JSONParser.parse(line)
@@ -168,7 +201,7 @@ final class RawSocket {
     }
 
     /// Exactly `count` raw bytes (an attachment after a response line).
-    func readBytes(_ count: Int, timeout: Duration = .seconds(20)) async throws -> [UInt8] {
+    func readBytes(_ count: Int, timeout: Duration = .seconds(60)) async throws -> [UInt8] {
         let deadline = ContinuousClock.now + timeout
         while received.count < count { try await waitForBytes(until: deadline) }
         defer { received.removeFirst(count) }
@@ -176,15 +209,21 @@ final class RawSocket {
     }
 
     /// Sends a request line and reads one response line.
-    func call(_ request: JSONValue, timeout: Duration = .seconds(20)) async throws -> JSONValue {
+    func call(_ request: JSONValue, timeout: Duration = .seconds(60)) async throws -> JSONValue {
         try await send(line: request)
         return try await readJSON(timeout: timeout)
     }
 
     /// Sends `bytes` and reads `count` lines, writing and reading at once
-    /// (for pipelines too long for the socket buffers).
+    /// (for pipelines too long for the socket buffers). Fails when nothing
+    /// moves either way for `timeout`.
     func exchange(_ bytes: [UInt8], lines count: Int, timeout: Duration = .seconds(60)) async throws -> [[UInt8]] {
-        let deadline = ContinuousClock.now + timeout
+        nonisolated(unsafe) let connection = self
+        return try await Self.offThePool { try connection.exchangeWaiting(bytes, lines: count, stall: timeout) }
+    }
+
+    private func exchangeWaiting(_ bytes: [UInt8], lines count: Int, stall timeout: Duration) throws -> [[UInt8]] {
+        var deadline = ContinuousClock.now + timeout
         var lines: [[UInt8]] = []
         lines.reserveCapacity(count)
         var sent = 0
@@ -219,7 +258,11 @@ final class RawSocket {
             guard ContinuousClock.now < deadline else {
                 throw Failure.timedOut("\(lines.count) of \(count) lines; sent \(sent) of \(bytes.count) bytes")
             }
-            if !progressed { try await Task.sleep(for: .milliseconds(1)) }
+            if progressed {
+                deadline = ContinuousClock.now + timeout
+            } else {
+                waitForSocket()
+            }
         }
         return lines
     }
