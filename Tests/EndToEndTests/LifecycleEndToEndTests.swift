@@ -365,7 +365,7 @@ struct LifecycleEndToEndTests {
         for dataDirectory in [elsewhere, server.dataDirectory] {
             let second = try server.launch(
                 ["serve", "--data-dir", dataDirectory, "--socket", server.socketPath, "--log-level", "warning"])
-            let result = try await second.wait(timeout: .seconds(20))
+            let result = try await second.wait(timeout: .seconds(45))
             #expect(result.status != 0, "a second cairn serve on a live socket: \(result)")
             let said = result.output + result.errorOutput
             #expect(said.contains(server.socketPath), "the refusal names the socket: \(result)")
