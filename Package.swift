@@ -105,9 +105,13 @@ let package = Package(
 
         // The metrics endpoint of `cairn serve`: the Prometheus registry behind swift-metrics, and
         // `/metrics` over HTTP (Hummingbird) on a loopback address.
+        // A TCP listen address as the options give it (`127.0.0.1:9464`, `[::1]:0`), and whether it is loopback. Pure.
+        .target(name: "ListenAddresses", swiftSettings: strictSettings),
+
         .target(
             name: "CairnMetricsEndpoint",
             dependencies: [
+                "ListenAddresses",
                 .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -149,7 +153,7 @@ let package = Package(
         .target(
             name: "CairnWeb",
             dependencies: [
-                "CairnClient", "CairnProtocol", "CairnDigest",
+                "CairnClient", "CairnProtocol", "CairnDigest", "ListenAddresses",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -168,7 +172,7 @@ let package = Package(
                 "CairnServer", "CairnClient", "CairnProtocol", "CairnDigest", "CairnStore", "CMalloc", "DurableFiles",
                 "CairnMetricsEndpoint",
                 "CairnLogging", "SystemdProtocol",
-                "CairnWeb",
+                "CairnWeb", "ListenAddresses",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -240,14 +244,16 @@ let package = Package(
             name: "EndToEndTests",
             dependencies: [
                 "CairnClient", "CairnProtocol", "CairnDigest", "CairnFuzz", "DamageSupport", "LMDB", "StoreLayout",
-                "CairnWeb",
+                "CairnWeb", "ListenAddresses",
             ],
             swiftSettings: strictSettings
         ),
         .testTarget(name: "SystemdProtocolTests", dependencies: ["SystemdProtocol"], swiftSettings: strictSettings),
         .testTarget(
             name: "CairnLoggingTests", dependencies: ["CairnLogging", "CairnProtocol"], swiftSettings: strictSettings),
-        .testTarget(name: "CairnWebTests", dependencies: ["CairnWeb"], swiftSettings: strictSettings),
+        .testTarget(
+            name: "CairnWebTests", dependencies: ["CairnWeb", "ListenAddresses"], swiftSettings: strictSettings),
+        .testTarget(name: "ListenAddressesTests", dependencies: ["ListenAddresses"], swiftSettings: strictSettings),
         .testTarget(
             name: "CairnMetricsEndpointTests", dependencies: ["CairnMetricsEndpoint"], swiftSettings: strictSettings),
         .testTarget(name: "CairnProvidersTests", dependencies: ["CairnProviders"], swiftSettings: strictSettings),

@@ -1,4 +1,5 @@
 import Hummingbird
+import ListenAddresses
 import Logging
 import NIOCore
 import ServiceLifecycle
@@ -10,14 +11,14 @@ import ServiceLifecycle
 /// scrape calls the `metrics` closure it was given, which reads the
 /// figures of that moment. It does not check the address it is given: the
 /// caller decides whether a non-loopback address is acceptable
-/// (``MetricsListenAddress/isLoopback``). On a graceful shutdown it stops
+/// (``ListenAddress/isLoopback``). On a graceful shutdown it stops
 /// accepting and finishes the scrapes under way.
 public struct MetricsEndpoint: Service {
     /// Where it listens.
-    public let address: MetricsListenAddress
+    public let address: ListenAddress
     private let logger: Logger
     private let metrics: @Sendable () async throws -> String
-    private let onListening: @Sendable (MetricsListenAddress) async -> Void
+    private let onListening: @Sendable (ListenAddress) async -> Void
 
     /// - Parameters:
     ///   - address: where to listen; port 0 picks a free port.
@@ -26,8 +27,8 @@ public struct MetricsEndpoint: Service {
     ///   - metrics: the text to serve, in Prometheus's text format 0.0.4;
     ///     when it throws, the scrape gets 500 and the error is logged.
     public init(
-        address: MetricsListenAddress, logger: Logger,
-        onListening: @escaping @Sendable (MetricsListenAddress) async -> Void = { _ in },
+        address: ListenAddress, logger: Logger,
+        onListening: @escaping @Sendable (ListenAddress) async -> Void = { _ in },
         metrics: @escaping @Sendable () async throws -> String
     ) {
         self.address = address
@@ -58,7 +59,7 @@ public struct MetricsEndpoint: Service {
             router: router,
             configuration: .init(address: .hostname(requested.host, port: requested.port), serverName: nil),
             onServerRunning: { [logger, onListening] channel in
-                let bound = MetricsListenAddress(
+                let bound = ListenAddress(
                     host: requested.host, port: channel.localAddress?.port ?? requested.port)
                 logger.notice("metrics on http://\(bound)/metrics", metadata: ["metricsAddress": "\(bound)"])
                 await onListening(bound)

@@ -1,3 +1,5 @@
+import ListenAddresses
+
 /// The checks every request to the console passes before it reaches a
 /// route, as pure decisions over the request's few relevant parts.
 ///

@@ -2,6 +2,7 @@ import CairnClient
 import CairnProtocol
 import HTTPTypes
 import Hummingbird
+import ListenAddresses
 import Logging
 import NIOCore
 import ServiceLifecycle

@@ -2,6 +2,7 @@ import ArgumentParser
 import CairnMetricsEndpoint
 import CairnProtocol
 import CairnServer
+import ListenAddresses
 import Logging
 import ServiceLifecycle
 
@@ -28,9 +29,9 @@ struct ServeMetricsOptions: ParsableArguments {
             if metricsAllowRemote { throw ValidationError("--metrics-allow-remote needs --metrics-listen") }
             return
         }
-        let address: MetricsListenAddress
+        let address: ListenAddress
         do {
-            address = try MetricsListenAddress(parsing: metricsListen)
+            address = try ListenAddress(parsing: metricsListen)
         } catch {
             throw ValidationError("--metrics-listen: \(error)")
         }
@@ -52,7 +53,7 @@ struct ServeMetricsOptions: ParsableArguments {
         -> [ServiceGroupConfiguration.ServiceConfiguration]
     {
         server.exposeMetrics(MetricsExposition(format: PrometheusExporter.format, render: exporter.text))
-        guard let metricsListen, let address = try? MetricsListenAddress(parsing: metricsListen) else { return [] }
+        guard let metricsListen, let address = try? ListenAddress(parsing: metricsListen) else { return [] }
         if !address.isLoopback {
             logger.warning("metrics are served on \(address), which is not a loopback address")
         }

@@ -2,6 +2,7 @@ import ArgumentParser
 import CairnClient
 import CairnWeb
 import Foundation
+import ListenAddresses
 import UnixSignals
 
 /// `cairn web`: the web console, a client of the socket like every other subcommand.

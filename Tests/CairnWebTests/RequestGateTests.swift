@@ -1,4 +1,5 @@
 import CairnWeb
+import ListenAddresses
 import Testing
 
 /// Host, session and same-origin checks, as pure decisions.

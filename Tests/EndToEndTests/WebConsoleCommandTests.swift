@@ -1,6 +1,7 @@
 import CairnClient
 import CairnProtocol
 import Foundation
+import ListenAddresses
 import Testing
 
 /// `cairn web` as a command: its first line, its refusal of a non-loopback

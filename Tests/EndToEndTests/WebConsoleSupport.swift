@@ -1,5 +1,6 @@
 import CairnWeb
 import Foundation
+import ListenAddresses
 import Synchronization
 
 #if canImport(Glibc)

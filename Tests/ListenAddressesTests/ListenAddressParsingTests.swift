@@ -1,9 +1,9 @@
-import CairnMetricsEndpoint
+import ListenAddresses
 import Testing
 
-/// `--metrics-listen`'s address: what is read, what is refused, and which
+/// `--metrics-listen`'s and `--listen`'s address: what is read, what is refused, and which
 /// addresses count as loopback.
-struct MetricsListenAddressTests {
+struct ListenAddressParsingTests {
     @Test(arguments: [
         ("127.0.0.1:0", "127.0.0.1", 0, true),
         ("127.0.0.1:9464", "127.0.0.1", 9464, true),
@@ -18,7 +18,7 @@ struct MetricsListenAddressTests {
         ("[::ffff:127.0.0.1]:9464", "::ffff:127.0.0.1", 9464, false),
     ])
     func reads(_ text: String, _ host: String, _ port: Int, _ loopback: Bool) throws {
-        let address = try MetricsListenAddress(parsing: text)
+        let address = try ListenAddress(parsing: text)
         #expect(address.host == host)
         #expect(address.port == port)
         #expect(address.isLoopback == loopback)
@@ -30,11 +30,11 @@ struct MetricsListenAddressTests {
         "[127.0.0.1]:80", "[zz::1]:80", " 127.0.0.1:80",
     ])
     func refuses(_ text: String) {
-        #expect(throws: MetricsListenAddress.ParseError.self) { try MetricsListenAddress(parsing: text) }
+        #expect(throws: ListenAddress.ParseError.self) { try ListenAddress(parsing: text) }
     }
 
     @Test func writesAnAuthority() throws {
-        #expect(try MetricsListenAddress(parsing: "localhost:9464").description == "127.0.0.1:9464")
-        #expect(try MetricsListenAddress(parsing: "[::1]:0").description == "[::1]:0")
+        #expect(try ListenAddress(parsing: "localhost:9464").description == "127.0.0.1:9464")
+        #expect(try ListenAddress(parsing: "[::1]:0").description == "[::1]:0")
     }
 }

@@ -1,4 +1,4 @@
-import CairnWeb
+import ListenAddresses
 import Testing
 
 @Suite struct ListenAddressTests {

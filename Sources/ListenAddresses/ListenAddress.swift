@@ -4,15 +4,17 @@
     import Darwin
 #endif
 
-/// Where the metrics endpoint listens: a literal IP address and a TCP
-/// port, written `127.0.0.1:9464`, `[::1]:9464` or `localhost:9464`.
+/// Where a TCP endpoint of Cairn listens (the metrics endpoint of `cairn
+/// serve --metrics-listen`, the console of `cairn web --listen`): a literal
+/// IP address and a port, written `127.0.0.1:9464`, `[::1]:9464` or
+/// `localhost:9464`.
 ///
-/// Metrics describe every tenant together, so the endpoint is for the host
-/// itself: ``isLoopback`` tells whether the address is on the loopback
-/// interface only, and `cairn serve` refuses any other address unless its
-/// operator forces it. Host names other than `localhost` are not accepted:
-/// what a name resolves to can change, and with it who can scrape.
-public struct MetricsListenAddress: Sendable, Equatable, CustomStringConvertible {
+/// Both endpoints are for the host itself: ``isLoopback`` tells whether the
+/// address is on the loopback interface only, and each command refuses any
+/// other address unless its operator forces it. Host names other than
+/// `localhost` are not accepted: what a name resolves to can change, and
+/// with it who can connect.
+public struct ListenAddress: Sendable, Equatable, CustomStringConvertible {
     /// The IP address in its usual text form, without brackets.
     public let host: String
     /// The TCP port; 0 has the system pick a free one.
@@ -71,7 +73,10 @@ public struct MetricsListenAddress: Sendable, Equatable, CustomStringConvertible
     }
 
     /// `HOST:PORT`, with an IPv6 address in brackets: the authority of a URL.
-    public var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
+    public var authority: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
+
+    /// The ``authority``.
+    public var description: String { authority }
 
     /// The address in the system's text form (`inet_ntop` of `inet_pton`), or `nil` when it is not one.
     private static func canonical(_ text: Substring, family: Int32) -> String? {
