@@ -254,8 +254,6 @@ let package = Package(
         .testTarget(
             name: "CairnWebTests", dependencies: ["CairnWeb", "ListenAddresses"], swiftSettings: strictSettings),
         .testTarget(name: "ListenAddressesTests", dependencies: ["ListenAddresses"], swiftSettings: strictSettings),
-        .testTarget(
-            name: "CairnMetricsEndpointTests", dependencies: ["CairnMetricsEndpoint"], swiftSettings: strictSettings),
         .testTarget(name: "CairnProvidersTests", dependencies: ["CairnProviders"], swiftSettings: strictSettings),
         .testTarget(name: "CairnProtocolTests", dependencies: ["CairnProtocol"], swiftSettings: strictSettings),
         .testTarget(
