@@ -137,6 +137,18 @@ let package = Package(
             swiftSettings: strictSettings
         ),
 
+        // Off-host backup repositories on S3: packs, indexes, snapshots and locks, sealed with
+        // AES-256-GCM when a key is given. Knows nothing about the store.
+        .target(
+            name: "BackupRepository",
+            dependencies: [
+                "ObjectStorage",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            swiftSettings: strictSettings
+        ),
+
         // The async Swift client over the socket.
         .target(
             name: "CairnClient",

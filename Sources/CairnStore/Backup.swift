@@ -232,7 +232,7 @@ extension ArtifactStore {
     }
 
     /// Hashes the file at `path` and flushes it to disk.
-    private static func digestAndSync(_ path: String) throws -> BackupFile {
+    static func digestAndSync(_ path: String) throws -> BackupFile {
         let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw fileError("cannot open", path) }
         defer { close(fd) }

@@ -1,0 +1,106 @@
+/// Where a repository lives: `s3://BUCKET[/PREFIX][#BACKUP_ID]`.
+///
+/// The prefix is kept without leading or trailing slashes; every object of the repository is
+/// under `PREFIX/` (or at the bucket's top when there is none).
+public struct RepositoryLocation: Sendable, Hashable, CustomStringConvertible {
+    /// The bucket.
+    public var bucket: String
+    /// The prefix, without slashes at either end; empty for the bucket's top.
+    public var prefix: String
+    /// The backup named after `#`, if any.
+    public var backupID: String?
+
+    /// Parses `s3://BUCKET[/PREFIX][#BACKUP_ID]`.
+    ///
+    /// - Throws: ``RepositoryError`` (`invalidArgument`) for anything else.
+    public init(parsing text: String) throws {
+        guard text.hasPrefix("s3://") else {
+            throw RepositoryError(.invalidArgument, "\(text) is not an s3://BUCKET/PREFIX location")
+        }
+        var rest = Substring(text.dropFirst(5))
+        if let hash = rest.firstIndex(of: "#") {
+            let id = String(rest[rest.index(after: hash)...])
+            guard SnapshotID.isValid(id) else {
+                throw RepositoryError(.invalidArgument, "\(id) is not a backup id (see `cairn backup --list`)")
+            }
+            backupID = id
+            rest = rest[..<hash]
+        }
+        let bucket = rest.prefix { $0 != "/" }
+        guard !bucket.isEmpty else { throw RepositoryError(.invalidArgument, "\(text) names no bucket") }
+        self.bucket = String(bucket)
+        let trimmed = rest.dropFirst(bucket.count).split(separator: "/", omittingEmptySubsequences: true)
+        prefix = trimmed.joined(separator: "/")
+        guard !trimmed.contains(where: { $0 == "." || $0 == ".." }) else {
+            throw RepositoryError(.invalidArgument, "\(text): a prefix has no . or .. parts")
+        }
+    }
+
+    /// A location of these parts.
+    public init(bucket: String, prefix: String, backupID: String? = nil) {
+        self.bucket = bucket
+        self.prefix = prefix.split(separator: "/").joined(separator: "/")
+        self.backupID = backupID
+    }
+
+    /// The key of the repository's object `name`.
+    public func key(_ name: String) -> String { prefix.isEmpty ? name : prefix + "/" + name }
+
+    public var description: String {
+        "s3://\(bucket)" + (prefix.isEmpty ? "" : "/\(prefix)") + (backupID.map { "#\($0)" } ?? "")
+    }
+}
+
+/// Backup ids: the UTC time the backup began and a random part, `20261207T151200Z-0123abcd`, so
+/// that their order is their age.
+public enum SnapshotID {
+    /// A new id for a backup that begins at `epochSeconds`, with `random` as its last part.
+    public static func make(epochSeconds: Int64, random: UInt32) -> String {
+        let (date, time) = CivilTime.parts(epochSeconds: epochSeconds)
+        let hex = String(random, radix: 16)
+        return date.filter { $0 != "-" } + "T" + time.filter { $0 != ":" } + "Z-"
+            + String(repeating: "0", count: 8 - hex.count) + hex
+    }
+
+    /// Whether `text` has the shape of an id.
+    public static func isValid(_ text: String) -> Bool {
+        let bytes = Array(text.utf8)
+        guard bytes.count == 25, bytes[8] == UInt8(ascii: "T"), bytes[15] == UInt8(ascii: "Z"),
+            bytes[16] == UInt8(ascii: "-")
+        else { return false }
+        let digits = bytes[0..<8] + bytes[9..<15]
+        let hex = bytes[17...]
+        return digits.allSatisfy { (0x30...0x39).contains($0) }
+            && hex.allSatisfy { (0x30...0x39).contains($0) || (0x61...0x66).contains($0) }
+    }
+}
+
+/// UTC calendar dates and times, without Foundation.
+enum CivilTime {
+    /// `("YYYY-MM-DD", "HH:MM:SS")` of a UTC instant.
+    static func parts(epochSeconds: Int64) -> (String, String) {
+        let days = epochSeconds >= 0 ? epochSeconds / 86_400 : (epochSeconds - 86_399) / 86_400
+        let seconds = epochSeconds - days * 86_400
+        // Howard Hinnant's days-to-civil.
+        let z = days + 719_468
+        let era = (z >= 0 ? z : z - 146_096) / 146_097
+        let doe = z - era * 146_097
+        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
+        let mp = (5 * doy + 2) / 153
+        let day = doy - (153 * mp + 2) / 5 + 1
+        let month = mp < 10 ? mp + 3 : mp - 9
+        let year = yoe + era * 400 + (month <= 2 ? 1 : 0)
+        func two(_ value: Int64) -> String { value < 10 ? "0\(value)" : "\(value)" }
+        return (
+            "\(year)-\(two(month))-\(two(day))",
+            "\(two(seconds / 3600)):\(two(seconds / 60 % 60)):\(two(seconds % 60))"
+        )
+    }
+
+    /// `YYYY-MM-DDTHH:MM:SSZ`.
+    static func iso8601(epochSeconds: Int64) -> String {
+        let (date, time) = parts(epochSeconds: epochSeconds)
+        return "\(date)T\(time)Z"
+    }
+}

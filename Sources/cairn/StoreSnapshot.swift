@@ -1,0 +1,148 @@
+import CairnClient
+import CairnDigest
+import CairnProtocol
+import CairnServer
+import CairnStore
+import Foundation
+
+/// A consistent copy of the whole store in a local directory: `data.mdb`, the configuration
+/// files under `config/`, and the manifest computed from the copy. Taken either by this
+/// process from a data directory (`offline`) or by the server over the socket (`overSocket`);
+/// `cairn backup --out` keeps it as the backup, `cairn backup --to` sends it to a repository.
+struct StoreSnapshot {
+    /// Where the copy goes: an existing, empty, private directory.
+    var directory: String
+    /// Whether to draw progress bars for large files.
+    var showsProgress: Bool
+
+    /// The offline backup: LMDB's compacted copy of the data directory's store, made by this process.
+    func offline(_ dataDir: String) throws -> BackupManifest {
+        let server = ServerConfiguration(dataDirectory: dataDir)
+        let store: ArtifactStore
+        do {
+            store = try ArtifactStore.openReadOnly(directory: server.storeDirectory, logger: quietLogger)
+        } catch {
+            throw LocalFailure("cannot open the store in \(server.storeDirectory): \(error)")
+        }
+        let outcome = try store.backup(to: directory)
+        var files = [
+            BackupManifest.File(
+                path: ArtifactStore.backupDataFileName, sizeBytes: outcome.dataFile.sizeBytes,
+                sha256: outcome.dataFile.sha256)
+        ]
+        files += try copyConfiguration(from: server)
+        return BackupManifest(
+            createdAt: Timestamp.now(), layoutVersion: store.layoutVersion, files: files, store: outcome.manifest)
+    }
+
+    /// The backup over the socket: the server's snapshot, fetched file by
+    /// file, each checked against the size and SHA-256 the server recorded.
+    func overSocket(_ socket: String) async throws -> BackupManifest {
+        do {
+            return try await CairnClient.withConnection(socketPath: socket) { client in
+                let snapshot = try await client.call(Methods.backupBegin, NoParams())
+                do {
+                    let manifest = try await fetch(snapshot, with: client)
+                    _ = try? await client.call(Methods.backupEnd, BackupSnapshotParams(snapshotId: snapshot.snapshotId))
+                    return manifest
+                } catch {
+                    _ = try? await client.call(Methods.backupEnd, BackupSnapshotParams(snapshotId: snapshot.snapshotId))
+                    throw error
+                }
+            }
+        } catch let error as CairnClientError {
+            throw Failure.report(error, socket: socket)
+        }
+    }
+
+    private func fetch(_ snapshot: BackupSnapshotResult, with client: CairnClient) async throws -> BackupManifest {
+        let tenants: [TenantManifest]
+        do { tenants = try snapshot.tenants.map(ManifestCoding.decode) } catch {
+            throw LocalFailure("the server's snapshot manifest is malformed: \(error)")
+        }
+        let store = StoreManifest(tenants: tenants)
+        guard store.digest == snapshot.digest, snapshot.files.first?.path == ArtifactStore.backupDataFileName else {
+            throw LocalFailure("the server's snapshot manifest does not match its digest")
+        }
+        var files: [BackupManifest.File] = []
+        var directories: Set<String> = [directory]
+        for file in snapshot.files {
+            let parts = file.path.split(separator: "/")
+            guard !file.path.hasPrefix("/"), !parts.contains(".."), !parts.contains("."), !parts.isEmpty else {
+                throw LocalFailure("the server named a file outside the backup: \(file.path)")
+            }
+            let target = path(file.path)
+            let directory = (target as NSString).deletingLastPathComponent
+            if !directories.contains(directory) {
+                try PrivateFiles.createDirectory(directory)
+                directories.insert(directory)
+            }
+            try await download(file, of: snapshot.snapshotId, to: target, with: client)
+            files.append(.init(path: file.path, sizeBytes: file.sizeBytes, sha256: file.sha256))
+        }
+        for directory in directories { try PrivateFiles.syncDirectory(directory) }
+        return BackupManifest(
+            createdAt: snapshot.createdAt, layoutVersion: UInt32(snapshot.layoutVersion), files: files, store: store)
+    }
+
+    /// Writes one file of the snapshot, hashing it as it comes, and flushes it.
+    private func download(
+        _ file: BackupFileEntry, of snapshot: UUID, to target: String, with client: CairnClient
+    ) async throws {
+        var writer = try PrivateFiles.Writer(creating: target)
+        defer { writer.close() }
+        var hasher = SHA256Hasher()
+        var offset: UInt64 = 0
+        var progress = ProgressBar(
+            label: file.path, total: file.sizeBytes,
+            enabled: showsProgress && file.sizeBytes > 4 << 20)
+        while true {
+            let chunk = try await client.call(
+                Methods.backupRead, BackupReadParams(snapshotId: snapshot, path: file.path, offset: offset))
+            guard chunk.offset == offset, offset + UInt64(chunk.bytes.count) <= file.sizeBytes else {
+                throw LocalFailure("the server sent \(file.path) out of order")
+            }
+            hasher.update(chunk.bytes)
+            try writer.write(chunk.bytes)
+            offset += UInt64(chunk.bytes.count)
+            progress.update(offset)
+            if chunk.eof { break }
+            guard !chunk.bytes.isEmpty else { throw LocalFailure("the server sent \(file.path) short") }
+        }
+        progress.finish()
+        let digest = hasher.finalize()
+        guard offset == file.sizeBytes, digest == file.sha256 else {
+            throw LocalFailure(
+                "\(file.path) arrived as \(offset) bytes with sha256 \(digest.hex), not the \(file.sizeBytes) bytes with sha256 \(file.sha256.hex) the server recorded"
+            )
+        }
+        try writer.finish()
+    }
+
+    /// Copies `access.json` and `providers.d/*.json` of the data directory under `config/`.
+    func copyConfiguration(from server: ServerConfiguration) throws -> [BackupManifest.File] {
+        var sources: [(String, String)] = []
+        let access = (server.dataDirectory as NSString).appendingPathComponent("access.json")
+        if FileIO.status(path: access).map(FileIO.isRegular) == true { sources.append((access, "config/access.json")) }
+        let names =
+            (try? FileManager.default.contentsOfDirectory(atPath: server.providersDirectory))?
+            .filter { $0.hasSuffix(".json") && !$0.hasPrefix(".") }.sorted() ?? []
+        for name in names {
+            sources.append(
+                ((server.providersDirectory as NSString).appendingPathComponent(name), "config/providers.d/\(name)"))
+        }
+        var files: [BackupManifest.File] = []
+        for (source, relative) in sources {
+            guard let contents = FileManager.default.contents(atPath: source) else {
+                throw LocalFailure("cannot read \(source)")
+            }
+            try PrivateFiles.createDirectory((path(relative) as NSString).deletingLastPathComponent)
+            try PrivateFiles.write(Array(contents), to: path(relative))
+            files.append(
+                .init(path: relative, sizeBytes: UInt64(contents.count), sha256: SHA256Hasher.digest(Array(contents))))
+        }
+        return files
+    }
+
+    private func path(_ relative: String) -> String { (directory as NSString).appendingPathComponent(relative) }
+}
