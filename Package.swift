@@ -181,10 +181,10 @@ let package = Package(
         .executableTarget(
             name: "cairn",
             dependencies: [
-                "CairnServer", "CairnClient", "CairnProtocol", "CairnDigest", "CairnStore", "CMalloc", "DurableFiles",
+                "CairnServer", "CairnClient", "CairnProtocol", "CairnDigest", "CairnStore", "CairnProviders", "CMalloc", "DurableFiles",
                 "CairnMetricsEndpoint",
                 "CairnLogging", "SystemdProtocol",
-                "CairnWeb", "ListenAddresses",
+                "CairnWeb", "ListenAddresses", "BackupRepository", "ObjectStorage",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -256,7 +256,7 @@ let package = Package(
             name: "EndToEndTests",
             dependencies: [
                 "CairnClient", "CairnProtocol", "CairnDigest", "CairnFuzz", "DamageSupport", "LMDB", "StoreLayout",
-                "CairnWeb", "ListenAddresses",
+                "CairnWeb", "ListenAddresses", "BackupRepository", "ObjectStorage",
             ],
             swiftSettings: strictSettings
         ),

@@ -368,3 +368,68 @@ public final class BackupRepository: Sendable {
         try await s3.deleteObject(bucket: location.bucket, key: location.key("locks/\(name)"))
     }
 }
+
+extension BackupRepository {
+    /// Reads several blobs of one pack with one ranged read of the segments that hold them, and
+    /// checks each against its SHA-256 and size.
+    ///
+    /// - Returns: each reference with its bytes, or with the reason it is damaged.
+    public func readBlobs(
+        _ references: [ContentReference], inPack pack: String
+    ) async throws -> [(reference: ContentReference, bytes: Result<[UInt8], RepositoryError>)] {
+        guard let first = references.first else { return [] }
+        let packLength = first.location.packLength
+        let lower = references.map(\.location.offset).min() ?? 0
+        let upper = references.map { $0.location.offset + $0.location.length }.max() ?? 0
+        guard references.allSatisfy({ $0.location.pack == pack && $0.location.packLength == packLength }),
+            lower >= 0, upper <= packLength
+        else { throw RepositoryError(.damaged, "the references to pack \(pack) are inconsistent") }
+        let name = "data/\(pack)"
+        let span = cipher.segments(covering: lower..<upper, plaintextLength: packLength)
+        let plaintext: [UInt8]
+        do {
+            let stored = try await readRange(name, span.storedRange)
+            let stride = RepositoryCipher.segmentSize + cipher.overhead
+            var out: [UInt8] = []
+            out.reserveCapacity(stored.count)
+            var cursor = 0
+            for index in span.first...span.last {
+                let end = min(stored.count, cursor + stride)
+                out += try cipher.open(
+                    stored[cursor..<end], index: index, isFinal: index == span.finalSegment, object: name)
+                cursor = end
+            }
+            plaintext = out
+        } catch let error as RepositoryError {
+            return references.map { ($0, .failure(error)) }
+        }
+        return references.map { reference in
+            let from = Int(reference.location.offset - span.plaintextStart)
+            let to = from + Int(reference.location.length)
+            guard from >= 0, to <= plaintext.count else {
+                return (reference, .failure(RepositoryError(.damaged, "pack \(pack) is short")))
+            }
+            let bytes = Array(plaintext[from..<to])
+            let digest = Array(SHA256.hash(data: bytes)).hexString
+            guard digest == reference.sha256, bytes.count == reference.sizeBytes else {
+                return (
+                    reference,
+                    .failure(
+                        RepositoryError(
+                            .damaged,
+                            "content sha256:\(reference.sha256) in pack \(pack) reads back as sha256:\(digest)"))
+                )
+            }
+            return (reference, .success(bytes))
+        }
+    }
+
+    /// Removes `data/PACK` and `index/PACK`, the index first so that no new backup reuses the pack.
+    func deletePack(_ pack: String) async throws {
+        try await s3.deleteObject(bucket: location.bucket, key: location.key("index/\(pack)"))
+        try await s3.deleteObject(bucket: location.bucket, key: location.key("data/\(pack)"))
+    }
+
+    /// The ids of every pack stored, whether or not an index lists it.
+    func storedPacks() async throws -> [String] { try await names(in: "data") }
+}

@@ -79,6 +79,14 @@ struct Verify: AsyncParsableCommand {
             valueName: "file"))
     var anchor: String?
 
+    @Option(
+        help: ArgumentHelp(
+            "Check a backup in a repository instead: s3://BUCKET/PREFIX[#BACKUP_ID] (the newest when no id is given).",
+            valueName: "s3-url"))
+    var remote: String?
+
+    @OptionGroup var repository: RepositoryOptions
+
     static let corruptionFound = ExitCode(1)
     static let couldNotCheck = ExitCode(2)
 
@@ -88,6 +96,15 @@ struct Verify: AsyncParsableCommand {
     }
 
     func validate() throws {
+        if remote != nil {
+            if tenant != nil || digest != nil || events || anchor != nil {
+                throw ValidationError("--remote checks a whole backup: no --tenant, --digest, --events or --anchor")
+            }
+            if let subset, !(subset > 0 && subset <= 100) {
+                throw ValidationError("--subset must be between 0 and 100")
+            }
+            return
+        }
         if let name = namedTenant, !Names.isTenant(name) {
             throw ValidationError("'\(name)' is not a tenant name (^[a-z0-9][a-z0-9._-]{0,62}$)")
         }
@@ -102,6 +119,10 @@ struct Verify: AsyncParsableCommand {
     }
 
     func run() async throws {
+        if let remote {
+            return try await RemoteCommands.verify(
+                remote, subset: subset, repository: repository, json: client.json)
+        }
         let outcome: (corrupt: Bool, unchecked: Bool)
         do {
             outcome = try await client.withClient { connection in

@@ -35,12 +35,67 @@ struct Backup: AsyncParsableCommand {
     var socket: String = CairnClient.defaultSocketPath()
 
     @Option(help: ArgumentHelp("The backup directory to create; it must not exist or be empty.", valueName: "dir"))
-    var out: String
+    var out: String?
+
+    @Option(
+        help: ArgumentHelp(
+            "Send the backup to the repository at s3://BUCKET/PREFIX (created when missing); only what it lacks is sent.",
+            valueName: "s3-url"))
+    var to: String?
+
+    @Option(help: ArgumentHelp("List the backups in the repository at s3://BUCKET/PREFIX.", valueName: "s3-url"))
+    var list: String?
+
+    @Option(
+        help: ArgumentHelp(
+            "Remove the backups of the repository at s3://BUCKET/PREFIX that --keep-* does not keep, then the objects no kept backup needs.",
+            valueName: "s3-url"))
+    var prune: String?
+
+    @Option(help: ArgumentHelp("With --prune: keep the newest N backups.", valueName: "n"))
+    var keepLast: Int?
+
+    @Option(
+        help: ArgumentHelp("With --prune: keep the newest backup of each of the last N days (UTC).", valueName: "n"))
+    var keepDaily: Int?
+
+    @Option(
+        help: ArgumentHelp("With --prune: keep the newest backup of each of the last N weeks (UTC).", valueName: "n"))
+    var keepWeekly: Int?
+
+    @OptionGroup var repository: RepositoryOptions
+
+    @Flag(help: "With --to and no encryption key: store secret configuration values in clear anyway.")
+    var allowPlaintextSecrets = false
+
+    @Option(
+        help: ArgumentHelp(
+            "With --to: where the local snapshot is kept while it is sent (default: the data directory's snapshots/ with --data-dir, else $TMPDIR or /var/tmp).",
+            valueName: "dir"))
+    var workDir: String?
 
     @Flag(help: "Print the manifest's summary as JSON.")
     var json = false
 
+    func validate() throws {
+        let modes = [out, to, list, prune].compactMap { $0 }.count
+        guard modes == 1 else { throw ValidationError("give exactly one of --out, --to, --list and --prune") }
+        if prune == nil, keepLast != nil || keepDaily != nil || keepWeekly != nil {
+            throw ValidationError("--keep-last, --keep-daily and --keep-weekly go with --prune")
+        }
+        if prune != nil, keepLast == nil, keepDaily == nil, keepWeekly == nil {
+            throw ValidationError("--prune needs at least one of --keep-last, --keep-daily and --keep-weekly")
+        }
+        for value in [keepLast, keepDaily, keepWeekly].compactMap({ $0 }) where value < 0 {
+            throw ValidationError("--keep-* values are at least 0")
+        }
+    }
+
     func run() async throws {
+        if let to { return try await RemoteCommands.backup(self, to: to) }
+        if let list { return try await RemoteCommands.list(self, list) }
+        if let prune { return try await RemoteCommands.prune(self, prune) }
+        guard let out else { return }
         // Cleaned up on failure only when it was absent or empty: never anything that was there before.
         let existed = FileIO.status(path: out) != nil
         let ours = !existed || (try? FileManager.default.contentsOfDirectory(atPath: out))?.isEmpty == true
@@ -71,6 +126,7 @@ struct Backup: AsyncParsableCommand {
     }
 
     private func report(_ manifest: BackupManifest) {
+        let out = out ?? ""
         let artifacts = manifest.store.tenants.reduce(0) { $0 + $1.artifacts.count }
         let dataFile = manifest.files[0]
         if json {
@@ -100,7 +156,7 @@ struct Backup: AsyncParsableCommand {
         }
     }
 
-    private func path(_ relative: String) -> String { (out as NSString).appendingPathComponent(relative) }
+    private func path(_ relative: String) -> String { ((out ?? "") as NSString).appendingPathComponent(relative) }
 }
 
 /// `cairn restore --from DIR --data-dir NEW`: a verified restore into a new data directory.
@@ -117,8 +173,13 @@ struct Restore: AsyncParsableCommand {
             """
     )
 
-    @Option(help: ArgumentHelp("The backup directory (made by cairn backup).", valueName: "dir"))
+    @Option(
+        help: ArgumentHelp(
+            "The backup directory (made by cairn backup --out), or a repository: s3://BUCKET/PREFIX[#BACKUP_ID] (the newest backup when no id is given).",
+            valueName: "dir|s3-url"))
     var from: String
+
+    @OptionGroup var repository: RepositoryOptions
 
     @Option(help: ArgumentHelp("The new data directory; it must not exist or be empty.", valueName: "dir"))
     var dataDir: String
@@ -127,6 +188,7 @@ struct Restore: AsyncParsableCommand {
     var json = false
 
     func run() async throws {
+        if from.hasPrefix("s3://") { return try await RemoteCommands.restore(self, from: from) }
         let manifest = try BackupManifest(readingFrom: from)
         var problems: [String] = []
         for file in manifest.files.dropFirst() {
@@ -184,7 +246,7 @@ struct Restore: AsyncParsableCommand {
     }
 
     /// Prints every problem and gives the failure that ends the command.
-    private func refusal(_ problems: [String]) -> LocalFailure {
+    func refusal(_ problems: [String]) -> LocalFailure {
         for problem in problems { Output.error("cairn: restore: \(problem)") }
         return LocalFailure(
             "restore refused: \(problems.count) problem\(problems.count == 1 ? "" : "s"); nothing was restored")

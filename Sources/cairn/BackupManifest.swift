@@ -56,8 +56,14 @@ struct BackupManifest {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw LocalFailure("cannot read \(path): no such file, or it is not readable")
         }
+        try self.init(parsing: Array(data), path: path)
+    }
+
+    /// Parses a manifest's bytes, checking every tenant's digest and the store digest against
+    /// the entries; `path` names it in errors.
+    init(parsing data: [UInt8], path: String) throws {
         let json: JSONValue
-        do { json = try JSONParser.parse(Array(data)) } catch {
+        do { json = try JSONParser.parse(data) } catch {
             throw LocalFailure("\(path) is not JSON: \(error.reason)")
         }
         guard json["format"] == "cairn-backup", json["version"] == 1 else {

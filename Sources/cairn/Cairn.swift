@@ -33,6 +33,9 @@ struct Cairn: AsyncParsableCommand {
         } catch let failure as LocalFailure {
             Output.error("cairn: \(failure.message)")
             exit(withError: Failure.Status.refused)
+        } catch let failure as RemoteFailure {
+            Output.error("cairn: \(failure.message)")
+            exit(withError: ExitCode(failure.status))
         } catch let failure as UsageFailure {
             Output.error("cairn: \(failure.message)")
             exit(withError: Failure.Status.usage)

@@ -1,0 +1,335 @@
+import ArgumentParser
+import BackupRepository
+import CairnDigest
+import CairnProtocol
+import CairnProviders
+import CairnServer
+import CairnStore
+import Foundation
+import Logging
+import ObjectStorage
+
+/// Options of every command that works on an off-host repository.
+struct RepositoryOptions: ParsableArguments {
+    @Option(
+        name: .customLong("s3-endpoint"),
+        help: ArgumentHelp(
+            "The S3 endpoint, e.g. http://127.0.0.1:7480; else $AWS_ENDPOINT_URL_S3, $AWS_ENDPOINT_URL.",
+            valueName: "url"))
+    var s3Endpoint: String?
+
+    @Option(
+        help: ArgumentHelp(
+            "A file holding the repository's encryption key (at least 32 bytes); else $CAIRN_BACKUP_KEY_FILE.",
+            valueName: "file"))
+    var encryptionKeyFile: String?
+
+    /// The S3 configuration from the environment, with `--s3-endpoint` first.
+    func s3Configuration() throws -> S3Configuration {
+        do {
+            return try S3Configuration(environment: ProcessInfo.processInfo.environment, endpoint: s3Endpoint)
+        } catch {
+            throw RemoteFailure.couldNotCheck("S3: \(error)")
+        }
+    }
+
+    /// The key file's contents, if a key file is named.
+    func keyFile() throws -> [UInt8]? {
+        guard
+            let path = encryptionKeyFile
+                ?? ProcessInfo.processInfo.environment["CAIRN_BACKUP_KEY_FILE"].flatMap({ $0.isEmpty ? nil : $0 })
+        else { return nil }
+        guard let contents = FileManager.default.contents(atPath: path) else {
+            throw RemoteFailure.couldNotCheck("cannot read the encryption key file \(path)")
+        }
+        return Array(contents)
+    }
+
+    /// Runs `body` with the repository at `location`, translating failures into exit codes.
+    func withRepository<Result>(
+        _ location: RepositoryLocation, create: Bool, _ body: (BackupRepository) async throws -> Result
+    ) async throws -> Result {
+        let configuration = try s3Configuration()
+        let keyFile = try keyFile()
+        do {
+            return try await S3Client.withClient(configuration, logger: quietS3Logger) { s3 in
+                let repository = try await BackupRepository.open(
+                    s3: s3, location: location, keyFile: keyFile, create: create)
+                return try await body(repository)
+            }
+        } catch let error as S3Error {
+            throw RemoteFailure.couldNotCheck("\(location): \(error)")
+        } catch let error as RepositoryError {
+            throw RemoteFailure.couldNotCheck(error.message)
+        }
+    }
+}
+
+/// A failure of a command on a repository, with the exit status it ends with: 2 when it could
+/// not do or check what was asked (unreachable, refused, wrong key), as `cairn verify` does.
+struct RemoteFailure: Error, CustomStringConvertible {
+    var message: String
+    var status: Int32
+
+    static func couldNotCheck(_ message: String) -> RemoteFailure { RemoteFailure(message: message, status: 2) }
+
+    var description: String { message }
+}
+
+let quietS3Logger: Logger = {
+    var logger = Logger(label: "cairn.object-storage")
+    logger.logLevel = .warning
+    return logger
+}()
+
+/// `cairn backup --to s3://…`: the store's snapshot sent to a repository, only what it lacks.
+struct RemoteBackup {
+    var location: RepositoryLocation
+    var repository: RepositoryOptions
+    var allowPlaintextSecrets: Bool
+    var showsProgress: Bool
+
+    /// What one backup did.
+    struct Outcome {
+        var record: SnapshotRecord
+        var newContents: Int
+        var reusedContents: Int
+        var sentBytes: Int64
+        var sentPacks: Int
+        var seconds: Double
+    }
+
+    /// Sends the snapshot in `snapshotDirectory` (a `StoreSnapshot`, with `manifest`) to the
+    /// repository, the metadata file last but for the snapshot record.
+    func send(snapshotDirectory: String, workDirectory: String, manifest: BackupManifest, source: String)
+        async throws -> Outcome
+    {
+        let started = ContinuousClock.now
+        let keyFile = try repository.keyFile()
+        if keyFile == nil, !allowPlaintextSecrets {
+            let secrets = try Self.secretsHeld(in: snapshotDirectory, manifest: manifest)
+            if !secrets.isEmpty {
+                throw RemoteFailure.couldNotCheck(
+                    "the store holds secret configuration values (\(secrets.prefix(3).joined(separator: "; "))\(secrets.count > 3 ? "; …" : "")); give an encryption key (--encryption-key-file) or, to store them in clear, --allow-plaintext-secrets"
+                )
+            }
+        }
+        return try await repository.withRepository(location, create: true) { repo in
+            let holder = "\(Self.hostName()) pid \(getpid())"
+            let lock = try await repo.takeLock(kind: "backup", holder: holder, now: Self.now())
+            let renewal = Task {
+                while !Task.isCancelled {
+                    try await Task.sleep(for: RepositoryLocks.renewal)
+                    try? await repo.renewLock(lock, kind: "backup", holder: holder, now: Self.now())
+                }
+            }
+            defer { renewal.cancel() }
+            do {
+                let outcome = try await send(
+                    to: repo, snapshotDirectory: snapshotDirectory, workDirectory: workDirectory, manifest: manifest,
+                    source: source, started: started)
+                try? await repo.releaseLock(lock)
+                return outcome
+            } catch {
+                try? await repo.releaseLock(lock)
+                throw error
+            }
+        }
+    }
+
+    private func send(
+        to repo: BackupRepository, snapshotDirectory: String, workDirectory: String, manifest: BackupManifest,
+        source: String, started: ContinuousClock.Instant
+    ) async throws -> Outcome {
+        let index = try await repo.loadIndex().blobs
+        let writer = PackWriter(repository: repo)
+        var contents: [String: ContentReference] = [:]  // by sha256 hex; locations filled in below
+        var uploads: [String: String] = [:]
+        var reused = 0
+        var fresh = 0
+        var progress = ProgressBar(label: "backup", total: 0, enabled: showsProgress)
+        defer { progress.interrupt() }
+        do {
+            let store = try ArtifactStore.openReadOnly(directory: snapshotDirectory, logger: quietLogger)
+            let extents = try store.contentExtents()
+            progress = ProgressBar(
+                label: "backup", total: extents.reduce(0) { $0 + $1.sizeBytes }, enabled: showsProgress)
+            var done: UInt64 = 0
+            for extent in extents {
+                let sha256: SHA256Digest
+                switch extent.owner {
+                case .blob(_, let digest): sha256 = digest
+                case .upload(let id):
+                    sha256 = try Self.digest(of: extent, in: store)
+                    uploads[UUIDBytesText.text(id)] = sha256.hex
+                }
+                defer {
+                    done += extent.sizeBytes
+                    progress.update(done)
+                }
+                guard contents[sha256.hex] == nil else { continue }
+                let name = repo.blobName(sha256: sha256.bytes)
+                let placeholder = BlobLocation(pack: "", offset: 0, length: Int64(extent.sizeBytes), packLength: 0)
+                contents[sha256.hex] = ContentReference(
+                    sha256: sha256.hex, sizeBytes: Int64(extent.sizeBytes), blob: name,
+                    location: index[name] ?? placeholder)
+                if index[name] != nil {
+                    reused += 1
+                    continue
+                }
+                fresh += 1
+                if Int64(extent.sizeBytes) >= PackWriter.streamedBlobSize {
+                    try await writer.addStreamed(
+                        blob: name, length: Int64(extent.sizeBytes), sha256: sha256.bytes,
+                        read: { range in
+                            try store.contentBytes(
+                                of: extent, range: UInt64(range.lowerBound)..<UInt64(range.upperBound))
+                        })
+                } else {
+                    let bytes = try store.contentBytes(of: extent, range: 0..<extent.sizeBytes)
+                    guard SHA256Hasher.digest(bytes) == sha256 else {
+                        throw LocalFailure(
+                            "content sha256:\(sha256.hex) does not hash to its digest in the store; run cairn verify")
+                    }
+                    try await writer.add(bytes, blob: name)
+                }
+            }
+        }
+        progress.finish()
+        // The parts: the metadata file (the store without its content), the manifest, the configuration files.
+        var parts: [String: ContentReference] = [:]
+        func addPart(_ name: String, _ bytes: [UInt8]) async throws {
+            let sha256 = SHA256Hasher.digest(bytes)
+            let blob = repo.blobName(sha256: sha256.bytes)
+            parts[name] = ContentReference(
+                sha256: sha256.hex, sizeBytes: Int64(bytes.count), blob: blob,
+                location: index[blob] ?? BlobLocation(pack: "", offset: 0, length: Int64(bytes.count), packLength: 0))
+            if index[blob] == nil { try await writer.add(bytes, blob: blob) }
+        }
+        let metadataDirectory = workDirectory + "/metadata"
+        _ = try ArtifactStore.writeMetadataFile(detachingContentOf: snapshotDirectory, into: metadataDirectory)
+        try await addPart(
+            "metadata", try Self.contents(of: metadataDirectory + "/" + ArtifactStore.backupDataFileName))
+        try await addPart("manifest", manifest.json.serialized())
+        for file in manifest.files.dropFirst() {
+            try await addPart(
+                file.path, try Self.contents(of: (snapshotDirectory as NSString).appendingPathComponent(file.path)))
+        }
+        try await writer.finish()
+        func resolved(_ reference: ContentReference) -> ContentReference {
+            var reference = reference
+            if reference.location.pack.isEmpty, let location = writer.locations[reference.blob] {
+                reference.location = location
+            }
+            return reference
+        }
+        let tree = SnapshotTree(
+            parts: parts.mapValues(resolved), contents: contents.values.map(resolved).sorted { $0.sha256 < $1.sha256 },
+            uploads: uploads)
+        let treeBytes = try JSONEncoder.sorted.encode(tree)
+        let treeDigest = SHA256Hasher.digest(Array(treeBytes))
+        let treeBlob = repo.blobName(sha256: treeDigest.bytes)
+        if index[treeBlob] == nil {
+            try await writer.add(Array(treeBytes), blob: treeBlob)
+            try await writer.finish()
+        }
+        guard let treeLocation = index[treeBlob] ?? writer.locations[treeBlob] else {
+            throw LocalFailure("the backup's tree was not stored")
+        }
+        let now = Self.now()
+        let tenants = manifest.store.tenants
+        let record = SnapshotRecord(
+            id: SnapshotID.make(epochSeconds: now, random: UInt32.random(in: 0...UInt32.max)),
+            time: CivilTimeText.iso8601(now), host: Self.hostName(), source: source,
+            tenants: tenants.map(\.tenant.rawValue), artifacts: tenants.reduce(0) { $0 + $1.artifacts.count },
+            logicalBytes: Int64(tenants.reduce(0) { $0 + $1.usage.logicalBytes }), contents: tree.contents.count,
+            contentBytes: tree.contents.reduce(0) { $0 + $1.sizeBytes },
+            tree: ContentReference(
+                sha256: treeDigest.hex, sizeBytes: Int64(treeBytes.count), blob: treeBlob, location: treeLocation))
+        try await repo.putSnapshot(record)
+        return Outcome(
+            record: record, newContents: fresh, reusedContents: reused, sentBytes: writer.sentBytes,
+            sentPacks: writer.sentPacks, seconds: (ContinuousClock.now - started).seconds)
+    }
+
+    /// The SHA-256 of an extent's content, read in chunks.
+    private static func digest(of extent: ContentExtent, in store: ArtifactStore) throws -> SHA256Digest {
+        var hasher = SHA256Hasher()
+        var offset: UInt64 = 0
+        while offset < extent.sizeBytes {
+            let end = min(extent.sizeBytes, offset + (8 << 20))
+            hasher.update(try store.contentBytes(of: extent, range: offset..<end))
+            offset = end
+        }
+        return hasher.finalize()
+    }
+
+    /// Where secret configuration values are set: `tenant T: provider P field F`. A configured
+    /// provider the catalog does not define counts as holding secrets (nothing says it does not).
+    static func secretsHeld(in snapshotDirectory: String, manifest: BackupManifest) throws -> [String] {
+        let catalog = LoadedCatalog.load(
+            directory: snapshotDirectory + "/config/providers.d", logger: quietLogger
+        ).catalog
+        let store = try ArtifactStore.openReadOnly(directory: snapshotDirectory, logger: quietLogger)
+        var found: [String] = []
+        for tenant in manifest.store.tenants {
+            for configuration in tenant.configurations {
+                guard let definition = catalog.definition(configuration.providerId) else {
+                    found.append("tenant \(tenant.tenant): provider \(configuration.providerId) (not defined here)")
+                    continue
+                }
+                guard let providerId = ProviderID(configuration.providerId) else { continue }
+                let values = try store.providerConfiguration(tenant: tenant.tenant, providerId: providerId).values
+                for field in definition.fields where field.secret && values[field.key] != nil {
+                    found.append("tenant \(tenant.tenant): provider \(configuration.providerId) field \(field.key)")
+                }
+            }
+        }
+        return found
+    }
+
+    static func contents(of path: String) throws -> [UInt8] {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw LocalFailure("cannot read \(path)")
+        }
+        return Array(data)
+    }
+
+    static func now() -> Int64 { Int64(Date().timeIntervalSince1970) }
+
+    static func hostName() -> String {
+        var buffer = [CChar](repeating: 0, count: 256)
+        guard gethostname(&buffer, buffer.count) == 0 else { return "unknown" }
+        return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+}
+
+extension JSONEncoder {
+    /// An encoder with sorted keys, so that equal values encode to equal bytes.
+    static var sorted: JSONEncoder {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return encoder
+    }
+}
+
+extension Duration {
+    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
+}
+
+/// Upload ids as the protocol spells them.
+enum UUIDBytesText {
+    static func text(_ bytes: [UInt8]) -> String {
+        let uuid = bytes.withUnsafeBytes { raw in UUID(uuid: raw.loadUnaligned(as: uuid_t.self)) }
+        return uuid.uuidString.lowercased()
+    }
+}
+
+/// Times as the repository records them.
+enum CivilTimeText {
+    static func iso8601(_ epochSeconds: Int64) -> String {
+        let formatter = ISO8601DateFormatter()
+        formatter.timeZone = TimeZone(identifier: "UTC")
+        return formatter.string(from: Date(timeIntervalSince1970: TimeInterval(epochSeconds)))
+    }
+}

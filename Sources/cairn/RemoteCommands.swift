@@ -1,0 +1,149 @@
+import ArgumentParser
+import BackupRepository
+import CairnDigest
+import CairnProtocol
+import CairnServer
+import CairnStore
+import Foundation
+
+/// The commands on an off-host repository: `backup --to`, `--list`, `--prune`,
+/// `restore --from s3://…` and `verify --remote`. See docs/backup-restore.md.
+enum RemoteCommands {
+    static func location(_ text: String, allowsBackupID: Bool) throws -> RepositoryLocation {
+        let location: RepositoryLocation
+        do { location = try RepositoryLocation(parsing: text) } catch let error as RepositoryError {
+            throw UsageFailure(error.message)
+        }
+        if !allowsBackupID, location.backupID != nil {
+            throw UsageFailure("\(text): a backup id (#…) does not go here")
+        }
+        return location
+    }
+
+    // MARK: - backup --to
+
+    static func backup(_ command: Backup, to: String) async throws {
+        let location = try location(to, allowsBackupID: false)
+        let work = try makeWorkDirectory(in: command.workDir)
+        defer { try? FileManager.default.removeItem(atPath: work) }
+        let snapshotDirectory = work + "/snapshot"
+        try PrivateFiles.createEmptyDirectory(snapshotDirectory)
+        let snapshot = StoreSnapshot(
+            directory: snapshotDirectory, showsProgress: ProgressBar.shouldShow(json: command.json))
+        let manifest: BackupManifest
+        if let dataDir = command.dataDir {
+            manifest = try snapshot.offline(dataDir)
+        } else {
+            manifest = try await snapshot.overSocket(command.socket)
+        }
+        let outcome = try await RemoteBackup(
+            location: location, repository: command.repository, allowPlaintextSecrets: command.allowPlaintextSecrets,
+            showsProgress: ProgressBar.shouldShow(json: command.json)
+        ).send(
+            snapshotDirectory: snapshotDirectory, workDirectory: work, manifest: manifest,
+            source: command.dataDir == nil ? "socket" : "data-dir")
+        let record = outcome.record
+        if command.json {
+            Output.json(
+                .object(
+                    JSONObject([
+                        ("repository", .string(location.description)), ("backup", .string(record.id)),
+                        ("time", .string(record.time)), ("host", .string(record.host)),
+                        ("tenants", .number(JSONNumber(record.tenants.count))),
+                        ("artifacts", .number(JSONNumber(record.artifacts))),
+                        ("contents", .number(JSONNumber(record.contents))),
+                        ("contentBytes", .number(JSONNumber(record.contentBytes))),
+                        ("newContents", .number(JSONNumber(outcome.newContents))),
+                        ("reusedContents", .number(JSONNumber(outcome.reusedContents))),
+                        ("sentBytes", .number(JSONNumber(outcome.sentBytes))),
+                        ("sentPacks", .number(JSONNumber(outcome.sentPacks))),
+                        ("seconds", .number(JSONNumber(outcome.seconds))),
+                        ("digest", .string(manifest.store.digest.hex)),
+                    ])))
+        } else {
+            Output.fields([
+                ("backup", "\(location.bucket)/\(location.prefix)#\(record.id)"),
+                ("tenants", "\(record.tenants.count)"),
+                ("artifacts", "\(record.artifacts)"),
+                ("contents", "\(record.contents), \(Output.exactBytes(UInt64(record.contentBytes)))"),
+                (
+                    "sent",
+                    "\(outcome.newContents) new, \(outcome.reusedContents) already stored; \(Output.exactBytes(UInt64(outcome.sentBytes))) in \(outcome.sentPacks) packs"
+                ),
+                ("digest", "sha256:\(manifest.store.digest.hex)"),
+            ])
+        }
+    }
+
+    /// A new private directory for a backup's local snapshot.
+    static func makeWorkDirectory(in parent: String?) throws -> String {
+        let base =
+            parent ?? ProcessInfo.processInfo.environment["TMPDIR"].flatMap { $0.isEmpty ? nil : $0 } ?? "/var/tmp"
+        var template = Array((base as NSString).appendingPathComponent("cairn-backup-XXXXXX").utf8CString)
+        guard let made = mkdtemp(&template) else { throw LocalFailure.system("cannot create a directory in", base) }
+        return String(cString: made)
+    }
+
+    // MARK: - backup --list
+
+    static func list(_ command: Backup, _ text: String) async throws {
+        let location = try location(text, allowsBackupID: false)
+        let records = try await command.repository.withRepository(location, create: false) { repo in
+            var records: [SnapshotRecord] = []
+            for id in try await repo.snapshotIDs() { records.append(try await repo.snapshot(id)) }
+            return records
+        }
+        if command.json {
+            Output.json(
+                .array(
+                    records.map { record in
+                        .object(
+                            JSONObject([
+                                ("id", .string(record.id)), ("time", .string(record.time)),
+                                ("host", .string(record.host)), ("source", .string(record.source)),
+                                ("tenants", .array(record.tenants.map { .string($0) })),
+                                ("artifacts", .number(JSONNumber(record.artifacts))),
+                                ("logicalBytes", .number(JSONNumber(record.logicalBytes))),
+                                ("contents", .number(JSONNumber(record.contents))),
+                                ("contentBytes", .number(JSONNumber(record.contentBytes))),
+                            ]))
+                    }))
+            return
+        }
+        Output.table(
+            ["ID", "TIME", "HOST", "TENANTS", "ARTIFACTS", "BYTES"],
+            records.map {
+                [
+                    $0.id, $0.time, $0.host, $0.tenants.joined(separator: ","), "\($0.artifacts)",
+                    Output.bytes(UInt64($0.logicalBytes)),
+                ]
+            }, rightAligned: [4, 5])
+    }
+
+    // MARK: - backup --prune
+
+    static func prune(_ command: Backup, _ text: String) async throws {
+        let location = try location(text, allowsBackupID: false)
+        let policy = RetentionPolicy(
+            keepLast: command.keepLast, keepDaily: command.keepDaily, keepWeekly: command.keepWeekly)
+        let report = try await command.repository.withRepository(location, create: false) { repo in
+            try await repo.prune(
+                policy: policy, holder: "\(RemoteBackup.hostName()) pid \(getpid())", now: RemoteBackup.now())
+        }
+        if command.json {
+            Output.json(
+                .object(
+                    JSONObject([
+                        ("removedBackups", .array(report.removedBackups.map { .string($0) })),
+                        ("keptBackups", .array(report.keptBackups.map { .string($0) })),
+                        ("removedPacks", .number(JSONNumber(report.removedPacks))),
+                        ("keptPacks", .number(JSONNumber(report.keptPacks))),
+                    ])))
+        } else {
+            Output.fields([
+                ("removed", "\(report.removedBackups.count) backups, \(report.removedPacks) packs"),
+                ("kept", "\(report.keptBackups.count) backups, \(report.keptPacks) packs"),
+            ])
+        }
+    }
+}
