@@ -232,12 +232,15 @@ let package = Package(
 
         // Test support: damage to a store file on disk, for the store's and the end-to-end tests.
         .target(name: "DamageSupport", path: "Tests/DamageSupport", swiftSettings: strictSettings),
+        // Processes the tests start: commands run to their end, and a Ceph RADOS Gateway on loopback.
+        .target(
+            name: "TestDaemons", dependencies: ["ObjectStorage"], path: "Tests/TestDaemons", swiftSettings: strictSettings),
 
         .testTarget(name: "CairnDigestTests", dependencies: ["CairnDigest"], swiftSettings: strictSettings),
         .testTarget(
             name: "ObjectStorageTests",
             dependencies: [
-                "ObjectStorage", .product(name: "NIOCore", package: "swift-nio"),
+                "ObjectStorage", "TestDaemons", .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
             swiftSettings: strictSettings
@@ -256,10 +259,12 @@ let package = Package(
             name: "EndToEndTests",
             dependencies: [
                 "CairnClient", "CairnProtocol", "CairnDigest", "CairnFuzz", "DamageSupport", "LMDB", "StoreLayout",
-                "CairnWeb", "ListenAddresses", "BackupRepository", "ObjectStorage",
+                "CairnWeb", "ListenAddresses", "BackupRepository", "ObjectStorage", "TestDaemons",
+                .product(name: "NIOCore", package: "swift-nio"),
             ],
             swiftSettings: strictSettings
         ),
+        .testTarget(name: "BackupRepositoryTests", dependencies: ["BackupRepository"], swiftSettings: strictSettings),
         .testTarget(name: "SystemdProtocolTests", dependencies: ["SystemdProtocol"], swiftSettings: strictSettings),
         .testTarget(
             name: "CairnLoggingTests", dependencies: ["CairnLogging", "CairnProtocol"], swiftSettings: strictSettings),

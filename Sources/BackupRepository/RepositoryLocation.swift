@@ -51,25 +51,28 @@ public struct RepositoryLocation: Sendable, Hashable, CustomStringConvertible {
     }
 }
 
-/// Backup ids: the UTC time the backup began and a random part, `20261207T151200Z-0123abcd`, so
-/// that their order is their age.
+/// Backup ids: the UTC time the backup was committed, to the millisecond, and a random part,
+/// `20261207T151200.123Z-0123abcd`, so that their order is their age.
 public enum SnapshotID {
-    /// A new id for a backup that begins at `epochSeconds`, with `random` as its last part.
-    public static func make(epochSeconds: Int64, random: UInt32) -> String {
-        let (date, time) = CivilTime.parts(epochSeconds: epochSeconds)
+    /// A new id for a backup committed at `epochMilliseconds`, with `random` as its last part.
+    public static func make(epochMilliseconds: Int64, random: UInt32) -> String {
+        let seconds = epochMilliseconds >= 0 ? epochMilliseconds / 1000 : (epochMilliseconds - 999) / 1000
+        let (date, time) = CivilTime.parts(epochSeconds: seconds)
+        let milliseconds = String(epochMilliseconds - seconds * 1000)
         let hex = String(random, radix: 16)
-        return date.filter { $0 != "-" } + "T" + time.filter { $0 != ":" } + "Z-"
+        return date.filter { $0 != "-" } + "T" + time.filter { $0 != ":" } + "."
+            + String(repeating: "0", count: 3 - milliseconds.count) + milliseconds + "Z-"
             + String(repeating: "0", count: 8 - hex.count) + hex
     }
 
     /// Whether `text` has the shape of an id.
     public static func isValid(_ text: String) -> Bool {
         let bytes = Array(text.utf8)
-        guard bytes.count == 25, bytes[8] == UInt8(ascii: "T"), bytes[15] == UInt8(ascii: "Z"),
-            bytes[16] == UInt8(ascii: "-")
+        guard bytes.count == 29, bytes[8] == UInt8(ascii: "T"), bytes[15] == UInt8(ascii: "."),
+            bytes[19] == UInt8(ascii: "Z"), bytes[20] == UInt8(ascii: "-")
         else { return false }
-        let digits = bytes[0..<8] + bytes[9..<15]
-        let hex = bytes[17...]
+        let digits = bytes[0..<8] + bytes[9..<15] + bytes[16..<19]
+        let hex = bytes[21...]
         return digits.allSatisfy { (0x30...0x39).contains($0) }
             && hex.allSatisfy { (0x30...0x39).contains($0) || (0x61...0x66).contains($0) }
     }

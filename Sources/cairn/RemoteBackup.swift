@@ -57,6 +57,9 @@ struct RepositoryOptions: ParsableArguments {
                     s3: s3, location: location, keyFile: keyFile, create: create)
                 return try await body(repository)
             }
+        } catch let error as S3Error where error.kind == .endpointUnreachable {
+            throw RemoteFailure.couldNotCheck(
+                "cannot reach the S3 endpoint \(configuration.endpoint) for \(location): \(error.message)")
         } catch let error as S3Error {
             throw RemoteFailure.couldNotCheck("\(location): \(error)")
         } catch let error as RepositoryError {
@@ -236,10 +239,11 @@ struct RemoteBackup {
         guard let treeLocation = index[treeBlob] ?? writer.locations[treeBlob] else {
             throw LocalFailure("the backup's tree was not stored")
         }
-        let now = Self.now()
+        let nowMilliseconds = Int64(Date().timeIntervalSince1970 * 1000)
+        let now = nowMilliseconds / 1000
         let tenants = manifest.store.tenants
         let record = SnapshotRecord(
-            id: SnapshotID.make(epochSeconds: now, random: UInt32.random(in: 0...UInt32.max)),
+            id: SnapshotID.make(epochMilliseconds: nowMilliseconds, random: UInt32.random(in: 0...UInt32.max)),
             time: CivilTimeText.iso8601(now), host: Self.hostName(), source: source,
             tenants: tenants.map(\.tenant.rawValue), artifacts: tenants.reduce(0) { $0 + $1.artifacts.count },
             logicalBytes: Int64(tenants.reduce(0) { $0 + $1.usage.logicalBytes }), contents: tree.contents.count,

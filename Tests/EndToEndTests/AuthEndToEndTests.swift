@@ -503,9 +503,9 @@ struct AuthEndToEndTests {
     }
 
     /// Runs the `cairn` CLI as uid 65534 against `server`.
-    static func cli(_ server: ServerProcess, _ args: [String], stdin: [UInt8]? = nil) async throws
-        -> ServerProcess.CommandResult
-    {
+    static func cli(
+        _ server: ServerProcess, _ args: [String], stdin: [UInt8]? = nil, env: [String: String] = [:]
+    ) async throws -> ServerProcess.CommandResult {
         let cairn = try ServerProcess.cairnExecutable().path
         let home = (server.root as NSString).appendingPathComponent("other-home")
         var environment = ProcessInfo.processInfo.environment
@@ -514,6 +514,7 @@ struct AuthEndToEndTests {
         environment["CAIRN_SOCKET"] = server.socketPath
         environment["HOME"] = home
         environment["XDG_STATE_HOME"] = home
+        for (key, value) in env { environment[key] = value }
         let executable: URL
         let arguments: [String]
         if FileManager.default.isExecutableFile(atPath: "/usr/bin/setpriv") {

@@ -1,6 +1,7 @@
 import Foundation
 import NIOCore
 import NIOHTTP1
+import TestDaemons
 import Testing
 
 @testable import ObjectStorage

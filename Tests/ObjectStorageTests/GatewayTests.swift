@@ -1,6 +1,7 @@
 import Foundation
 import NIOCore
 import Synchronization
+import TestDaemons
 import Testing
 
 @testable import ObjectStorage

@@ -13,18 +13,21 @@ import Foundation
 /// through Foundation's `Process`: a script that leaves daemons behind (tools/ceph-rgw) was seen
 /// to end as a zombie that `Process` never reported. Output goes to temporary files, so no pipe
 /// fills up.
-enum ChildProcess {
-    struct Result {
-        var status: Int32
-        var output: String
-        var errorOutput: String
+public enum ChildProcess {
+    /// How the command ended, and what it wrote.
+    public struct Result: Sendable {
+        public var status: Int32
+        public var output: String
+        public var errorOutput: String
     }
 
-    struct LaunchError: Error, CustomStringConvertible {
-        var description: String
+    /// A command that could not be started.
+    public struct LaunchError: Error, CustomStringConvertible {
+        public var description: String
     }
 
-    static func run(_ arguments: [String], input: [UInt8] = []) async throws -> Result {
+    /// Runs `arguments` (found on `PATH`) with `input` on standard input, to its end.
+    public static func run(_ arguments: [String], input: [UInt8] = []) async throws -> Result {
         let scratch = FileManager.default.temporaryDirectory.appendingPathComponent(
             "object-storage-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(

@@ -1,28 +1,31 @@
 import Foundation
+import ObjectStorage
 import Testing
-
-@testable import ObjectStorage
 
 /// A throwaway Ceph RADOS Gateway for a suite: `tools/ceph-rgw start` before its first test,
 /// `stop` after its last, and the gateway's `AWS_*` variables for the tests in between.
 ///
 /// When the gateway cannot start (not root and no ceph packages, no apt), the suite fails with
 /// the tool's own message: these tests are never skipped quietly.
-struct CephGateway: Sendable {
+public struct CephGateway: Sendable {
     /// The gateway of the suite under way.
-    @TaskLocal static var current: CephGateway?
+    @TaskLocal public static var current: CephGateway?
 
-    let directory: String
-    let environment: [String: String]
+    /// The gateway's directory (`tools/ceph-rgw start DIR`).
+    public let directory: String
+    /// Its `AWS_*` variables, as a user would export them.
+    public let environment: [String: String]
 
     static let repository = URL(fileURLWithPath: #filePath)
         .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
-    struct StartError: Error, CustomStringConvertible {
-        var description: String
+    /// A gateway that did not start or stop.
+    public struct StartError: Error, CustomStringConvertible {
+        public var description: String
     }
 
-    static func start() async throws -> CephGateway {
+    /// Starts a gateway in a new directory under /tmp.
+    public static func start() async throws -> CephGateway {
         let directory = "/tmp/cairn-rgw-\(UUID().uuidString.prefix(8).lowercased())"
         let tool = repository.appendingPathComponent("tools/ceph-rgw").path
         let result = try await ChildProcess.run([tool, "start", directory])
@@ -42,7 +45,8 @@ struct CephGateway: Sendable {
         return CephGateway(directory: directory, environment: environment)
     }
 
-    func stop() async throws {
+    /// Stops the daemons and removes the directory.
+    public func stop() async throws {
         let tool = Self.repository.appendingPathComponent("tools/ceph-rgw").path
         let result = try await ChildProcess.run([tool, "stop", directory])
         guard result.status == 0 else {
@@ -50,15 +54,33 @@ struct CephGateway: Sendable {
         }
     }
 
+    /// SIGKILLs the gateway (`tools/ceph-rgw kill-gateway`); the cluster behind it runs on.
+    public func killGateway() async throws {
+        try await tool("kill-gateway")
+    }
+
+    /// Starts the gateway again on its port (`tools/ceph-rgw start-gateway`).
+    public func startGateway() async throws {
+        try await tool("start-gateway")
+    }
+
+    private func tool(_ command: String) async throws {
+        let tool = Self.repository.appendingPathComponent("tools/ceph-rgw").path
+        let result = try await ChildProcess.run([tool, command, directory])
+        guard result.status == 0 else {
+            throw StartError(description: "tools/ceph-rgw \(command) failed: \(result.errorOutput)")
+        }
+    }
+
     /// The gateway's configuration, from its variables the way a user's would be read.
-    func configuration() throws -> S3Configuration {
+    public func configuration() throws -> S3Configuration {
         try S3Configuration(environment: environment)
     }
 }
 
 /// Starts one ``CephGateway`` around a whole suite.
-struct CephGatewayScope: SuiteTrait, TestScoping {
-    func provideScope(
+public struct CephGatewayScope: SuiteTrait, TestScoping {
+    public func provideScope(
         for test: Test, testCase: Test.Case?, performing function: @Sendable () async throws -> Void
     ) async throws {
         let gateway = try await CephGateway.start()
@@ -74,5 +96,5 @@ struct CephGatewayScope: SuiteTrait, TestScoping {
 
 extension Trait where Self == CephGatewayScope {
     /// A Ceph RADOS Gateway on loopback for the suite's tests (``CephGateway/current``).
-    static var cephGateway: Self { CephGatewayScope() }
+    public static var cephGateway: Self { CephGatewayScope() }
 }
