@@ -74,10 +74,17 @@ struct Backup: AsyncParsableCommand {
             valueName: "dir"))
     var workDir: String?
 
+    @Option(
+        help: ArgumentHelp(
+            "With --to: after each run, success or not, rewrite this Prometheus text file (for node_exporter's textfile collector) with the last success time, bytes and packs sent and failures.",
+            valueName: "file"))
+    var metricsFile: String?
+
     @Flag(help: "Print the manifest's summary as JSON.")
     var json = false
 
     func validate() throws {
+        if metricsFile != nil, to == nil { throw ValidationError("--metrics-file goes with --to") }
         let modes = [out, to, list, prune].compactMap { $0 }.count
         guard modes == 1 else { throw ValidationError("give exactly one of --out, --to, --list and --prune") }
         if prune == nil, keepLast != nil || keepDaily != nil || keepWeekly != nil {

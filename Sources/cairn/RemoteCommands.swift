@@ -24,6 +24,36 @@ enum RemoteCommands {
 
     static func backup(_ command: Backup, to: String) async throws {
         let location = try location(to, allowsBackupID: false)
+        let started = ContinuousClock.now
+        let outcome: RemoteBackup.Outcome
+        do {
+            outcome = try await takeBackup(command, location: location)
+        } catch {
+            try writeMetrics(command, location: location, started: started, outcome: nil)
+            throw error
+        }
+        try writeMetrics(command, location: location, started: started, outcome: outcome)
+    }
+
+    /// Rewrites `--metrics-file`, if given, after a run.
+    static func writeMetrics(
+        _ command: Backup, location: RepositoryLocation, started: ContinuousClock.Instant,
+        outcome: RemoteBackup.Outcome?
+    ) throws {
+        guard let path = command.metricsFile else { return }
+        let previous = FileManager.default.contents(atPath: path).map { String(decoding: $0, as: UTF8.self) } ?? ""
+        let text = BackupRunMetrics.render(
+            previous: previous, repository: location.description,
+            run: .init(
+                succeeded: outcome != nil, endedAt: Date().timeIntervalSince1970,
+                durationSeconds: (ContinuousClock.now - started).seconds, sentBytes: outcome?.sentBytes ?? 0,
+                sentPacks: outcome?.sentPacks ?? 0, newContents: outcome?.newContents ?? 0))
+        try PrivateFiles.publish(Array(text.utf8), as: path)
+        // Read by the metrics collector, which may run as another user; it holds no secret.
+        chmod(path, 0o644)
+    }
+
+    static func takeBackup(_ command: Backup, location: RepositoryLocation) async throws -> RemoteBackup.Outcome {
         let work = try makeWorkDirectory(in: command.workDir)
         defer { try? FileManager.default.removeItem(atPath: work) }
         let snapshotDirectory = work + "/snapshot"
@@ -73,6 +103,7 @@ enum RemoteCommands {
                 ("digest", "sha256:\(manifest.store.digest.hex)"),
             ])
         }
+        return outcome
     }
 
     /// A new private directory for a backup's local snapshot.

@@ -241,7 +241,9 @@ struct RemoteBackupEndToEndTests {
         }
         let url = "s3://e2e-killed/a"
         let environment = gateway.environment
-        let running = try server.launch(["backup", "--to", url, "--json"], env: environment)
+        let metrics = server.scratch("cairn-backup.prom")
+        let running = try server.launch(
+            ["backup", "--to", url, "--json", "--metrics-file", metrics], env: environment)
         // Kill the gateway once the first content is stored (its index written).
         try await S3Client.withClient(try S3Configuration(environment: environment)) { s3 in
             _ = try? await s3.ensureBucket("e2e-killed")
@@ -259,8 +261,16 @@ struct RemoteBackupEndToEndTests {
         #expect(listed.status == 0, "\(listed)")
         #expect(try Self.json(listed).arrayValue?.isEmpty == true, "\(listed)")
 
-        let rerun = try await cairn(server, ["backup", "--to", url, "--json"])
+        let failed = try String(contentsOfFile: metrics, encoding: .utf8)
+        #expect(failed.contains("cairn_backup_failures_total{repository=\"\(url)\"} 1\n"), "\(failed)")
+        #expect(!failed.contains("cairn_backup_last_success_timestamp_seconds"), "\(failed)")
+
+        let rerun = try await cairn(server, ["backup", "--to", url, "--json", "--metrics-file", metrics])
         #expect(rerun.status == 0, "\(rerun)")
+        let succeeded = try String(contentsOfFile: metrics, encoding: .utf8)
+        #expect(succeeded.contains("cairn_backup_runs_total{repository=\"\(url)\"} 2\n"), "\(succeeded)")
+        #expect(succeeded.contains("cairn_backup_last_run_success{repository=\"\(url)\"} 1\n"), "\(succeeded)")
+        #expect(succeeded.contains("cairn_backup_last_success_timestamp_seconds{"), "\(succeeded)")
         #expect(try Self.number(rerun, "reusedContents") >= 1)
         #expect(try Self.number(rerun, "newContents") < 24)
         let target = try ServerProcess()
