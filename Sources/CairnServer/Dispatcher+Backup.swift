@@ -1,11 +1,21 @@
 import CairnProtocol
+import Foundation
 
 /// `backup.*`: whole-store snapshots for a peer with the `backup` grant on
 /// `*` (checked before the handlers run). The copy and the file reads are
 /// disk work: never on the connection's thread.
 extension Dispatcher {
+    /// The copy reads the whole store and writes it out again: it runs on a thread of its own, not
+    /// on one of the few that run every connection's tasks.
     func backupBegin(_ params: NoParams, _ call: Call) async throws -> BackupSnapshotResult {
-        try snapshots.begin(owner: call.peer.uid, store: store, now: .now)
+        let (snapshots, store, owner) = (snapshots, store, call.peer.uid)
+        return try await withCheckedThrowingContinuation { continuation in
+            let thread = Thread {
+                continuation.resume(with: Result { try snapshots.begin(owner: owner, store: store, now: .now) })
+            }
+            thread.name = "cairn-backup-snapshot"
+            thread.start()
+        }
     }
 
     func backupRead(_ params: BackupReadParams, _ call: Call) async throws -> BackupChunkResult {
