@@ -7,8 +7,8 @@ import ObjectStorage
 /// ``locations`` says where every blob went once ``finish()`` returns.
 ///
 /// At most `parallelism` packs are in flight at once, each at most ``targetPackSize`` (plus one
-/// blob) in memory, or `parallelism` parts of ``partSize`` for a streamed one: the memory used
-/// does not grow with the store.
+/// blob) in memory, or `parallelism` + 2 parts of ``partSize`` for a streamed one: the memory
+/// used does not grow with the store.
 ///
 /// Used by one task at a time.
 public final class PackWriter {
@@ -90,7 +90,7 @@ public final class PackWriter {
         })
         let uploaded = try await repository.s3.upload(
             bucket: repository.location.bucket, key: repository.location.key(name), parts: parts,
-            parallelism: parallelism,
+            parallelism: parallelism + 2,
             onPartUploaded: { part in progress(Int64(part.size)) })
         let index = PackIndex(pack: id, packLength: length, blobs: [.init(blob: blob, offset: 0, length: length)])
         try await repository.putSealed(try BackupRepository.encode(index), name: "index/\(id)")

@@ -115,7 +115,12 @@ extension ArtifactStore {
     /// `directory`'s entry for it. The manifest is computed from the copy,
     /// so it describes exactly what was copied. Nothing else is written
     /// into `directory`.
-    public func backup(to directory: String) throws -> (manifest: StoreManifest, dataFile: BackupFile) {
+    ///
+    /// - Parameter flushes: whether to flush the copy to disk; a copy that is only read once and
+    ///   removed (the local snapshot of an off-host backup) need not be.
+    public func backup(to directory: String, flushes: Bool = true) throws -> (
+        manifest: StoreManifest, dataFile: BackupFile
+    ) {
         try Self.createEmptyPrivateDirectory(directory)
         let target = directory + "/" + Self.backupDataFileName
         var attempt = 0
@@ -132,8 +137,8 @@ extension ArtifactStore {
                 throw StoreError(.internalError, .none, "cannot copy the store to \(directory): \(error)")
             }
         }
-        let dataFile = try Self.digestAndSync(target)
-        try Self.durably { () throws(DurableFileError) in try Durable.syncDirectory(directory) }
+        let dataFile = try Self.digestAndSync(target, flushes: flushes)
+        if flushes { try Self.durably { () throws(DurableFileError) in try Durable.syncDirectory(directory) } }
         let manifest: StoreManifest = try {
             let copy = try Self.openReadOnly(directory: directory, configuration: configuration, logger: logger)
             return try copy.storeManifest()
@@ -231,14 +236,14 @@ extension ArtifactStore {
         try createPrivateDirectory(path)
     }
 
-    /// Hashes the file at `path` and flushes it to disk.
-    static func digestAndSync(_ path: String) throws -> BackupFile {
+    /// Hashes the file at `path` and flushes it to disk (unless `flushes` is false).
+    static func digestAndSync(_ path: String, flushes: Bool = true) throws -> BackupFile {
         let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw fileError("cannot open", path) }
         defer { close(fd) }
         var hasher = SHA256Hasher()
         let size = try forEachBlock(of: fd, path: path) { hasher.update($0) }
-        try durably { () throws(DurableFileError) in try Durable.sync(fd, path: path) }
+        if flushes { try durably { () throws(DurableFileError) in try Durable.sync(fd, path: path) } }
         return BackupFile(sizeBytes: size, sha256: hasher.finalize())
     }
 

@@ -59,7 +59,7 @@ enum RemoteCommands {
         let snapshotDirectory = work + "/snapshot"
         try PrivateFiles.createEmptyDirectory(snapshotDirectory)
         let snapshot = StoreSnapshot(
-            directory: snapshotDirectory, showsProgress: ProgressBar.shouldShow(json: command.json))
+            directory: snapshotDirectory, showsProgress: ProgressBar.shouldShow(json: command.json), flushes: false)
         let manifest: BackupManifest
         if let dataDir = command.dataDir {
             manifest = try snapshot.offline(dataDir)

@@ -14,6 +14,9 @@ struct StoreSnapshot {
     var directory: String
     /// Whether to draw progress bars for large files.
     var showsProgress: Bool
+    /// Whether to flush the copy to disk: a backup directory must be durable; the snapshot of an
+    /// off-host backup is read once and removed, and need not be.
+    var flushes = true
 
     /// The offline backup: LMDB's compacted copy of the data directory's store, made by this process.
     func offline(_ dataDir: String) throws -> BackupManifest {
@@ -24,7 +27,7 @@ struct StoreSnapshot {
         } catch {
             throw LocalFailure("cannot open the store in \(server.storeDirectory): \(error)")
         }
-        let outcome = try store.backup(to: directory)
+        let outcome = try store.backup(to: directory, flushes: flushes)
         var files = [
             BackupManifest.File(
                 path: ArtifactStore.backupDataFileName, sizeBytes: outcome.dataFile.sizeBytes,
@@ -80,7 +83,7 @@ struct StoreSnapshot {
             try await download(file, of: snapshot.snapshotId, to: target, with: client)
             files.append(.init(path: file.path, sizeBytes: file.sizeBytes, sha256: file.sha256))
         }
-        for directory in directories { try PrivateFiles.syncDirectory(directory) }
+        if flushes { for directory in directories { try PrivateFiles.syncDirectory(directory) } }
         return BackupManifest(
             createdAt: snapshot.createdAt, layoutVersion: UInt32(snapshot.layoutVersion), files: files, store: store)
     }
@@ -116,7 +119,7 @@ struct StoreSnapshot {
                 "\(file.path) arrived as \(offset) bytes with sha256 \(digest.hex), not the \(file.sizeBytes) bytes with sha256 \(file.sha256.hex) the server recorded"
             )
         }
-        try writer.finish()
+        if flushes { try writer.finish() }
     }
 
     /// Copies `access.json` and `providers.d/*.json` of the data directory under `config/`.
