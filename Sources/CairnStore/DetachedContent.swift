@@ -83,8 +83,14 @@ extension ArtifactStore {
         detachingContentOf snapshotDirectory: String, into directory: String
     ) throws -> BackupFile {
         let environment: Environment
+        // Emptying a database writes new branch pages and the free list beside the copy's pages,
+        // which fill its file; the map size the copy records may leave no room for them.
+        let fileSize =
+            (try? FileManager.default.attributesOfItem(atPath: snapshotDirectory + "/" + backupDataFileName)[.size]
+            as? NSNumber)?.intValue ?? 0
+        let mapSize = ((fileSize + fileSize / 4 + (64 << 20)) >> 20) << 20
         do {
-            environment = try Environment(path: snapshotDirectory, configuration: .init(mapSize: 0))
+            environment = try Environment(path: snapshotDirectory, configuration: .init(mapSize: mapSize))
             try environment.withWriteTransaction { txn in
                 for name in [DatabaseName.chunks, .garbage] {
                     if let database = try txn.openDatabase(name.rawValue, create: false) { try txn.empty(database) }

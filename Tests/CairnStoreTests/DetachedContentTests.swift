@@ -91,4 +91,28 @@ import Testing
         _ = try await store.append(
             uploadId: uploadId, offset: UInt64(partial.count), bytes: Array("more".utf8), actor: alice)
     }
+
+    /// A compacted copy has no free page to spare; emptying its content must still fit.
+    @Test func theMetadataFileOfAStoreOfManySmallContentsIsWritten() async throws {
+        let source = StoreDirectory()
+        let (snapshot, metadata) = (scratch(), scratch())
+        defer { for path in [snapshot, metadata] { try? FileManager.default.removeItem(atPath: path) } }
+        let manifest = try await source.withStore { store in
+            // Many at once, so that they share group commits.
+            for batch in 0..<30 {
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    for index in batch * 100..<(batch + 1) * 100 {
+                        group.addTask { _ = try await stage(store, acme, pseudoRandomBytes(4096, seed: UInt64(index))) }
+                    }
+                    try await group.waitForAll()
+                }
+            }
+            return try store.backup(to: snapshot, flushes: false).manifest
+        }
+        let file = try ArtifactStore.writeMetadataFile(detachingContentOf: snapshot, into: metadata)
+        #expect(file.sizeBytes < 3000 * 4096 / 4)
+        let store = try ArtifactStore.openReadOnly(directory: metadata, logger: quietLogger)
+        #expect(try store.contentExtents().count == 3000)
+        #expect(try store.storeManifest() == manifest)
+    }
 }
