@@ -1,3 +1,5 @@
+import ObjectStorage
+
 /// Where a repository lives: `s3://BUCKET[/PREFIX][#BACKUP_ID]`.
 ///
 /// The prefix is kept without leading or trailing slashes; every object of the repository is
@@ -57,11 +59,10 @@ public enum SnapshotID {
     /// A new id for a backup committed at `epochMilliseconds`, with `random` as its last part.
     public static func make(epochMilliseconds: Int64, random: UInt32) -> String {
         let seconds = epochMilliseconds >= 0 ? epochMilliseconds / 1000 : (epochMilliseconds - 999) / 1000
-        let (date, time) = CivilTime.parts(epochSeconds: seconds)
+        let stamp = SigningTime(secondsSince1970: seconds).timestamp.dropLast()  // YYYYMMDDTHHMMSS
         let milliseconds = String(epochMilliseconds - seconds * 1000)
         let hex = String(random, radix: 16)
-        return date.filter { $0 != "-" } + "T" + time.filter { $0 != ":" } + "."
-            + String(repeating: "0", count: 3 - milliseconds.count) + milliseconds + "Z-"
+        return stamp + "." + String(repeating: "0", count: 3 - milliseconds.count) + milliseconds + "Z-"
             + String(repeating: "0", count: 8 - hex.count) + hex
     }
 
@@ -78,32 +79,12 @@ public enum SnapshotID {
     }
 }
 
-/// UTC calendar dates and times, without Foundation.
+/// UTC times as the repository writes them, on the calendar of the S3 client's signing times.
 enum CivilTime {
-    /// `("YYYY-MM-DD", "HH:MM:SS")` of a UTC instant.
-    static func parts(epochSeconds: Int64) -> (String, String) {
-        let days = epochSeconds >= 0 ? epochSeconds / 86_400 : (epochSeconds - 86_399) / 86_400
-        let seconds = epochSeconds - days * 86_400
-        // Howard Hinnant's days-to-civil.
-        let z = days + 719_468
-        let era = (z >= 0 ? z : z - 146_096) / 146_097
-        let doe = z - era * 146_097
-        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
-        let mp = (5 * doy + 2) / 153
-        let day = doy - (153 * mp + 2) / 5 + 1
-        let month = mp < 10 ? mp + 3 : mp - 9
-        let year = yoe + era * 400 + (month <= 2 ? 1 : 0)
-        func two(_ value: Int64) -> String { value < 10 ? "0\(value)" : "\(value)" }
-        return (
-            "\(year)-\(two(month))-\(two(day))",
-            "\(two(seconds / 3600)):\(two(seconds / 60 % 60)):\(two(seconds % 60))"
-        )
-    }
-
     /// `YYYY-MM-DDTHH:MM:SSZ`.
     static func iso8601(epochSeconds: Int64) -> String {
-        let (date, time) = parts(epochSeconds: epochSeconds)
-        return "\(date)T\(time)Z"
+        let stamp = Array(SigningTime(secondsSince1970: epochSeconds).timestamp)
+        return String(stamp[0..<4]) + "-" + String(stamp[4..<6]) + "-" + String(stamp[6..<8]) + "T"
+            + String(stamp[9..<11]) + ":" + String(stamp[11..<13]) + ":" + String(stamp[13..<15]) + "Z"
     }
 }

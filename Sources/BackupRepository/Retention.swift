@@ -1,3 +1,5 @@
+import ObjectStorage
+
 /// Which backups a prune keeps: pure, on backup ids (whose first part is the time they began).
 ///
 /// `keepLast` keeps the newest N. `keepDaily` keeps, for each of the newest N UTC days that have
@@ -42,16 +44,9 @@ public struct RetentionPolicy: Sendable, Hashable {
 
     /// Days since 1970-01-01 of the date an id begins with (`YYYYMMDD`).
     static func day(of id: String) -> Int64 {
-        let digits = Array(id.utf8.prefix(8)).map { Int64($0) - 48 }
+        let digits = Array(id.utf8.prefix(8)).map { Int($0) - 48 }
         let year = digits[0...3].reduce(0) { $0 * 10 + $1 }
-        let month = digits[4] * 10 + digits[5]
-        let day = digits[6] * 10 + digits[7]
-        // Howard Hinnant's days-from-civil.
-        let y = month <= 2 ? year - 1 : year
-        let era = (y >= 0 ? y : y - 399) / 400
-        let yoe = y - era * 400
-        let doy = (153 * (month > 2 ? month - 3 : month + 9) + 2) / 5 + day - 1
-        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
-        return era * 146_097 + doe - 719_468
+        let time = SigningTime(year: year, month: digits[4] * 10 + digits[5], day: digits[6] * 10 + digits[7])
+        return time.secondsSince1970 / 86_400
     }
 }

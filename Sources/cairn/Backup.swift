@@ -230,25 +230,31 @@ struct Restore: AsyncParsableCommand {
             else { throw LocalFailure("cannot read \(file.path) of the backup") }
             try PrivateFiles.write(Array(contents), to: target)
         }
+        printReport(report, backup: nil)
+    }
+
+    /// Prints what a restore restored and checked; `backup` names the repository's backup, if any.
+    func printReport(_ report: RestoreReport, backup: String?) {
+        let server = ServerConfiguration(dataDirectory: dataDir)
         let artifacts = report.manifest.tenants.reduce(0) { $0 + $1.artifacts.count }
         if json {
-            Output.json(
-                .object(
-                    JSONObject([
-                        ("dataDir", .string(dataDir)), ("digest", .string(report.manifest.digest.hex)),
-                        ("tenants", .number(JSONNumber(report.manifest.tenants.count))),
-                        ("artifacts", .number(JSONNumber(artifacts))),
-                        ("checkedBlobs", .number(JSONNumber(report.checkedBlobs))),
-                        ("checkedBytes", .number(JSONNumber(report.checkedBytes))),
-                    ])))
-        } else {
-            Output.fields([
-                ("restored", server.storeDirectory),
-                ("tenants", "\(report.manifest.tenants.count)"),
-                ("artifacts", "\(artifacts)"),
-                ("verified", "\(report.checkedBlobs) blobs, \(Output.exactBytes(report.checkedBytes))"),
-                ("digest", "sha256:\(report.manifest.digest.hex) (equal to the backup's)"),
+            var fields = JSONObject([
+                ("dataDir", .string(dataDir)), ("digest", .string(report.manifest.digest.hex)),
+                ("tenants", .number(JSONNumber(report.manifest.tenants.count))),
+                ("artifacts", .number(JSONNumber(artifacts))),
+                ("checkedBlobs", .number(JSONNumber(report.checkedBlobs))),
+                ("checkedBytes", .number(JSONNumber(report.checkedBytes))),
             ])
+            if let backup { fields["backup"] = .string(backup) }
+            Output.json(.object(fields))
+        } else {
+            Output.fields(
+                [("restored", server.storeDirectory)] + (backup.map { [("backup", $0)] } ?? []) + [
+                    ("tenants", "\(report.manifest.tenants.count)"),
+                    ("artifacts", "\(artifacts)"),
+                    ("verified", "\(report.checkedBlobs) blobs, \(Output.exactBytes(report.checkedBytes))"),
+                    ("digest", "sha256:\(report.manifest.digest.hex) (equal to the backup's)"),
+                ])
         }
     }
 

@@ -171,28 +171,7 @@ extension RemoteCommands {
             }
             return (opened, report)
         }
-        let artifacts = report.manifest.tenants.reduce(0) { $0 + $1.artifacts.count }
-        if command.json {
-            Output.json(
-                .object(
-                    JSONObject([
-                        ("dataDir", .string(command.dataDir)), ("backup", .string(opened.record.id)),
-                        ("digest", .string(report.manifest.digest.hex)),
-                        ("tenants", .number(JSONNumber(report.manifest.tenants.count))),
-                        ("artifacts", .number(JSONNumber(artifacts))),
-                        ("checkedBlobs", .number(JSONNumber(report.checkedBlobs))),
-                        ("checkedBytes", .number(JSONNumber(report.checkedBytes))),
-                    ])))
-        } else {
-            Output.fields([
-                ("restored", server.storeDirectory),
-                ("backup", opened.record.id),
-                ("tenants", "\(report.manifest.tenants.count)"),
-                ("artifacts", "\(artifacts)"),
-                ("verified", "\(report.checkedBlobs) blobs, \(Output.exactBytes(report.checkedBytes))"),
-                ("digest", "sha256:\(report.manifest.digest.hex) (equal to the backup's)"),
-            ])
-        }
+        command.printReport(report, backup: opened.record.id)
     }
 
     /// One line naming a damaged content and the artifacts that hold it.
