@@ -74,36 +74,46 @@ extension ArtifactStore {
         }
     }
 
-    /// Writes the metadata file of the store copy in `snapshotDirectory` into `directory`.
-    ///
-    /// The copy itself is changed: its `chunks` and `garbage` are emptied (in one transaction)
-    /// before it is copied, compacted, into `directory`, which must not exist or be empty.
-    /// The metadata file is flushed to disk.
-    public static func writeMetadataFile(
-        detachingContentOf snapshotDirectory: String, into directory: String
-    ) throws -> BackupFile {
-        let environment: Environment
-        // Emptying a database writes new branch pages and the free list beside the copy's pages,
-        // which fill its file; the map size the copy records may leave no room for them.
-        let fileSize =
-            (try? FileManager.default.attributesOfItem(atPath: snapshotDirectory + "/" + backupDataFileName)[.size]
-            as? NSNumber)?.intValue ?? 0
-        let mapSize = ((fileSize + fileSize / 4 + (64 << 20)) >> 20) << 20
+    /// Writes the metadata file of this store into `directory`: every database of the current
+    /// layout but `chunks` and `garbage`, copied entry by entry in one read transaction of this
+    /// store (so one consistent state) into a new environment. `directory` must not exist or be
+    /// empty; the file is flushed to disk. The store is not changed.
+    public func writeMetadataFile(into directory: String) throws -> BackupFile {
+        try Self.createEmptyPrivateDirectory(directory)
+        let target: Environment
         do {
-            environment = try Environment(path: snapshotDirectory, configuration: .init(mapSize: mapSize))
-            try environment.withWriteTransaction { txn in
-                for name in [DatabaseName.chunks, .garbage] {
-                    if let database = try txn.openDatabase(name.rawValue, create: false) { try txn.empty(database) }
+            // Room for every entry but content: the whole map is never more than this store's file.
+            target = try Environment(
+                path: directory, configuration: .init(mapSize: max(1 << 30, environment.info.mapSize)))
+        } catch {
+            throw StoreError(.internalError, .none, "cannot create the metadata file in \(directory): \(error)")
+        }
+        do {
+            try read { source in
+                try target.withWriteTransaction { output in
+                    for name in Tables.names where name != .chunks && name != .garbage {
+                        guard let from = try source.openDatabase(name.rawValue, create: false),
+                            let into = try output.openDatabase(name.rawValue, create: true)
+                        else { continue }
+                        try source.scan(from, prefix: []) { key, value in
+                            try output.put(value, for: Array(key), in: into)
+                            return true
+                        }
+                    }
+                    // Empty, as a store has them.
+                    _ = try output.openDatabase(DatabaseName.chunks.rawValue, create: true)
+                    _ = try output.openDatabase(DatabaseName.garbage.rawValue, create: true)
                 }
             }
+            try target.sync()
+        } catch let error as StoreError {
+            throw error
+        } catch let error as LMDBError where error.isOutOfSpace {
+            throw StoreError(.storeFull, .none, "the disk is full while writing the metadata file")
         } catch {
-            throw StoreError(.internalError, .none, "cannot detach the content of \(snapshotDirectory): \(error)")
-        }
-        try createEmptyPrivateDirectory(directory)
-        do { try environment.copy(to: directory, compact: true) } catch {
             throw StoreError(.internalError, .none, "cannot write the metadata file into \(directory): \(error)")
         }
-        return try digestAndSync(directory + "/" + backupDataFileName)
+        return try Self.digestAndSync(directory + "/" + Self.backupDataFileName)
     }
 }
 

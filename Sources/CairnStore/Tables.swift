@@ -17,6 +17,12 @@ struct Tables: Sendable {
     let providerConfigs: Database
     let artifactReferences: Database
 
+    /// The databases of the current layout, in the order a store creates them.
+    static let names: [DatabaseName] = [
+        .meta, .tenants, .artifacts, .tenantArtifacts, .providerArtifacts, .blobs, .blobArtifacts, .chunks, .uploads,
+        .garbage, .events, .providerConfigs, .artifactReferences,
+    ]
+
     init(opening transaction: borrowing Transaction) throws {
         func open(_ name: DatabaseName) throws -> Database {
             guard let database = try transaction.openDatabase(name.rawValue, create: true) else {

@@ -210,7 +210,8 @@ struct RemoteBackup {
             if index[blob] == nil { try await writer.add(bytes, blob: blob) }
         }
         let metadataDirectory = workDirectory + "/metadata"
-        _ = try ArtifactStore.writeMetadataFile(detachingContentOf: snapshotDirectory, into: metadataDirectory)
+        _ = try ArtifactStore.openReadOnly(directory: snapshotDirectory, logger: quietLogger)
+            .writeMetadataFile(into: metadataDirectory)
         try await addPart(
             "metadata", try Self.contents(of: metadataDirectory + "/" + ArtifactStore.backupDataFileName))
         try await addPart("manifest", manifest.json.serialized())

@@ -55,7 +55,8 @@ import Testing
             if case .blob(_, let digest) = extent.owner { #expect(SHA256Hasher.digest(bytes) == digest) }
         }
 
-        let file = try ArtifactStore.writeMetadataFile(detachingContentOf: snapshot, into: metadata)
+        let file = try ArtifactStore.openReadOnly(directory: snapshot, logger: quietLogger).writeMetadataFile(
+            into: metadata)
         #expect(file.sizeBytes < UInt64(large.count), "the metadata file holds no content")
         // Without its content, the metadata file does not restore: every blob fails verification.
         #expect(throws: RestoreRefusal.self) {
@@ -109,7 +110,8 @@ import Testing
             }
             return try store.backup(to: snapshot, flushes: false).manifest
         }
-        let file = try ArtifactStore.writeMetadataFile(detachingContentOf: snapshot, into: metadata)
+        let file = try ArtifactStore.openReadOnly(directory: snapshot, logger: quietLogger).writeMetadataFile(
+            into: metadata)
         #expect(file.sizeBytes < 3000 * 4096 / 4)
         let store = try ArtifactStore.openReadOnly(directory: metadata, logger: quietLogger)
         #expect(try store.contentExtents().count == 3000)
