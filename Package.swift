@@ -66,7 +66,7 @@ let package = Package(
         .target(
             name: "CairnStore",
             dependencies: [
-                "LMDB", "StoreLayout", "CairnDigest", "CairnProviders", "DurableFiles",
+                "LMDB", "StoreLayout", "CairnDigest", "CairnManifest", "CairnProviders", "DurableFiles",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
             ],
@@ -83,8 +83,12 @@ let package = Package(
             swiftSettings: strictSettings
         ),
 
-        // JSON-RPC 2.0 messages, strict JSON, base64 and line framing. Pure.
-        .target(name: "CairnProtocol", dependencies: ["CairnDigest"], swiftSettings: strictSettings),
+        // What a tenant holds, as auditors recompute it: names, usage, the chain head, manifests
+        // and their canonical text. Pure; shared by the store, the protocol and the client.
+        .target(name: "CairnManifest", dependencies: ["CairnDigest"], swiftSettings: strictSettings),
+
+        // JSON-RPC 2.0 messages, strict JSON, base64 and line framing, manifests' JSON. Pure.
+        .target(name: "CairnProtocol", dependencies: ["CairnDigest", "CairnManifest"], swiftSettings: strictSettings),
 
         // The provider catalog, field shapes, OCI reference grammar and readiness rules. Pure.
         .target(name: "CairnProviders", swiftSettings: strictSettings),
@@ -153,7 +157,7 @@ let package = Package(
         .target(
             name: "CairnClient",
             dependencies: [
-                "CairnProtocol", "CairnDigest", "DurableFiles",
+                "CairnProtocol", "CairnManifest", "CairnDigest", "DurableFiles",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],
@@ -181,7 +185,8 @@ let package = Package(
         .executableTarget(
             name: "cairn",
             dependencies: [
-                "CairnServer", "CairnClient", "CairnProtocol", "CairnDigest", "CairnStore", "CairnProviders", "CMalloc", "DurableFiles",
+                "CairnServer", "CairnClient", "CairnProtocol", "CairnManifest", "CairnDigest", "CairnStore",
+                "CairnProviders", "CMalloc", "DurableFiles",
                 "CairnMetricsEndpoint",
                 "CairnLogging", "SystemdProtocol",
                 "CairnWeb", "ListenAddresses", "BackupRepository", "ObjectStorage",

@@ -1,125 +1,8 @@
 import CairnDigest
+@_exported import CairnManifest
 import Foundation
 import LMDB
 import StoreLayout
-
-/// What one tenant holds, in a deterministic form anyone can recompute.
-///
-/// The manifest lists every artifact (id, sha256, size, provider, media
-/// type), the usage and quotas, the audit chain head and the revision of
-/// every provider configuration. Its ``digest`` is the SHA-256 of
-/// ``canonicalText``, whose form `docs/auditing.md` specifies, so that an
-/// auditor can compare a store, its backup and its restore without trusting
-/// Cairn: equal digests mean equal content.
-public struct TenantManifest: Sendable, Equatable {
-    /// One artifact as the manifest records it.
-    public struct Artifact: Sendable, Equatable {
-        public var artifactId: UUID
-        /// The digest of the artifact's content.
-        public var sha256: SHA256Digest
-        public var sizeBytes: UInt64
-        /// The provider the artifact was staged for.
-        public var providerId: String
-        public var mimeType: String
-
-        /// An artifact's entry, as the manifest lists it.
-        public init(artifactId: UUID, sha256: SHA256Digest, sizeBytes: UInt64, providerId: String, mimeType: String) {
-            self.artifactId = artifactId
-            self.sha256 = sha256
-            self.sizeBytes = sizeBytes
-            self.providerId = providerId
-            self.mimeType = mimeType
-        }
-
-        /// The id in lowercase canonical form, which is also the manifest's order.
-        public var id: String { artifactId.uuidString.lowercased() }
-    }
-
-    /// A provider configuration: which provider, at which revision.
-    public struct Configuration: Sendable, Equatable {
-        public var providerId: String
-        /// The configuration's revision: 1 after its first change, one more with every change.
-        public var revision: UInt64
-
-        /// A configuration's entry, as the manifest lists it.
-        public init(providerId: String, revision: UInt64) {
-            self.providerId = providerId
-            self.revision = revision
-        }
-    }
-
-    /// The tenant the manifest describes.
-    public var tenant: TenantID
-    /// Its usage and quotas.
-    public var usage: TenantUsage
-    /// The head of its audit chain.
-    public var events: EventChainHead
-    /// In artifact id order.
-    public var artifacts: [Artifact]
-    /// In provider id order.
-    public var configurations: [Configuration]
-
-    /// A manifest of these facts; sorts artifacts and configurations into the manifest's order.
-    public init(
-        tenant: TenantID, usage: TenantUsage, events: EventChainHead, artifacts: [Artifact],
-        configurations: [Configuration]
-    ) {
-        self.tenant = tenant
-        self.usage = usage
-        self.events = events
-        // By the id's bytes, which order exactly as its lowercase canonical
-        // form does (hex digits keep byte order, the hyphens stand in the same
-        // places), without formatting two strings for every comparison.
-        self.artifacts = artifacts.sorted { $0.artifactId.orderKey < $1.artifactId.orderKey }
-        self.configurations = configurations.sorted { $0.providerId < $1.providerId }
-    }
-
-    /// The canonical form: ASCII lines, each ending in `\n`, fields separated by one space.
-    ///
-    ///     cairn-manifest 1
-    ///     tenant <name>
-    ///     usage <artifactCount> <logicalBytes> <storedBytes>
-    ///     quota <maxBytes|none> <maxArtifacts|none>
-    ///     events <last seq> <chain head hex|none>
-    ///     artifact <artifactId> <sha256> <sizeBytes> <providerId> <mimeType>   (one per artifact, by id)
-    ///     config <providerId> <revision>                                       (one per provider, by id)
-    public var canonicalText: String {
-        var text = "cairn-manifest 1\ntenant \(tenant.rawValue)\n"
-        text += "usage \(usage.artifactCount) \(usage.logicalBytes) \(usage.storedBytes)\n"
-        text += "quota \(usage.maxBytes.map(String.init) ?? "none") \(usage.maxArtifacts.map(String.init) ?? "none")\n"
-        text += "events \(events.seq) \(events.sha256?.hex ?? "none")\n"
-        for artifact in artifacts {
-            text +=
-                "artifact \(artifact.id) \(artifact.sha256.hex) \(artifact.sizeBytes) \(artifact.providerId) \(artifact.mimeType)\n"
-        }
-        for configuration in configurations {
-            text += "config \(configuration.providerId) \(configuration.revision)\n"
-        }
-        return text
-    }
-
-    /// The SHA-256 of ``canonicalText``.
-    public var digest: SHA256Digest { SHA256Hasher.digest(Array(canonicalText.utf8)) }
-}
-
-/// The manifests of every tenant of a store.
-public struct StoreManifest: Sendable, Equatable {
-    /// In tenant name order.
-    public var tenants: [TenantManifest]
-
-    /// The store's manifest from its tenants' (in any order).
-    public init(tenants: [TenantManifest]) {
-        self.tenants = tenants.sorted { $0.tenant.rawValue < $1.tenant.rawValue }
-    }
-
-    /// The SHA-256 of `cairn-store-manifest 1\n` followed by one line
-    /// `tenant <name> <manifest digest>\n` per tenant, in name order.
-    public var digest: SHA256Digest {
-        var text = "cairn-store-manifest 1\n"
-        for manifest in tenants { text += "tenant \(manifest.tenant.rawValue) \(manifest.digest.hex)\n" }
-        return SHA256Hasher.digest(Array(text.utf8))
-    }
-}
 
 extension ArtifactStore {
     /// Every tenant the store has a record of (one that ever staged, set a
@@ -179,18 +62,5 @@ extension ArtifactStore {
             tenant: tenant, usage: TenantUsage(tenant: tenant, record: record),
             events: try chainHead(txn, tenant: tenant, usage: record), artifacts: artifacts,
             configurations: configurations)
-    }
-}
-
-extension UUID {
-    /// The 16 bytes as two big-endian integers: compared as a tuple, they
-    /// order UUIDs as their canonical text does.
-    var orderKey: (UInt64, UInt64) {
-        withUnsafeBytes(of: uuid) { bytes in
-            (
-                UInt64(bigEndian: bytes.loadUnaligned(fromByteOffset: 0, as: UInt64.self)),
-                UInt64(bigEndian: bytes.loadUnaligned(fromByteOffset: 8, as: UInt64.self))
-            )
-        }
     }
 }

@@ -1,24 +1,3 @@
-/// A tenant's name: `^[a-z0-9][a-z0-9._-]{0,62}$`.
-public struct TenantID: Hashable, Sendable, CustomStringConvertible {
-    public let rawValue: String
-
-    /// Validates `rawValue`; `nil` when it is not a tenant name.
-    public init?(_ rawValue: String) {
-        guard Self.isValid(rawValue) else { return nil }
-        self.rawValue = rawValue
-    }
-
-    public var description: String { rawValue }
-
-    static func isValid(_ text: String) -> Bool {
-        let utf8 = Array(text.utf8)
-        guard (1...63).contains(utf8.count), isLowerAlnum(utf8[0]) else { return false }
-        return utf8.dropFirst().allSatisfy {
-            isLowerAlnum($0) || $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: "-")
-        }
-    }
-}
-
 /// A provider's id: `^[a-z0-9][a-z0-9._:-]{0,127}$`, e.g. `excititor:oci-openvex`.
 public struct ProviderID: Hashable, Sendable, CustomStringConvertible {
     public let rawValue: String

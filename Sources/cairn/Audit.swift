@@ -1,9 +1,8 @@
 import ArgumentParser
 import CairnClient
 import CairnDigest
+import CairnManifest
 import CairnProtocol
-import CairnServer
-import CairnStore
 import Foundation
 
 /// `cairn manifest`: the tenant's deterministic manifest and its digest.

@@ -1,7 +1,11 @@
 import CairnDigest
-import CairnProtocol
-import CairnStore
-import Foundation
+import CairnManifest
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// The JSON form of manifests: the result of `tenants.manifest`, and the
 /// entries of a backup's `MANIFEST.json` and an export's `EXPORT.json`.
