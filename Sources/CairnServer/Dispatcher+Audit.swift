@@ -67,6 +67,30 @@ extension Dispatcher {
                 ])))
     }
 
+    /// `artifacts.importBatch`: the entries and the contents they bring, one transaction, one sync.
+    func artifactsImportBatch(_ params: ImportBatchParams, _ call: Call) async throws -> JSONDocument {
+        let bytes = try payload(call.params, attachment: call.attachment, limit: limits.maxRequestBytes)
+        guard params.contentBytes == UInt64(bytes.count) else {
+            throw RPCError.invalidParams(
+                "contents", "the contents' sizes add up to \(params.contentBytes) bytes, but \(bytes.count) were sent")
+        }
+        let entries = params.artifacts.map {
+            ImportEntry(
+                artifactId: $0.artifactId, sha256: $0.sha256, sizeBytes: $0.sizeBytes,
+                providerId: ProviderID($0.providerId)!, mimeType: $0.mimeType)
+        }
+        let dispositions = try await store.importArtifacts(
+            tenant: call.grantedTenant, entries: entries,
+            contents: params.contents.map { ImportContent(sha256: $0.sha256, sizeBytes: $0.sizeBytes) }, bytes: bytes,
+            actor: call.actor)
+        return JSONDocument(
+            .object(
+                JSONObject([
+                    ("artifacts", Self.dispositions(entries, dispositions, linkedAs: "created")),
+                    ("created", Wire.number(dispositions.filter { $0 == .link }.count)),
+                ])))
+    }
+
     private static func dispositions(
         _ entries: [ImportEntry], _ dispositions: [ImportDisposition], linkedAs: String
     ) -> JSONValue {

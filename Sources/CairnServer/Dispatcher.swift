@@ -203,6 +203,7 @@ final class Dispatcher: Sendable {
         handlers.on(Methods.artifactsRead, now: Dispatcher.artifactsRead)
         handlers.on(Methods.artifactsDelete, later: Dispatcher.artifactsDelete)
         handlers.on(Methods.artifactsImport, later: Dispatcher.artifactsImport)
+        handlers.on(Methods.artifactsImportBatch, later: Dispatcher.artifactsImportBatch)
         handlers.on(Methods.uploadsBegin, later: Dispatcher.uploadsBegin)
         handlers.on(Methods.uploadsAppend, later: Dispatcher.uploadsAppend)
         handlers.on(Methods.uploadsStatus, now: Dispatcher.uploadsStatus)

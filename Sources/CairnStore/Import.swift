@@ -23,6 +23,19 @@ public struct ImportEntry: Sendable, Equatable {
     }
 }
 
+/// One content an import brings along: its digest and size, in the order of the bytes sent.
+public struct ImportContent: Sendable, Equatable {
+    /// The digest the bytes must have.
+    public var sha256: SHA256Digest
+    public var sizeBytes: UInt64
+
+    /// A content of `sizeBytes` bytes with digest `sha256`.
+    public init(sha256: SHA256Digest, sizeBytes: UInt64) {
+        self.sha256 = sha256
+        self.sizeBytes = sizeBytes
+    }
+}
+
 /// What an import would do with one artifact.
 public enum ImportDisposition: String, Sendable, Equatable {
     /// The tenant has this artifact already, with the same content and meta: nothing to do.
@@ -110,15 +123,7 @@ extension ArtifactStore {
                 let disposition = try self.disposition(txn, tenant: tenant, entry)
                 switch disposition {
                 case .conflict:
-                    let idInUse =
-                        try txn.get(
-                            Keys.artifact(tenant: tenant.rawValue, id: entry.artifactId.uuidBytes),
-                            in: self.tables.artifacts) != nil
-                    throw StoreError(
-                        .conflict, .field("artifactId"),
-                        idInUse
-                            ? "artifact id \(entry.artifactId.uuidString.lowercased()) is already in use"
-                            : "the tenant holds sha256:\(entry.sha256.hex) with another size than \(entry.sizeBytes)")
+                    throw try self.importConflict(txn, tenant: tenant, entry)
                 case .link:
                     _ = try self.finalize(
                         txn, tenant: tenant, providerId: entry.providerId, mimeType: entry.mimeType,
@@ -131,6 +136,106 @@ extension ArtifactStore {
             }
             return dispositions
         }
+    }
+
+    /// Imports `entries` with the contents the tenant lacks, in one durable
+    /// transaction: entries whose content the tenant holds are linked,
+    /// entries whose content is among `contents` are created with it, both
+    /// keeping their ids; entries already present are left as they are.
+    ///
+    /// Every content is hashed before the writer is involved. The batch is
+    /// all or nothing: a conflict, a quota passed or a full store writes
+    /// nothing, so a client that retries a batch (or a whole import) after
+    /// a failure or a crash finds what committed and sends the rest.
+    ///
+    /// - Parameters:
+    ///   - contents: the digest and size of each content in `bytes`, one
+    ///     after the other; contents no entry needs are ignored.
+    ///   - bytes: the contents, exactly as long as their sizes add up to.
+    /// - Returns: each entry's disposition: ``ImportDisposition/link`` means
+    ///   created (from held or supplied content), ``ImportDisposition/needsContent``
+    ///   that the tenant lacks its content and `contents` did not bring it.
+    /// - Throws: ``StoreError/Code/invalidArgument`` (field `contents`) when the
+    ///   sizes are not the bytes' length; ``StoreError/Code/digestMismatch`` for a
+    ///   content whose bytes have another digest; ``StoreError/Code/tooLarge``;
+    ///   ``StoreError/Code/conflict`` (field `artifactId`) as ``importArtifacts(tenant:entries:actor:)``,
+    ///   or when an entry's size is not that of the content of its digest;
+    ///   ``StoreError/Code/quotaExceeded``. Nothing is written then.
+    public func importArtifacts(
+        tenant: TenantID, entries: [ImportEntry], contents: [ImportContent], bytes: [UInt8], actor: Actor
+    ) async throws -> [ImportDisposition] {
+        for entry in entries { try validate(mimeType: entry.mimeType) }
+        guard contents.reduce(UInt64(0), { $0 + $1.sizeBytes }) == UInt64(bytes.count) else {
+            throw StoreError.invalid("contents", "the contents' sizes do not add up to the \(bytes.count) bytes sent")
+        }
+        var ranges: [SHA256Digest: Range<Int>] = [:]
+        var start = 0
+        try bytes.withUnsafeBytes { buffer in
+            for content in contents {
+                guard content.sizeBytes <= configuration.maxArtifactBytes else {
+                    throw StoreError(
+                        .tooLarge, .limit(configuration.maxArtifactBytes), "a content is larger than the store accepts")
+                }
+                let range = start..<start + Int(content.sizeBytes)
+                start = range.upperBound
+                let actual = SHA256Hasher.digest(UnsafeRawBufferPointer(rebasing: buffer[range]))
+                guard actual == content.sha256 else {
+                    throw StoreError(
+                        .digestMismatch, .digests(expected: content.sha256, actual: actual),
+                        "a content's sha256 is not the one given for it")
+                }
+                if ranges[content.sha256] == nil { ranges[content.sha256] = range }
+            }
+        }
+        instruments.uploaded(bytes.count)
+        let now = self.now
+        let supplied = ranges
+        return try await writer.perform { txn in
+            try bytes.withUnsafeBytes { all in
+                var dispositions: [ImportDisposition] = []
+                dispositions.reserveCapacity(entries.count)
+                for entry in entries {
+                    var disposition = try self.disposition(txn, tenant: tenant, entry)
+                    var content = StagedContent.held
+                    if disposition == .needsContent, let range = supplied[entry.sha256] {
+                        guard UInt64(range.count) == entry.sizeBytes else {
+                            throw StoreError(
+                                .conflict, .field("artifactId"),
+                                "artifact \(entry.artifactId.uuidString.lowercased()) says \(entry.sizeBytes) bytes, but sha256:\(entry.sha256.hex) has \(range.count)"
+                            )
+                        }
+                        disposition = .link
+                        content = .bytes(UnsafeRawBufferPointer(rebasing: all[range]))
+                    }
+                    switch disposition {
+                    case .conflict:
+                        throw try self.importConflict(txn, tenant: tenant, entry)
+                    case .link:
+                        _ = try self.finalize(
+                            txn, tenant: tenant, providerId: entry.providerId, mimeType: entry.mimeType,
+                            size: entry.sizeBytes, digest: entry.sha256, content: content,
+                            artifactId: entry.artifactId, actor: actor, now: now)
+                    case .present, .needsContent:
+                        break
+                    }
+                    dispositions.append(disposition)
+                }
+                return dispositions
+            }
+        }
+    }
+
+    private func importConflict(_ txn: borrowing Transaction, tenant: TenantID, _ entry: ImportEntry) throws
+        -> StoreError
+    {
+        let idInUse =
+            try txn.get(Keys.artifact(tenant: tenant.rawValue, id: entry.artifactId.uuidBytes), in: tables.artifacts)
+            != nil
+        return StoreError(
+            .conflict, .field("artifactId"),
+            idInUse
+                ? "artifact id \(entry.artifactId.uuidString.lowercased()) is already in use"
+                : "the tenant holds sha256:\(entry.sha256.hex) with another size than \(entry.sizeBytes)")
     }
 
     private func disposition(_ txn: borrowing Transaction, tenant: TenantID, _ entry: ImportEntry) throws

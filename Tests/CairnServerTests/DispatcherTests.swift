@@ -1050,6 +1050,52 @@ struct DispatcherTests {
         #expect(taken.data["field"] == "artifactId")
     }
 
+    @Test func aBatchImportCreatesWithAttachedContentAndChecksItsParams() async throws {
+        let fixture = try Fixture()
+        let content = text("brought")
+        let digest = JSONValue.string(SHA256Hasher.digest(content).hex)
+        let newId = "0c6f1d9e-8a44-4b1c-9f0e-3e2d1c0b9a88"
+        let entry: JSONValue = [
+            "artifactId": .string(newId), "sha256": digest, "sizeBytes": 7, "providerId": "p",
+            "mimeType": "text/plain",
+        ]
+        let params: JSONValue = [
+            "tenant": "acme", "artifacts": [entry], "contents": [["sha256": digest, "sizeBytes": 7]], "dataLength": 7,
+        ]
+        let done = try await fixture.result("artifacts.importBatch", params, attachment: content)
+        #expect(done["artifacts"] == [["artifactId": .string(newId), "status": "created"]])
+        #expect(done["created"] == 1)
+        #expect(
+            try await fixture.result("artifacts.meta", ["tenant": "acme", "artifactId": .string(newId)])["sha256"]
+                == digest)
+        // Again, with the content given as base64: present, nothing created.
+        var inline = params.objectValue!
+        inline["dataLength"] = nil
+        inline["data"] = .string(Base64.encode(content))
+        let again = try await fixture.result("artifacts.importBatch", .object(inline))
+        #expect(again["artifacts"]?.arrayValue?.first?["status"] == "present")
+        #expect(again["created"] == 0)
+
+        #expect(
+            try await fixture.error("artifacts.importBatch", params, as: reader, attachment: content).code == .forbidden
+        )
+        for contents: JSONValue in ["x", ["x"], [["sha256": "nope", "sizeBytes": 1]], [["sha256": digest]]] {
+            var bad = params.objectValue!
+            bad["contents"] = contents
+            expectInvalidParams(
+                try await fixture.error("artifacts.importBatch", .object(bad), attachment: content), "contents")
+        }
+        var short = params.objectValue!
+        short["dataLength"] = 6
+        expectInvalidParams(
+            try await fixture.error("artifacts.importBatch", .object(short), attachment: Array(content.dropLast())),
+            "contents")
+        var lying = content
+        lying[0] ^= 1
+        let mismatch = try await fixture.error("artifacts.importBatch", params, attachment: lying)
+        #expect(mismatch.code == .digestMismatch)
+    }
+
     @Test func verifyingOneBlobNamesItsReferences() async throws {
         let fixture = try Fixture()
         let meta = try await fixture.upload(text("key"))

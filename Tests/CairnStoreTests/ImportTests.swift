@@ -111,4 +111,93 @@ import Testing
         // The upload stays open after the refused commit.
         #expect(try store.uploadStatus(uploadId: upload.uploadId, actor: alice).offset == 0)
     }
+
+    /// `contents` and their bytes, one after the other, as a batch sends them.
+    func attached(_ contents: [[UInt8]]) -> (contents: [ImportContent], bytes: [UInt8]) {
+        (
+            contents.map { ImportContent(sha256: SHA256Hasher.digest($0), sizeBytes: UInt64($0.count)) },
+            contents.flatMap { $0 }
+        )
+    }
+
+    @Test func aBatchCreatesFromHeldAndBroughtContentInOneTransaction() async throws {
+        let fixture = try StoreFixture()
+        let store = fixture.store
+        let held = Array("held".utf8)
+        _ = try await stage(store, acme, held)
+        let fresh = pseudoRandomBytes(5000, seed: 0x2B)
+        let empty: [UInt8] = []
+        let entries = [
+            importing(held), importing(fresh), importing(fresh, mimeType: "text/plain"), importing(empty),
+            importing(Array("missing".utf8)),
+        ]
+        // `held` is brought again and ignored; `fresh` once serves two entries.
+        let (contents, bytes) = attached([fresh, empty, held])
+        let dispositions = try await store.importArtifacts(
+            tenant: acme, entries: entries, contents: contents, bytes: bytes, actor: bob)
+        #expect(dispositions == [.link, .link, .link, .link, .needsContent])
+        #expect(try readAll(store, acme, entries[1].artifactId) == fresh)
+        #expect(try readAll(store, acme, entries[2].artifactId) == fresh)
+        #expect(try store.meta(tenant: acme, artifactId: entries[3].artifactId).sizeBytes == 0)
+        let usage = try store.usage(tenant: acme)
+        #expect(usage.artifactCount == 5)
+        #expect(usage.storedBytes == UInt64(held.count + fresh.count))
+        #expect(usage.logicalBytes == UInt64(2 * held.count + 2 * fresh.count))
+        #expect(try store.verifyEventChain(tenant: acme, anchor: nil).problems.isEmpty)
+
+        // Again: nothing changes, not even an event.
+        let manifest = try store.manifest(tenant: acme)
+        #expect(
+            try await store.importArtifacts(
+                tenant: acme, entries: entries, contents: contents, bytes: bytes, actor: bob)
+                == [.present, .present, .present, .present, .needsContent])
+        #expect(try store.manifest(tenant: acme) == manifest)
+    }
+
+    @Test func aBatchIsAllOrNothing() async throws {
+        let fixture = try StoreFixture()
+        let store = fixture.store
+        let taken = try await stage(store, acme, Array("taken".utf8))
+        let one = Array("one".utf8)
+        let two = Array("two".utf8)
+        let before = try store.manifest(tenant: acme)
+        let (contents, bytes) = attached([one, two])
+
+        // A conflict after entries that would have been created.
+        await expectStoreError(.conflict, .field("artifactId")) {
+            try await store.importArtifacts(
+                tenant: acme, entries: [importing(one), importing(two, id: taken.meta.artifactId)],
+                contents: contents, bytes: bytes, actor: alice)
+        }
+        // A content that is not what its digest says.
+        var lying = bytes
+        lying[0] ^= 1
+        await expectStoreError(.digestMismatch) {
+            try await store.importArtifacts(
+                tenant: acme, entries: [importing(one), importing(two)], contents: contents, bytes: lying, actor: alice)
+        }
+        // Sizes that do not add up to the bytes.
+        await expectStoreError(.invalidArgument, .field("contents")) {
+            try await store.importArtifacts(
+                tenant: acme, entries: [importing(one)], contents: contents, bytes: Array(bytes.dropLast()),
+                actor: alice)
+        }
+        // An entry whose size is not that of the content brought for its digest.
+        var wrongSize = importing(one)
+        wrongSize.sizeBytes = 4
+        await expectStoreError(.conflict) {
+            try await store.importArtifacts(
+                tenant: acme, entries: [importing(two), wrongSize], contents: contents, bytes: bytes, actor: alice)
+        }
+        // A quota the second artifact would pass.
+        _ = try await store.setQuota(tenant: acme, maxBytes: .unchanged, maxArtifacts: .set(2), actor: alice)
+        let withQuota = try store.manifest(tenant: acme)
+        await expectStoreError(.quotaExceeded) {
+            try await store.importArtifacts(
+                tenant: acme, entries: [importing(one), importing(two)], contents: contents, bytes: bytes, actor: alice)
+        }
+        #expect(try store.manifest(tenant: acme) == withQuota)
+        #expect(withQuota.artifacts == before.artifacts)
+        #expect(try store.usage(tenant: acme).storedBytes == 5)
+    }
 }

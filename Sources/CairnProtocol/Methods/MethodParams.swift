@@ -486,6 +486,12 @@ public struct ImportParams: MethodParams, Equatable {
 
     public init(decoding params: Params, context: ParamsContext) throws(RPCError) {
         tenant = try params.string("tenant")
+        artifacts = try Self.entries(params, context)
+        dryRun = try params.optionalBool("dryRun") ?? false
+    }
+
+    /// The `artifacts` member: an array of at most `maxPageSize` entries, the first faulty one answered.
+    static func entries(_ params: Params, _ context: ParamsContext) throws(RPCError) -> [Entry] {
         guard case .array(let elements)? = params.object["artifacts"] else {
             throw .invalidParams("artifacts", "artifacts must be an array")
         }
@@ -511,26 +517,103 @@ public struct ImportParams: MethodParams, Equatable {
                 throw .invalidParams("artifacts", "an artifact entry: \(error.message)")
             }
         }
-        artifacts = entries
-        dryRun = try params.optionalBool("dryRun") ?? false
+        return entries
     }
 
     public var encoded: JSONObject {
         var builder = ParamsBuilder()
         builder.set("tenant", tenant)
+        builder.set("artifacts", Self.encode(artifacts))
+        builder.set("dryRun", dryRun)
+        return builder.object
+    }
+
+    /// The `artifacts` member's JSON.
+    static func encode(_ entries: [Entry]) -> JSONValue {
+        .array(
+            entries.map { entry in
+                .object(
+                    JSONObject([
+                        ("artifactId", .string(UUIDText.lowercase(entry.artifactId))),
+                        ("sha256", .string(entry.sha256.hex)),
+                        ("sizeBytes", .number(JSONNumber(entry.sizeBytes))),
+                        ("providerId", .string(entry.providerId)), ("mimeType", .string(entry.mimeType)),
+                    ]))
+            })
+    }
+}
+
+/// `artifacts.importBatch`: `{tenant, artifacts: [{artifactId, sha256, sizeBytes, providerId, mimeType}],
+/// contents: [{sha256, sizeBytes}]}`, and the contents one after another as the request's attachment
+/// (or base64 `data`; checked by the server after these).
+///
+/// An import in one request and one transaction: the entries of `artifacts.import`, and the contents
+/// the tenant lacks, so that many small artifacts cost one round trip and one sync.
+public struct ImportBatchParams: MethodParams, Equatable {
+    /// One content of the attachment: its digest and length, in the attachment's order.
+    public struct Content: Sendable, Equatable {
+        public var sha256: SHA256Digest
+        public var sizeBytes: UInt64
+
+        public init(sha256: SHA256Digest, sizeBytes: UInt64) {
+            self.sha256 = sha256
+            self.sizeBytes = sizeBytes
+        }
+    }
+
+    public var tenant: String
+    /// At most the largest page per call.
+    public var artifacts: [ImportParams.Entry]
+    /// At most the largest page per call; their sizes add up to the attachment's length.
+    public var contents: [Content]
+
+    public init(tenant: String, artifacts: [ImportParams.Entry], contents: [Content]) {
+        self.tenant = tenant
+        self.artifacts = artifacts
+        self.contents = contents
+    }
+
+    public init(decoding params: Params, context: ParamsContext) throws(RPCError) {
+        tenant = try params.string("tenant")
+        artifacts = try ImportParams.entries(params, context)
+        guard case .array(let elements)? = params.object["contents"] else {
+            throw .invalidParams("contents", "contents must be an array")
+        }
+        guard elements.count <= context.maxPageSize else {
+            throw .invalidParams("contents", "at most \(context.maxPageSize) contents per call")
+        }
+        var contents: [Content] = []
+        for element in elements {
+            guard case .object(let object) = element else {
+                throw .invalidParams("contents", "every content must be an object")
+            }
+            let fields = Params(object)
+            do throws(RPCError) {
+                contents.append(
+                    Content(sha256: try fields.sha256("sha256"), sizeBytes: try fields.integer("sizeBytes")))
+            } catch  where error.code == .invalidParams {
+                throw .invalidParams("contents", "a content entry: \(error.message)")
+            }
+        }
+        self.contents = contents
+    }
+
+    /// The attachment's length: the sum of the contents' sizes.
+    public var contentBytes: UInt64 { contents.reduce(0) { $0 + $1.sizeBytes } }
+
+    public var encoded: JSONObject {
+        var builder = ParamsBuilder()
+        builder.set("tenant", tenant)
+        builder.set("artifacts", ImportParams.encode(artifacts))
         builder.set(
-            "artifacts",
+            "contents",
             .array(
-                artifacts.map { entry in
+                contents.map {
                     .object(
                         JSONObject([
-                            ("artifactId", .string(UUIDText.lowercase(entry.artifactId))),
-                            ("sha256", .string(entry.sha256.hex)),
-                            ("sizeBytes", .number(JSONNumber(entry.sizeBytes))),
-                            ("providerId", .string(entry.providerId)), ("mimeType", .string(entry.mimeType)),
+                            ("sha256", .string($0.sha256.hex)), ("sizeBytes", .number(JSONNumber($0.sizeBytes))),
                         ]))
                 }))
-        builder.set("dryRun", dryRun)
         return builder.object
     }
 }

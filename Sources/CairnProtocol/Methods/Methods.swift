@@ -1,5 +1,6 @@
 /// Every method of Cairn's protocol: the contract's, and Cairn's additions
-/// (`tenants.list`, `tenants.manifest`, `events.verify`, `artifacts.import`).
+/// (`tenants.list`, `tenants.manifest`, `events.verify`, `artifacts.import`,
+/// `artifacts.importBatch`).
 ///
 /// Each wire name is written here and nowhere else in the sources: the
 /// server registers a handler per definition, the client calls through
@@ -36,6 +37,9 @@ public enum Methods {
     /// Plans or carries out an import that keeps artifact ids.
     public static let artifactsImport = RPCMethod<ImportParams, JSONDocument>(
         "artifacts.import", .tenant(.admin), readsOnly: false)
+    /// An import in one request and one transaction: entries and the contents the tenant lacks, attached.
+    public static let artifactsImportBatch = RPCMethod<ImportBatchParams, JSONDocument>(
+        "artifacts.importBatch", .tenant(.admin), takesAttachment: true, readsOnly: false)
 
     // MARK: Uploads
 
@@ -115,7 +119,8 @@ public enum Methods {
     public static let names: [String] = [
         systemHello.name, systemHealth.name, systemMetrics.name,
         artifactsUpload.name, artifactsList.name, artifactsMeta.name,
-        artifactsRead.name, artifactsDelete.name, artifactsImport.name, uploadsBegin.name, uploadsAppend.name,
+        artifactsRead.name, artifactsDelete.name, artifactsImport.name, artifactsImportBatch.name, uploadsBegin.name,
+        uploadsAppend.name,
         uploadsStatus.name, uploadsCommit.name, uploadsAbort.name, blobsStat.name, blobsVerify.name,
         tenantsList.name, tenantsUsage.name, tenantsSetQuota.name, tenantsManifest.name, eventsList.name,
         eventsVerify.name, providersList.name, providersConfigGet.name, providersConfigSet.name,

@@ -16,7 +16,7 @@ public struct ValidRequest: Sendable {
     public var method: String
     /// The params, as the method's params type encodes them.
     public var params: JSONObject
-    /// The bytes of `artifacts.upload` and `uploads.append`; `nil` for the others.
+    /// The bytes of `artifacts.upload`, `artifacts.importBatch` and `uploads.append`; `nil` for the others.
     public var content: [UInt8]?
 }
 
@@ -113,6 +113,36 @@ public enum RequestGrammar {
             }
             return (
                 ImportParams(tenant: random.pick(world.tenants), artifacts: entries, dryRun: random.percent(70)), nil
+            )
+        },
+        MethodGrammar(Methods.artifactsImportBatch) { random, world in
+            // Fresh contents with entries that bring them, and entries for what the world knows.
+            var entries: [ImportParams.Entry] = []
+            var contents: [ImportBatchParams.Content] = []
+            var bytes: [UInt8] = []
+            for _ in 0..<random.below(4) {
+                let content = random.bytes(random.size(small: 256, large: 4 << 10))
+                let digest = SHA256Hasher.digest(content)
+                let honest = random.percent(90)
+                contents.append(
+                    ImportBatchParams.Content(
+                        sha256: honest ? digest : SHA256Hasher.digest(random.bytes(4)),
+                        sizeBytes: UInt64(content.count)))
+                bytes += content
+                entries.append(
+                    ImportParams.Entry(
+                        artifactId: random.uuid(), sha256: digest, sizeBytes: UInt64(content.count),
+                        providerId: random.pick(world.providers).id, mimeType: random.pick(mimeTypes)))
+            }
+            for _ in 0..<random.below(3) {
+                let known = world.artifact(&random)
+                entries.append(
+                    ImportParams.Entry(
+                        artifactId: random.percent(50) ? random.uuid() : known.id, sha256: known.sha256,
+                        sizeBytes: known.sizeBytes, providerId: known.providerId, mimeType: random.pick(mimeTypes)))
+            }
+            return (
+                ImportBatchParams(tenant: random.pick(world.tenants), artifacts: entries, contents: contents), bytes
             )
         },
         MethodGrammar(Methods.uploadsBegin) { random, world in
