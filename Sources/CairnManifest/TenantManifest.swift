@@ -35,7 +35,7 @@ public struct TenantManifest: Sendable, Equatable {
         }
 
         /// The id in lowercase canonical form, which is also the manifest's order.
-        public var id: String { artifactId.uuidString.lowercased() }
+        public var id: String { String(decoding: CanonicalBytes.uuid(artifactId), as: UTF8.self) }
     }
 
     /// A provider configuration: which provider, at which revision.
@@ -86,23 +86,100 @@ public struct TenantManifest: Sendable, Equatable {
     ///     events <last seq> <chain head hex|none>
     ///     artifact <artifactId> <sha256> <sizeBytes> <providerId> <mimeType>   (one per artifact, by id)
     ///     config <providerId> <revision>                                       (one per provider, by id)
-    public var canonicalText: String {
-        var text = "cairn-manifest 1\ntenant \(tenant.rawValue)\n"
-        text += "usage \(usage.artifactCount) \(usage.logicalBytes) \(usage.storedBytes)\n"
-        text += "quota \(usage.maxBytes.map(String.init) ?? "none") \(usage.maxArtifacts.map(String.init) ?? "none")\n"
-        text += "events \(events.seq) \(events.sha256?.hex ?? "none")\n"
+    public var canonicalText: String { String(decoding: canonicalBytes, as: UTF8.self) }
+
+    /// ``canonicalText`` as the bytes that are hashed, built without formatting a string per field.
+    public var canonicalBytes: [UInt8] {
+        var out = CanonicalBytes()
+        out.reserve(160 + artifacts.count * 200 + configurations.count * 64)
+        out.append("cairn-manifest 1\ntenant ")
+        out.append(tenant.rawValue)
+        out.append("\nusage ")
+        out.append(usage.artifactCount)
+        out.space()
+        out.append(usage.logicalBytes)
+        out.space()
+        out.append(usage.storedBytes)
+        out.append("\nquota ")
+        out.append(usage.maxBytes)
+        out.space()
+        out.append(usage.maxArtifacts)
+        out.append("\nevents ")
+        out.append(events.seq)
+        out.space()
+        if let head = events.sha256 { out.appendHex(head.bytes) } else { out.append("none") }
+        out.newline()
         for artifact in artifacts {
-            text +=
-                "artifact \(artifact.id) \(artifact.sha256.hex) \(artifact.sizeBytes) \(artifact.providerId) \(artifact.mimeType)\n"
+            out.append("artifact ")
+            out.bytes += CanonicalBytes.uuid(artifact.artifactId)
+            out.space()
+            out.appendHex(artifact.sha256.bytes)
+            out.space()
+            out.append(artifact.sizeBytes)
+            out.space()
+            out.append(artifact.providerId)
+            out.space()
+            out.append(artifact.mimeType)
+            out.newline()
         }
         for configuration in configurations {
-            text += "config \(configuration.providerId) \(configuration.revision)\n"
+            out.append("config ")
+            out.append(configuration.providerId)
+            out.space()
+            out.append(configuration.revision)
+            out.newline()
         }
-        return text
+        return out.bytes
     }
 
     /// The SHA-256 of ``canonicalText``.
-    public var digest: SHA256Digest { SHA256Hasher.digest(Array(canonicalText.utf8)) }
+    public var digest: SHA256Digest { SHA256Hasher.digest(canonicalBytes) }
+}
+
+/// The canonical text's bytes, appended field by field.
+struct CanonicalBytes {
+    var bytes: [UInt8] = []
+
+    private static let hexDigits = Array("0123456789abcdef".utf8)
+
+    mutating func reserve(_ count: Int) { bytes.reserveCapacity(count) }
+    mutating func append(_ text: String) { bytes.append(contentsOf: text.utf8) }
+    mutating func space() { bytes.append(0x20) }
+    mutating func newline() { bytes.append(0x0a) }
+
+    /// A decimal number, or `none`.
+    mutating func append(_ value: UInt64?) {
+        guard let value else { return append("none") }
+        if value == 0 { return bytes.append(UInt8(ascii: "0")) }
+        var digits: [UInt8] = []
+        var rest = value
+        while rest > 0 {
+            digits.append(UInt8(ascii: "0") + UInt8(rest % 10))
+            rest /= 10
+        }
+        bytes.append(contentsOf: digits.reversed())
+    }
+
+    mutating func appendHex(_ raw: [UInt8]) {
+        for byte in raw {
+            bytes.append(Self.hexDigits[Int(byte >> 4)])
+            bytes.append(Self.hexDigits[Int(byte & 0x0f)])
+        }
+    }
+
+    /// The lowercase canonical form of `id`: 8-4-4-4-12 hex digits.
+    static func uuid(_ id: UUID) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(36)
+        withUnsafeBytes(of: id.uuid) { raw in
+            for (index, byte) in raw.enumerated() {
+                if index == 4 || index == 6 || index == 8 || index == 10 { out.append(UInt8(ascii: "-")) }
+                out.append(hexDigits[Int(byte >> 4)])
+                out.append(hexDigits[Int(byte & 0x0f)])
+            }
+        }
+        return out
+    }
 }
 
 /// The manifests of every tenant of a store.
