@@ -263,13 +263,16 @@ let package = Package(
         .testTarget(
             name: "EndToEndTests",
             dependencies: [
-                "CairnClient", "CairnProtocol", "CairnDigest", "CairnFuzz", "DamageSupport", "LMDB", "StoreLayout",
-                "CairnWeb", "ListenAddresses", "BackupRepository", "ObjectStorage", "TestDaemons",
+                "CairnClient", "CairnProtocol", "CairnManifest", "CairnDigest", "CairnFuzz", "DamageSupport", "LMDB",
+                "StoreLayout", "CairnWeb", "ListenAddresses", "BackupRepository", "ObjectStorage", "TestDaemons",
                 .product(name: "NIOCore", package: "swift-nio"),
             ],
             swiftSettings: strictSettings
         ),
         .testTarget(name: "BackupRepositoryTests", dependencies: ["BackupRepository"], swiftSettings: strictSettings),
+        .testTarget(
+            name: "CairnClientTests", dependencies: ["CairnClient", "CairnManifest", "CairnDigest", "CairnProtocol"],
+            swiftSettings: strictSettings),
         .testTarget(name: "SystemdProtocolTests", dependencies: ["SystemdProtocol"], swiftSettings: strictSettings),
         .testTarget(
             name: "CairnLoggingTests", dependencies: ["CairnLogging", "CairnProtocol"], swiftSettings: strictSettings),

@@ -148,6 +148,17 @@ public final class CairnClient {
         try await send(request, flush: true)
     }
 
+    /// Sends several requests without waiting for their responses, in as
+    /// few writes as their size allows; take the responses with
+    /// ``receive()``, in order.
+    ///
+    /// Keep the requests in flight bounded (a window): a server whose
+    /// answers are not read stops reading requests.
+    public func send(_ requests: [Request]) async throws {
+        for request in requests { try await send(request, flush: false) }
+        try await flush()
+    }
+
     /// The response to the oldest request sent and not yet received.
     public func receive() async throws -> Result<Reply, CairnClientError> {
         guard !pending.isEmpty else { throw CairnClientError.protocolViolation("no request is waiting for a response") }

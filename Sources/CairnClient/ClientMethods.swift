@@ -85,6 +85,17 @@ extension CairnClient {
         return Int(value)
     }
 
+    /// The server's request limit (the largest attachment of `artifacts.upload` and
+    /// `artifacts.importBatch`), from `system.hello`.
+    public func maxRequestBytes() async throws -> Int {
+        guard case .number(let n)? = try await cachedHelloResult()["limits"]?["maxRequestBytes"], let value = n.int64,
+            value > 0
+        else {
+            throw CairnClientError.protocolViolation("hello without limits.maxRequestBytes")
+        }
+        return Int(value)
+    }
+
     /// Whether `system.hello` lists `capability` (e.g. `xxh128`: ``commit(uploadId:sha256:xxh128:)``
     /// checks an XXH3-128).
     public func supports(_ capability: String) async throws -> Bool {

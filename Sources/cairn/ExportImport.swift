@@ -1,10 +1,8 @@
 import ArgumentParser
 import CairnClient
 import CairnDigest
+import CairnManifest
 import CairnProtocol
-import CairnServer
-import CairnStore
-import Foundation
 
 /// `cairn export --out FILE.tar|DIR`: a tenant's artifacts, configurations and manifest, portable.
 struct Export: AsyncParsableCommand {
@@ -26,93 +24,32 @@ struct Export: AsyncParsableCommand {
     var out: String
 
     func run() async throws {
-        var writer = try ExportWriter(target: out)
-        do {
-            let document = try await client.withClient { connection in
-                let document = ExportDocument(
-                    exportedAt: Timestamp.now(), manifest: try await manifest(connection),
-                    configurations: try await configurations(connection))
-                try writer.add(ExportDocument.fileName, document.json.serialized() + [0x0a])
-                let total = document.blobs.reduce(0) { $0 + $1.sizeBytes }
-                var progress = ProgressBar(
-                    label: "export \(tenant.name)", total: total, enabled: ProgressBar.shouldShow(json: client.json))
-                defer { progress.interrupt() }
-                var done: UInt64 = 0
-                for blob in document.blobs {
-                    try await copy(blob, of: document.manifest, from: connection, into: &writer) {
-                        done += UInt64($0)
+        try await BulkFailure.reported(as: "export") {
+            let writer = try ExportWriter(target: out)
+            do {
+                let document = try await client.withClient { connection in
+                    var progress = ProgressBar(label: "export \(tenant.name)", total: nil, enabled: false)
+                    defer { progress.interrupt() }
+                    let document = try await TenantExport(tenant: tenant.name).run(
+                        on: connection, into: writer, exportedAt: Timestamp.now()
+                    ) { done, total in
+                        if done == 0 {
+                            progress = ProgressBar(
+                                label: "export \(tenant.name)", total: total,
+                                enabled: ProgressBar.shouldShow(json: client.json))
+                        }
                         progress.update(done)
                     }
+                    progress.finish()
+                    return document
                 }
-                progress.finish()
-                return document
+                try writer.publish()
+                report(document)
+            } catch {
+                writer.discard()
+                throw error
             }
-            try writer.publish()
-            report(document)
-        } catch {
-            writer.discard()
-            throw error
         }
-    }
-
-    private func manifest(_ connection: CairnClient) async throws -> TenantManifest {
-        let result = try await connection.call(
-            Methods.tenantsManifest.name, JSONObject([("tenant", .string(tenant.name))]))
-        do { return try ManifestCoding.decode(result.result) } catch {
-            throw LocalFailure("the server's manifest does not check out: \(error)")
-        }
-    }
-
-    /// Every configured provider of the catalog, without secret values.
-    private func configurations(_ connection: CairnClient) async throws -> [ExportDocument.Configuration] {
-        let providers = try await connection.call(Methods.providersList.name).result["providers"]?.arrayValue ?? []
-        var configurations: [ExportDocument.Configuration] = []
-        for providerId in providers.compactMap({ $0["providerId"]?.stringValue }) {
-            let snapshot = try await connection.call(
-                Methods.providersConfigGet.name,
-                JSONObject([("tenant", .string(tenant.name)), ("providerId", .string(providerId))])
-            ).result
-            guard let revision = snapshot["revision"]?.uint64, revision > 0 else { continue }
-            var values = JSONObject()
-            var secrets: [String] = []
-            for field in snapshot["fields"]?.arrayValue ?? [] {
-                guard let key = field["key"]?.stringValue, let value = field["value"], value != .null else { continue }
-                if case .object = value {
-                    secrets.append(key)
-                } else {
-                    values[key] = value
-                }
-            }
-            configurations.append(
-                .init(providerId: providerId, revision: revision, values: values, secretFields: secrets))
-        }
-        return configurations
-    }
-
-    /// Downloads one content through any artifact that still has it (others may be deleted meanwhile), verified.
-    private func copy(
-        _ blob: ExportDocument.Blob, of manifest: TenantManifest, from connection: CairnClient,
-        into writer: inout ExportWriter, progress: (Int) -> Void
-    ) async throws {
-        for artifact in manifest.artifacts where artifact.sha256 == blob.sha256 {
-            let meta: ArtifactInfo
-            do {
-                meta = try await connection.meta(tenant: tenant.name, artifactId: artifact.id)
-            } catch CairnClientError.server(let error) where error.code == .notFound {
-                continue
-            }
-            guard meta.sha256 == blob.sha256.hex, meta.sizeBytes == blob.sizeBytes else {
-                throw LocalFailure("artifact \(artifact.id) is not what the manifest says; export again")
-            }
-            try writer.beginFile(blob.path, sizeBytes: blob.sizeBytes)
-            _ = try await connection.download(meta) { bytes in
-                try writer.write(bytes)
-                progress(bytes.count)
-            }
-            try writer.endFile()
-            return
-        }
-        throw LocalFailure("every artifact with sha256 \(blob.sha256.hex) was deleted during the export; export again")
     }
 
     private func report(_ document: ExportDocument) {
@@ -165,181 +102,34 @@ struct Import: AsyncParsableCommand {
     @Argument(help: ArgumentHelp("The export: a directory or a .tar file.", valueName: "path"))
     var path: String
 
-    static let batch = 1000
-
     func run() async throws {
-        let source = try ExportReader(path: path)
-        let document = try ExportDocument(parsing: try await source.contents(of: ExportDocument.fileName))
-        try await checkContent(document, in: source)
-        let entries: [JSONValue] = document.manifest.artifacts.map { artifact in
-            .object(
-                JSONObject([
-                    ("artifactId", .string(artifact.id)), ("sha256", .string(artifact.sha256.hex)),
-                    ("sizeBytes", .number(JSONNumber(artifact.sizeBytes))),
-                    ("providerId", .string(artifact.providerId)),
-                    ("mimeType", .string(artifact.mimeType)),
-                ]))
-        }
-        let summary = try await client.withClient { connection in
-            let statuses = try await plan(entries, document, connection)
-            var summary = Summary()
-            summary.present = statuses.filter { $0 == "present" }.count
-            // One upload per missing content, under the first artifact id that needs it.
-            var sent = Set<SHA256Digest>()
-            for (artifact, status) in zip(document.manifest.artifacts, statuses) where status == "needsContent" {
-                guard sent.insert(artifact.sha256).inserted else { continue }
-                try await upload(artifact, from: source, connection)
-                summary.uploadedBlobs += 1
-                summary.uploadedBytes += artifact.sizeBytes
-                summary.created += 1
-            }
-            for start in stride(from: 0, to: entries.count, by: Self.batch) {
-                let result = try await connection.call(
-                    Methods.artifactsImport.name,
-                    JSONObject([
-                        ("tenant", .string(tenant.name)),
-                        ("artifacts", .array(Array(entries[start..<min(entries.count, start + Self.batch)]))),
-                    ])
-                ).result
-                let remaining = (result["artifacts"]?.arrayValue ?? []).filter { $0["status"] == "needsContent" }
-                guard remaining.isEmpty else {
-                    throw LocalFailure("the server still lacks the content of \(remaining.count) artifacts")
+        try await BulkFailure.reported(as: "import") {
+            let transfer = try TenantImport(tenant: tenant.name, exportAt: path)
+            let document = transfer.document
+            let showProgress = ProgressBar.shouldShow(json: client.json)
+            var checking = ProgressBar(
+                label: "check \(path)", total: document.blobs.reduce(0) { $0 + $1.sizeBytes }, enabled: showProgress)
+            defer { checking.interrupt() }
+            try await transfer.checkContent { checking.update($0) }
+            checking.finish()
+            let summary = try await client.withClient { connection in
+                let plan = try await transfer.plan(on: connection)
+                if !client.json {
+                    Output.error(
+                        "cairn: import plan: \(plan.present) present, \(plan.newArtifacts) to create, \(plan.newContents) contents (\(Output.bytes(plan.newBytes))) to send"
+                    )
                 }
-                summary.created += Int(result["created"]?.uint64 ?? 0)
+                var progress = ProgressBar(label: "import \(tenant.name)", total: plan.newBytes, enabled: showProgress)
+                defer { progress.interrupt() }
+                let summary = try await transfer.run(plan, on: connection) { sent, _ in progress.update(sent) }
+                progress.finish()
+                return summary
             }
-            summary.configurations = try await configure(document.configurations, connection)
-            return summary
-        }
-        report(summary, document)
-    }
-
-    private struct Summary {
-        var present = 0
-        var created = 0
-        var uploadedBlobs = 0
-        var uploadedBytes: UInt64 = 0
-        var configurations: [(providerId: String, changed: Bool, unsetSecrets: [String])] = []
-    }
-
-    /// Checks every content file of the export against its size and sha256, before anything is sent.
-    private func checkContent(_ document: ExportDocument, in source: ExportReader) async throws {
-        var problems: [String] = []
-        for blob in document.blobs {
-            guard source.size(of: blob.path) == blob.sizeBytes else {
-                problems.append("\(blob.path) is missing or not \(blob.sizeBytes) bytes")
-                continue
-            }
-            var hasher = SHA256Hasher()
-            try await source.forEachPiece(of: blob.path, piece: 4 << 20) { hasher.update($0) }
-            let actual = hasher.finalize()
-            if actual != blob.sha256 { problems.append("\(blob.path) has sha256 \(actual.hex)") }
-        }
-        guard problems.isEmpty else {
-            for problem in problems { Output.error("cairn: import: \(problem)") }
-            throw LocalFailure("the export is damaged (\(problems.count) content files); nothing was imported")
+            report(summary, document)
         }
     }
 
-    /// The server's plan, batch by batch; stops with every conflict and any quota that would be passed.
-    private func plan(_ entries: [JSONValue], _ document: ExportDocument, _ connection: CairnClient) async throws
-        -> [String]
-    {
-        var statuses: [String] = []
-        var usage: JSONValue = .null
-        for start in stride(from: 0, to: entries.count, by: Self.batch) {
-            let result = try await connection.call(
-                Methods.artifactsImport.name,
-                JSONObject([
-                    ("tenant", .string(tenant.name)),
-                    ("artifacts", .array(Array(entries[start..<min(entries.count, start + Self.batch)]))),
-                    ("dryRun", true),
-                ])
-            ).result
-            statuses += (result["artifacts"]?.arrayValue ?? []).map { $0["status"]?.stringValue ?? "" }
-            usage = result["usage"] ?? .null
-        }
-        let conflicts = zip(document.manifest.artifacts, statuses).filter { $0.1 == "conflict" }.map(\.0.id)
-        for id in conflicts { Output.error("cairn: import: artifact id \(id) is in use by another artifact") }
-        guard conflicts.isEmpty else {
-            throw LocalFailure("\(conflicts.count) artifact ids are in use; nothing was imported")
-        }
-        let newArtifacts = UInt64(statuses.filter { $0 == "link" || $0 == "needsContent" }.count)
-        var digests = Set<SHA256Digest>()
-        var newBytes: UInt64 = 0
-        for (artifact, status) in zip(document.manifest.artifacts, statuses) where status == "needsContent" {
-            if digests.insert(artifact.sha256).inserted { newBytes += artifact.sizeBytes }
-        }
-        let count = usage["artifactCount"]?.uint64 ?? 0
-        let stored = usage["storedBytes"]?.uint64 ?? 0
-        if let max = usage["quota"]?["maxArtifacts"]?.uint64, count + newArtifacts > max {
-            throw LocalFailure(
-                "QUOTA_EXCEEDED: the import's \(newArtifacts) new artifacts would pass the tenant's artifact quota (limit \(max), used \(count)); nothing was imported"
-            )
-        }
-        if let max = usage["quota"]?["maxBytes"]?.uint64, stored + newBytes > max {
-            throw LocalFailure(
-                "QUOTA_EXCEEDED: the import's \(newBytes) new bytes would pass the tenant's byte quota (limit \(max), used \(stored)); nothing was imported"
-            )
-        }
-        if !client.json {
-            Output.error(
-                "cairn: import plan: \(statuses.filter { $0 == "present" }.count) present, \(newArtifacts) to create, \(digests.count) contents (\(Output.bytes(newBytes))) to send"
-            )
-        }
-        return statuses
-    }
-
-    /// Sends one content as a new artifact with the export's id: begin with size and digest, appends, commit.
-    private func upload(_ artifact: TenantManifest.Artifact, from source: ExportReader, _ connection: CairnClient)
-        async throws
-    {
-        let uploadId = try await connection.beginUpload(
-            tenant: tenant.name, providerId: artifact.providerId, mimeType: artifact.mimeType,
-            sizeBytes: artifact.sizeBytes, sha256: artifact.sha256.hex)
-        do {
-            var offset: UInt64 = 0
-            let piece = min(try await connection.maxChunkBytes(), Put.maxChunk)
-            try await source.forEachPiece(of: "blobs/sha256/\(artifact.sha256.hex)", piece: piece) { bytes in
-                guard !bytes.isEmpty else { return }
-                offset = try await connection.append(uploadId: uploadId, offset: offset, bytes: bytes)
-            }
-            _ = try await connection.call(
-                Methods.uploadsCommit.name,
-                JSONObject([
-                    ("uploadId", .string(uploadId)), ("sha256", .string(artifact.sha256.hex)),
-                    ("artifactId", .string(artifact.id)),
-                ]))
-        } catch {
-            try? await connection.abort(uploadId: uploadId)
-            throw error
-        }
-    }
-
-    /// Sets each exported configuration's values where they differ from the tenant's.
-    private func configure(_ configurations: [ExportDocument.Configuration], _ connection: CairnClient) async throws
-        -> [(providerId: String, changed: Bool, unsetSecrets: [String])]
-    {
-        var results: [(String, Bool, [String])] = []
-        for configuration in configurations {
-            let params = JSONObject([
-                ("tenant", .string(tenant.name)), ("providerId", .string(configuration.providerId)),
-            ])
-            let current = try await connection.call(Methods.providersConfigGet.name, params).result
-            var currentValues: [String: JSONValue] = [:]
-            for field in current["fields"]?.arrayValue ?? [] {
-                if let key = field["key"]?.stringValue { currentValues[key] = field["value"] ?? .null }
-            }
-            let differs = configuration.values.keys.contains { currentValues[$0] != configuration.values[$0] }
-            if differs {
-                var set = params
-                set["values"] = .object(configuration.values)
-                _ = try await connection.call(Methods.providersConfigSet.name, set)
-            }
-            let unset = configuration.secretFields.filter { currentValues[$0] == nil || currentValues[$0] == .null }
-            results.append((configuration.providerId, differs, unset))
-        }
-        return results
-    }
+    private typealias Summary = TenantImport.Summary
 
     private func report(_ summary: Summary, _ document: ExportDocument) {
         if client.json {
@@ -350,7 +140,7 @@ struct Import: AsyncParsableCommand {
                         ("artifacts", .number(JSONNumber(document.manifest.artifacts.count))),
                         ("present", .number(JSONNumber(summary.present))),
                         ("created", .number(JSONNumber(summary.created))),
-                        ("uploadedBlobs", .number(JSONNumber(summary.uploadedBlobs))),
+                        ("uploadedBlobs", .number(JSONNumber(summary.uploadedContents))),
                         ("uploadedBytes", .number(JSONNumber(summary.uploadedBytes))),
                         (
                             "configurations",
@@ -372,7 +162,7 @@ struct Import: AsyncParsableCommand {
                 "artifacts",
                 "\(document.manifest.artifacts.count): \(summary.created) created, \(summary.present) present"
             ),
-            ("sent", "\(summary.uploadedBlobs) contents, \(Output.exactBytes(summary.uploadedBytes))"),
+            ("sent", "\(summary.uploadedContents) contents, \(Output.exactBytes(summary.uploadedBytes))"),
             (
                 "configurations",
                 summary.configurations.isEmpty
@@ -385,6 +175,18 @@ struct Import: AsyncParsableCommand {
             Output.error(
                 "cairn: secret fields of \(configuration.providerId) left unset (an export carries no secrets): \(configuration.unsetSecrets.joined(separator: ", "))"
             )
+        }
+    }
+}
+
+/// The bulk paths' failures as the CLI's.
+enum BulkFailure {
+    /// Runs `body`; a ``BulkTransferError`` becomes its problems on standard error (one line
+    /// each, `cairn: <command>: …`) and a ``LocalFailure`` (exit status 1).
+    static func reported(as command: String, _ body: () async throws -> Void) async throws {
+        do { try await body() } catch let error as BulkTransferError {
+            for problem in error.problems { Output.error("cairn: \(command): \(problem)") }
+            throw LocalFailure(error.message)
         }
     }
 }

@@ -72,8 +72,8 @@ enum TarArchive {
         var offset: UInt64 = 0
         while true {
             let block: [UInt8]
-            do { block = try FileIO.read(fd, upTo: blockSize, at: offset) } catch {
-                throw Failure(description: "cannot read \(path): \(error)")
+            do { block = try ExportFiles.read(fd, upTo: blockSize, at: offset) } catch {
+                throw Failure(description: "cannot read \(path): \(error.message)")
             }
             guard block.count == blockSize else { throw Failure(description: "\(path) ends inside a header") }
             if block.allSatisfy({ $0 == 0 }) { return entries }
