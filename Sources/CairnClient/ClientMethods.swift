@@ -76,22 +76,17 @@ extension CairnClient {
     }
 
     /// The server's chunk limit, from `system.hello`.
-    public func maxChunkBytes() async throws -> Int {
-        guard case .number(let n)? = try await cachedHelloResult()["limits"]?["maxChunkBytes"], let value = n.int64,
-            value > 0
-        else {
-            throw CairnClientError.protocolViolation("hello without limits.maxChunkBytes")
-        }
-        return Int(value)
-    }
+    public func maxChunkBytes() async throws -> Int { try await limit("maxChunkBytes") }
 
     /// The server's request limit (the largest attachment of `artifacts.upload` and
     /// `artifacts.importBatch`), from `system.hello`.
-    public func maxRequestBytes() async throws -> Int {
-        guard case .number(let n)? = try await cachedHelloResult()["limits"]?["maxRequestBytes"], let value = n.int64,
-            value > 0
+    public func maxRequestBytes() async throws -> Int { try await limit("maxRequestBytes") }
+
+    /// One of `system.hello`'s `limits`.
+    private func limit(_ name: String) async throws -> Int {
+        guard case .number(let n)? = try await cachedHelloResult()["limits"]?[name], let value = n.int64, value > 0
         else {
-            throw CairnClientError.protocolViolation("hello without limits.maxRequestBytes")
+            throw CairnClientError.protocolViolation("hello without limits.\(name)")
         }
         return Int(value)
     }

@@ -115,27 +115,7 @@ extension ArtifactStore {
     public func importArtifacts(tenant: TenantID, entries: [ImportEntry], actor: Actor) async throws
         -> [ImportDisposition]
     {
-        for entry in entries { try validate(mimeType: entry.mimeType) }
-        let now = self.now
-        return try await writer.perform { txn in
-            var dispositions: [ImportDisposition] = []
-            for entry in entries {
-                let disposition = try self.disposition(txn, tenant: tenant, entry)
-                switch disposition {
-                case .conflict:
-                    throw try self.importConflict(txn, tenant: tenant, entry)
-                case .link:
-                    _ = try self.finalize(
-                        txn, tenant: tenant, providerId: entry.providerId, mimeType: entry.mimeType,
-                        size: entry.sizeBytes, digest: entry.sha256, content: .held, artifactId: entry.artifactId,
-                        actor: actor, now: now)
-                case .present, .needsContent:
-                    break
-                }
-                dispositions.append(disposition)
-            }
-            return dispositions
-        }
+        try await importArtifacts(tenant: tenant, entries: entries, contents: [], bytes: [], actor: actor)
     }
 
     /// Imports `entries` with the contents the tenant lacks, in one durable
