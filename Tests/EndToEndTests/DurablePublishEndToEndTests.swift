@@ -16,7 +16,8 @@ import Testing
 /// directory renamed into place was flushed before the rename, and the
 /// directory it landed in after it; a new directory's parent was flushed
 /// after the `mkdir`; a file created exclusively and kept where it is was
-/// flushed, and its directory after it.
+/// flushed (by its own `fsync`, or a `syncfs` after it, as a directory
+/// export does for its thousands of files), and its directory after it.
 @Suite(.timeLimit(.minutes(3)), .enabled(if: SyscallTrace.strace != nil, "needs strace"))
 struct DurablePublishEndToEndTests {
     @Test func everyPublishIsFlushedInOrder() async throws {
@@ -160,6 +161,19 @@ struct DurablePublishEndToEndTests {
         #expect(
             trace.violations(under: "/r", notFlushed: ["/r/x/"]) == ["create /r/data.mdb: /r was not flushed after it"])
     }
+
+    @Test func aSyncfsAfterFilesFlushesThemAll() {
+        let trace = SyscallTrace(
+            parsing: """
+                9 openat(AT_FDCWD</w>, "/r/e/a", O_WRONLY|O_CREAT|O_EXCL, 0600) = 4</r/e/a>
+                9 openat(AT_FDCWD</w>, "/r/e/b", O_WRONLY|O_CREAT|O_EXCL, 0600) = 5</r/e/b>
+                9 syncfs(6</r/e>) = 0
+                9 openat(AT_FDCWD</w>, "/r/e/late", O_WRONLY|O_CREAT|O_EXCL, 0600) = 7</r/e/late>
+                9 fsync(8</r/e>) = 0
+                """)
+        // A file created after the syncfs is not flushed by it.
+        #expect(trace.violations(under: "/r") == ["create /r/e/late: it was not flushed"])
+    }
 }
 
 /// The calls of one `strace -f -y -o FILE` run, in the order they were
@@ -174,7 +188,7 @@ struct SyscallTrace {
     }()
 
     /// The calls traced (what ``SyscallTrace/Event`` checks).
-    static let calls = "openat,mkdir,mkdirat,fsync,fdatasync,rename,renameat,renameat2"
+    static let calls = "openat,mkdir,mkdirat,fsync,fdatasync,syncfs,rename,renameat,renameat2"
 
     /// One finished system call.
     struct Event {
@@ -190,6 +204,12 @@ struct SyscallTrace {
         /// For `fsync`/`fdatasync`: the path of the descriptor flushed.
         var flushed: String? {
             guard succeeded, name == "fsync" || name == "fdatasync" else { return nil }
+            return SyscallTrace.descriptorPath(arguments)
+        }
+
+        /// For `syncfs`: the path of the descriptor whose file system was flushed (every file on it).
+        var flushedFileSystem: String? {
+            guard succeeded, name == "syncfs" else { return nil }
             return SyscallTrace.descriptorPath(arguments)
         }
 
@@ -292,7 +312,12 @@ struct SyscallTrace {
             guard let file = event.createdFile, inside(file), !renamedAway.contains(file),
                 !notFlushed.contains(where: { file.hasPrefix($0) })
             else { continue }
-            guard let flush = events.first(where: { $0.flushed == file && $0.start > event.end }) else {
+            // Its own fsync, or a syncfs of the test's file system (everything here is on one) after it.
+            guard
+                let flush = events.first(where: {
+                    ($0.flushed == file || $0.flushedFileSystem.map(inside) == true) && $0.start > event.end
+                })
+            else {
                 problems.append("create \(file): it was not flushed")
                 continue
             }
