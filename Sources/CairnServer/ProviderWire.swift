@@ -23,8 +23,8 @@ extension Wire {
             ]))
     }
 
-    /// A stored value as JSON: a string, or an array of strings.
-    static func value(_ value: FieldValue) -> JSONValue {
+    /// A stored value as JSON: a string, or an array of strings (as `providers.config.get` shows it).
+    public static func value(_ value: FieldValue) -> JSONValue {
         switch value {
         case .scalar(let text), .artifactRef(let text): .string(text)
         case .list(let items), .artifactRefs(let items): .array(items.map(JSONValue.string))

@@ -9,7 +9,7 @@ import Foundation
 #endif
 
 /// The contract's JSON shapes of the store's values.
-enum Wire {
+public enum Wire {
     /// RFC 3339 UTC with milliseconds, e.g. `2026-04-23T05:10:14.123Z`.
     static func time(_ date: Date) -> JSONValue {
         // Truncate to the millisecond; a microsecond of slack absorbs binary

@@ -100,9 +100,49 @@ struct Import: AsyncParsableCommand {
     @OptionGroup var tenant: TenantOptions
 
     @Argument(help: ArgumentHelp("The export: a directory or a .tar file.", valueName: "path"))
-    var path: String
+    var path: String?
+
+    @Option(
+        help: ArgumentHelp(
+            "Import a tenant of an off-host backup instead: s3://BUCKET/PREFIX[#BACKUP_ID] (the newest when no id is given).",
+            valueName: "s3-url"))
+    var from: String?
+
+    @Option(
+        help: ArgumentHelp(
+            "With --from: the backup's tenant to import (default: the tenant imported into).", valueName: "name"))
+    var sourceTenant: String?
+
+    @OptionGroup var repository: RepositoryOptions
+
+    @Option(
+        help: ArgumentHelp(
+            "With --from: where the tenant's contents are staged before they are sent (default $TMPDIR, else /var/tmp).",
+            valueName: "dir"))
+    var workDir: String?
+
+    func validate() throws {
+        guard (path == nil) != (from == nil) else { throw ValidationError("give an export path or --from, not both") }
+        if from == nil, sourceTenant != nil || workDir != nil {
+            throw ValidationError("--source-tenant and --work-dir go with --from")
+        }
+        if let sourceTenant, !Names.isTenant(sourceTenant) {
+            throw ValidationError("'\(sourceTenant)' is not a tenant name")
+        }
+    }
 
     func run() async throws {
+        guard let from else { return try await importExport(at: path ?? "", named: path ?? "") }
+        let work = try RemoteCommands.makeWorkDirectory(in: workDir)
+        defer { RemoteCommands.removeWorkDirectory(work) }
+        let staged = try await RemoteCommands.stageExport(
+            from: from, tenant: sourceTenant ?? tenant.name, repository: repository, into: work + "/export",
+            showsProgress: ProgressBar.shouldShow(json: client.json))
+        try await importExport(at: staged.path, named: staged.name)
+    }
+
+    /// Imports the export at `path`; `name` is what the report calls it.
+    private func importExport(at path: String, named name: String) async throws {
         try await BulkFailure.reported(as: "import") {
             let transfer = try TenantImport(tenant: tenant.name, exportAt: path)
             let document = transfer.document
@@ -125,13 +165,13 @@ struct Import: AsyncParsableCommand {
                 progress.finish()
                 return summary
             }
-            report(summary, document)
+            report(summary, document, name)
         }
     }
 
     private typealias Summary = TenantImport.Summary
 
-    private func report(_ summary: Summary, _ document: ExportDocument) {
+    private func report(_ summary: Summary, _ document: ExportDocument, _ path: String) {
         if client.json {
             Output.json(
                 .object(

@@ -1,5 +1,6 @@
 import ArgumentParser
 import BackupRepository
+import CairnClient
 import CairnDigest
 import CairnProtocol
 import CairnProviders
@@ -210,8 +211,14 @@ struct RemoteBackup {
             if index[blob] == nil { try await writer.add(bytes, blob: blob) }
         }
         let metadataDirectory = workDirectory + "/metadata"
-        _ = try ArtifactStore.openReadOnly(directory: snapshotDirectory, logger: quietLogger)
-            .writeMetadataFile(into: metadataDirectory)
+        let snapshotStore = try ArtifactStore.openReadOnly(directory: snapshotDirectory, logger: quietLogger)
+        _ = try snapshotStore.writeMetadataFile(into: metadataDirectory)
+        // Each tenant as `cairn export` would write its index, for `cairn import --from s3://…`.
+        for document in try Self.exportDocuments(
+            of: snapshotStore, manifest: manifest, snapshotDirectory: snapshotDirectory)
+        {
+            try await addPart("exports/\(document.manifest.tenant.rawValue)", document.json.serialized())
+        }
         try await addPart(
             "metadata", try Self.contents(of: metadataDirectory + "/" + ArtifactStore.backupDataFileName))
         try await addPart("manifest", manifest.json.serialized())
@@ -291,6 +298,39 @@ struct RemoteBackup {
             }
         }
         return found
+    }
+
+    /// The export index of every tenant of the snapshot: its manifest, and its configurations
+    /// with the values of non-secret fields (the secret ones named, never copied). Configurations
+    /// of providers the snapshot's catalog does not define carry no value.
+    static func exportDocuments(
+        of store: ArtifactStore, manifest: BackupManifest, snapshotDirectory: String
+    ) throws -> [ExportDocument] {
+        let catalog = LoadedCatalog.load(
+            directory: snapshotDirectory + "/config/providers.d", logger: quietLogger
+        ).catalog
+        return try manifest.store.tenants.map { tenant in
+            let configurations = try tenant.configurations.map { configuration in
+                guard let definition = catalog.definition(configuration.providerId),
+                    let providerId = ProviderID(configuration.providerId)
+                else {
+                    return ExportDocument.Configuration(
+                        providerId: configuration.providerId, revision: configuration.revision, values: JSONObject(),
+                        secretFields: [])
+                }
+                let values = try store.providerConfiguration(tenant: tenant.tenant, providerId: providerId).values
+                var shown = JSONObject()
+                var secrets: [String] = []
+                for field in definition.fields {
+                    guard let value = values[field.key] else { continue }
+                    if field.secret { secrets.append(field.key) } else { shown[field.key] = Wire.value(value) }
+                }
+                return ExportDocument.Configuration(
+                    providerId: configuration.providerId, revision: configuration.revision, values: shown,
+                    secretFields: secrets)
+            }
+            return ExportDocument(exportedAt: Timestamp.now(), manifest: tenant, configurations: configurations)
+        }
     }
 
     static func contents(of path: String) throws -> [UInt8] {

@@ -55,7 +55,7 @@ enum RemoteCommands {
 
     static func takeBackup(_ command: Backup, location: RepositoryLocation) async throws -> RemoteBackup.Outcome {
         let work = try makeWorkDirectory(in: command.workDir)
-        defer { try? FileManager.default.removeItem(atPath: work) }
+        defer { removeWorkDirectory(work) }
         let snapshotDirectory = work + "/snapshot"
         try PrivateFiles.createEmptyDirectory(snapshotDirectory)
         let snapshot = StoreSnapshot(
@@ -104,6 +104,11 @@ enum RemoteCommands {
             ])
         }
         return outcome
+    }
+
+    /// Removes a directory ``makeWorkDirectory(in:)`` made, with everything in it.
+    static func removeWorkDirectory(_ path: String) {
+        try? FileManager.default.removeItem(atPath: path)
     }
 
     /// A new private directory for a backup's local snapshot.

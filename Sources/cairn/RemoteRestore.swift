@@ -1,5 +1,6 @@
 import ArgumentParser
 import BackupRepository
+import CairnClient
 import CairnDigest
 import CairnProtocol
 import CairnServer
@@ -240,5 +241,70 @@ extension RemoteCommands {
             ])
         }
         if !problems.isEmpty { throw ExitCode(1) }
+    }
+}
+
+/// `cairn import --from s3://…`: one tenant of a backup, staged as an export.
+extension RemoteCommands {
+    /// Writes the export of `tenant` of the selected backup into the new directory `directory`:
+    /// the index the backup recorded for it and every content it names, each checked against
+    /// its sha256 as it is fetched.
+    ///
+    /// - Returns: the directory, and the name the import's report gives it (`s3://…#ID tenant T`).
+    static func stageExport(
+        from text: String, tenant: String, repository: RepositoryOptions, into directory: String, showsProgress: Bool
+    ) async throws -> (path: String, name: String) {
+        let location = try location(text, allowsBackupID: true)
+        return try await repository.withRepository(location, create: false) { repo in
+            let opened = try await openBackup(repo)
+            guard let part = opened.tree.parts["exports/\(tenant)"] else {
+                let held = opened.tree.parts.keys.filter { $0.hasPrefix("exports/") }.map { $0.dropFirst(8) }.sorted()
+                throw RemoteFailure.couldNotCheck(
+                    "backup \(opened.record.id) holds no tenant \(tenant) (it holds: \(held.isEmpty ? "none" : held.joined(separator: ", ")))"
+                )
+            }
+            let index = try await repo.readBlob(part)
+            let document: ExportDocument
+            do { document = try ExportDocument(parsing: index) } catch {
+                throw RepositoryError(
+                    .damaged, "the export index of tenant \(tenant) in backup \(opened.record.id): \(error)")
+            }
+            let contents = Dictionary(opened.tree.contents.map { ($0.sha256, $0) }, uniquingKeysWith: { a, _ in a })
+            let needed = try document.blobs.map { blob in
+                guard let reference = contents[blob.sha256.hex], reference.sizeBytes == Int64(blob.sizeBytes) else {
+                    throw RepositoryError(
+                        .damaged, "backup \(opened.record.id) lacks content sha256:\(blob.sha256.hex)")
+                }
+                return reference
+            }
+            let writer = try ExportWriter(target: directory)
+            var progress = ProgressBar(
+                label: "fetch \(tenant)", total: UInt64(needed.reduce(0) { $0 + $1.sizeBytes }), enabled: showsProgress)
+            defer { progress.interrupt() }
+            var done: UInt64 = 0
+            do {
+                try writer.add(ExportDocument.fileName, index)
+                try await readContents(needed, from: repo) { reference, bytes in
+                    let bytes = try bytes.get()
+                    try writer.add("blobs/sha256/\(reference.sha256)", bytes)
+                    done += UInt64(bytes.count)
+                    progress.update(done)
+                } large: { reference in
+                    try writer.beginFile("blobs/sha256/\(reference.sha256)", sizeBytes: UInt64(reference.sizeBytes))
+                    try await repo.streamBlob(reference) { piece in
+                        try writer.write(piece)
+                        done += UInt64(piece.count)
+                        progress.update(done)
+                    }
+                    try writer.endFile()
+                }
+                try writer.publish()
+            } catch {
+                writer.discard()
+                throw error
+            }
+            progress.finish()
+            return (directory, "\(location.bucket)/\(location.prefix)#\(opened.record.id) tenant \(tenant)")
+        }
     }
 }

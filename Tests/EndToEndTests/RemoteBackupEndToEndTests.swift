@@ -325,6 +325,47 @@ struct RemoteBackupEndToEndTests {
         #expect(try await cairn(server, ["verify", "--remote", url]).status == 0)
     }
 
+    @Test func aNewHostSeedsATenantFromTheBucketKeepingIds() async throws {
+        let server = try await ServerProcess.start()
+        try await BackupOverSocketEndToEndTests.fill(server)
+        let key = ["CAIRN_BACKUP_KEY_FILE": try keyFile(server)]
+        let url = "s3://e2e-seed/fleet"
+        #expect(try await cairn(server, ["backup", "--to", url], env: key).status == 0)
+
+        let fresh = try await ServerProcess.start()
+        let seed = ["import", "--tenant", "web", "--from", url, "--source-tenant", "acme"]
+        // Planned against the quota before a byte is sent.
+        #expect(try await fresh.cairn(["quota", "set", "--max-bytes", "10", "--tenant", "web"]).status == 0)
+        let refused = try await cairn(fresh, seed, env: key)
+        #expect(refused.status == 1 && refused.errorOutput.contains("QUOTA_EXCEEDED"), "\(refused)")
+        let usage = try await fresh.cairn(["usage", "--tenant", "web", "--json"])
+        #expect(try Audit.json(usage.output)["artifactCount"] == 0, "\(usage)")
+
+        #expect(try await fresh.cairn(["quota", "set", "--max-bytes", "1G", "--tenant", "web"]).status == 0)
+        let imported = try await cairn(fresh, seed + ["--json"], env: key)
+        #expect(imported.status == 0, "\(imported)")
+        #expect(try Self.number(imported, "created") > 0)
+        // The same artifacts, ids, digests, sizes and types, under the new tenant's name.
+        func artifactLines(_ result: ServerProcess.CommandResult) -> [Substring] {
+            result.output.split(separator: "\n").filter { $0.hasPrefix("artifact ") }
+        }
+        let source = try await server.cairn(["manifest", "--tenant", "acme"])
+        let seeded = try await fresh.cairn(["manifest", "--tenant", "web"])
+        #expect(!artifactLines(source).isEmpty && artifactLines(source) == artifactLines(seeded), "\(seeded)")
+        // The configuration's non-secret values came along.
+        let show = try await fresh.cairn(["providers", "show", "excititor:oci-openvex", "--tenant", "web"])
+        #expect(show.output.contains("keypair"), "\(show)")
+
+        // Again: everything is present, nothing is sent.
+        let again = try await cairn(fresh, seed + ["--json"], env: key)
+        #expect(again.status == 0, "\(again)")
+        #expect(try Self.number(again, "uploadedBlobs") == 0 && Self.number(again, "created") == 0)
+        // A tenant the backup does not hold.
+        let missing = try await cairn(
+            fresh, ["import", "--tenant", "web", "--from", url, "--source-tenant", "nobody"], env: key)
+        #expect(missing.status == 2 && missing.errorOutput.contains("holds no tenant nobody"), "\(missing)")
+    }
+
     @Test(AuthEndToEndTests.needsRoot)
     func aUidWithOnlyTheBackupGrantBacksUpToTheBucket() async throws {
         let policy =
