@@ -43,6 +43,11 @@ struct RepositoryOptions: ParsableArguments {
         guard let contents = FileManager.default.contents(atPath: path) else {
             throw RemoteFailure.couldNotCheck("cannot read the encryption key file \(path)")
         }
+        var info = stat()
+        if stat(path, &info) == 0, info.st_mode & 0o077 != 0 {
+            Output.error(
+                "cairn: warning: the encryption key file \(path) can be read by others than its owner (chmod 600 it)")
+        }
         return Array(contents)
     }
 
