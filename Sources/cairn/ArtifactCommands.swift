@@ -4,7 +4,7 @@ import CairnProtocol
 
 /// `cairn meta ID`: one artifact's meta.
 struct Meta: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Show an artifact's meta.")
+    static let configuration = CommandConfiguration(commandName: "meta", abstract: "Show an artifact's meta.")
 
     @OptionGroup var client: ClientOptions
     @OptionGroup var tenant: TenantOptions
@@ -67,6 +67,7 @@ struct Remove: AsyncParsableCommand {
 /// `cairn stat DIGEST`: what the tenant holds under a sha256.
 struct Stat: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "stat",
         abstract:
             "Show what the tenant stores under a sha256: size, first stored, the artifacts that share it, and the configuration fields that reference them."
     )

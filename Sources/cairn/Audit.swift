@@ -44,6 +44,7 @@ struct ManifestCommand: AsyncParsableCommand {
 /// caller may read when none is named.
 struct Verify: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "verify",
         abstract: "Check stored blobs against their sha256 (or audit chains, with --events).",
         discussion: """
             Re-reads every blob the tenant holds (blobs.verify, page by page), one blob (--digest), or a \

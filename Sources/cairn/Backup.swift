@@ -10,6 +10,7 @@ import Logging
 /// `cairn backup --out DIR`: a hot, compacted, verified-by-digest copy of the whole store.
 struct Backup: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "backup",
         abstract: "Copy the whole store, consistently and compacted, with a manifest of every tenant.",
         discussion: """
             Without --data-dir, asks the running server through its socket: the server takes a \
@@ -169,6 +170,7 @@ struct Backup: AsyncParsableCommand {
 /// `cairn restore --from DIR --data-dir NEW`: a verified restore into a new data directory.
 struct Restore: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "restore",
         abstract: "Restore a backup into a new data directory, verifying every blob before it is usable.",
         discussion: """
             NEW must not exist or be empty. The backup's files are checked against MANIFEST.json, \

@@ -5,6 +5,7 @@ import CairnProtocol
 /// `cairn events`: the tenant's audit log.
 struct Events: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "events",
         abstract: "Show the tenant's audit events, oldest first.",
         discussion: """
             Pages through events.list until the end (or --limit). --json prints one event per line \

@@ -7,6 +7,7 @@ import CairnProtocol
 /// `cairn export --out FILE.tar|DIR`: a tenant's artifacts, configurations and manifest, portable.
 struct Export: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "export",
         abstract: "Export the tenant's artifacts, their meta, provider configurations and manifest.",
         discussion: """
             Writes EXPORT.json (the manifest, the content files, the configurations) and every distinct \
@@ -84,6 +85,7 @@ struct Export: AsyncParsableCommand {
 /// `cairn import FILE.tar|DIR`: an export into this server's tenant, keeping artifact ids.
 struct Import: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "import",
         abstract: "Import an export (made by cairn export) into the tenant, keeping artifact ids.",
         discussion: """
             First checks every content file of the export against its sha256, then asks the server \

@@ -13,6 +13,7 @@ import Foundation
 /// `cairn get ID [-o FILE]`: writes an artifact's content, verified.
 struct Get: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "get",
         abstract: "Write an artifact's content to a file or standard output, checking its sha256.",
         discussion: """
             With -o FILE the content goes to a temporary file next to FILE, which replaces FILE only \

@@ -8,6 +8,7 @@ import UnixSignals
 /// provider's artifacts as private files, and removes them afterwards.
 struct Materialize: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "materialize",
         abstract: "Run a command with a provider's artifacts as private files, removed when it ends.",
         discussion: """
             Refuses a provider whose readiness is blocked (exit status 5) unless --allow-blocked. Writes \

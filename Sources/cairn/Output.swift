@@ -39,7 +39,7 @@ enum Output {
         let width = (pairs.map { $0.0.count }.max() ?? 0) + 2
         for (key, value) in pairs {
             let label = key.isEmpty ? "" : key + ":"
-            print(label.padding(toLength: width, withPad: " ", startingAt: 0) + value)
+            print(label + String(repeating: " ", count: max(0, width - label.count)) + value)
         }
     }
 
@@ -75,13 +75,16 @@ enum Output {
     static func bytes(_ count: UInt64) -> String {
         guard count >= 1024 else { return "\(count) B" }
         let units = ["KiB", "MiB", "GiB", "TiB", "PiB", "EiB"]
-        var value = Double(count) / 1024
+        var divisor: UInt64 = 1024
         var unit = 0
-        while value >= 1024, unit < units.count - 1 {
-            value /= 1024
+        while count / divisor >= 1024, unit < units.count - 1 {
+            divisor *= 1024
             unit += 1
         }
-        return String(format: "%.1f", value) + " " + units[unit]
+        // Tenths of the unit, rounded half to even as printf's %.1f rounds (the quotient is exact here).
+        var (tenths, remainder) = divisor.dividingFullWidth(count.multipliedFullWidth(by: 10))
+        if remainder * 2 > divisor || (remainder * 2 == divisor && tenths % 2 == 1) { tenths += 1 }
+        return "\(tenths / 10).\(tenths % 10) \(units[unit])"
     }
 
     /// A byte count as its exact number, followed by the IEC form when that is shorter to read.

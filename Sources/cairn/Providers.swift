@@ -6,6 +6,7 @@ import Foundation
 /// `cairn providers …`: the provider catalog, configurations and readiness.
 struct Providers: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "providers",
         abstract: "Show and change provider configurations, and check their readiness.",
         subcommands: [
             ProvidersList.self, ProvidersShow.self, ProvidersReadiness.self, ProvidersArtifacts.self,

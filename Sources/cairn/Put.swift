@@ -13,6 +13,7 @@ import Foundation
 /// `cairn put FILE|-`: stores a file or standard input as an artifact.
 struct Put: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "put",
         abstract: "Store a file, or standard input (-), as an artifact.",
         discussion: """
             The content is streamed in chunks (uploads.begin, uploads.append, uploads.commit). A checksum \

@@ -5,6 +5,7 @@ import CairnProtocol
 /// `cairn usage`: the tenant's usage and quotas.
 struct Usage: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "usage",
         abstract: "Show the tenant's artifact count, bytes and quotas.",
         discussion: """
             logicalBytes is the sum of the artifacts' sizes; storedBytes counts each distinct content \
@@ -25,6 +26,7 @@ struct Usage: AsyncParsableCommand {
 /// `cairn quota`: the group of quota subcommands.
 struct Quota: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "quota",
         abstract: "Change the tenant's quotas.",
         subcommands: [SetQuota.self]
     )

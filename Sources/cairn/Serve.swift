@@ -9,6 +9,7 @@ import UnixSignals
 /// `cairn serve`: runs the server until SIGTERM or SIGINT.
 struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "serve",
         abstract: "Run the Cairn server on a Unix socket.",
         discussion: """
             The data directory is --data-dir, else $CAIRN_DATA_DIR, else $HOME/.local/share/cairn; \

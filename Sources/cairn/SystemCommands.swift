@@ -5,6 +5,7 @@ import CairnProtocol
 /// `cairn hello`: the server's version, limits, and what the caller may do.
 struct Hello: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "hello",
         abstract: "Show the server's version, capabilities and limits, and the caller's grants.",
         discussion: "Needs no tenant and no grant."
     )
@@ -45,6 +46,7 @@ struct Hello: AsyncParsableCommand {
 /// `cairn health`: the server's store status.
 struct Health: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "health",
         abstract: "Show the server's health: status, store size, free disk, open uploads, problems.",
         discussion: """
             Needs no tenant and no grant. Exits 0 whenever the server answers, also when its status \

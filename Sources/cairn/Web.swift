@@ -8,6 +8,7 @@ import UnixSignals
 /// `cairn web`: the web console, a client of the socket like every other subcommand.
 struct Web: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "web",
         abstract: "Serve the web console on a loopback address.",
         discussion: """
             Prints the console's URL, with a one-time login token, as the first line on standard output, \
