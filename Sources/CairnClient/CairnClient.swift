@@ -18,31 +18,42 @@ import NIOPosix
 /// }
 /// ```
 public final class CairnClient {
-    private var inbound: NIOAsyncChannelInboundStream<ByteBuffer>.AsyncIterator
-    private let outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>
+    private let transport: any ClientTransport
     private var decoder = FrameDecoder(maxLineBytes: 256 << 20)
     private var nextID: Int64 = 1
     private var closed = false
     /// Requests sent and not yet answered: their ids, and whether raw bytes follow the response.
     private var pending: [(id: Int64, expectAttachment: Bool)] = []
-    private var outgoing = ByteBuffer()
+    /// Request lines not yet handed to ``outgoing``.
+    private var lines = ByteBuffer()
+    /// What the next flush writes, in order: request lines and the attachments after them.
+    private var outgoing: [OutgoingBytes] = []
+    /// Bytes waiting in ``lines`` and ``outgoing``.
+    private var outgoingByteCount = 0
     /// The server's `system.hello`, asked once per connection for its limits and capabilities.
     var cachedHello: JSONValue?
 
-    private init(inbound: NIOAsyncChannelInboundStream<ByteBuffer>, outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>)
-    {
-        self.inbound = inbound.makeAsyncIterator()
-        self.outbound = outbound
+    private init(transport: any ClientTransport) {
+        self.transport = transport
     }
 
     /// Connects to the server's socket, runs `body` with the client, and
     /// closes the connection when `body` returns or throws.
     ///
+    /// - Parameter io: how the connection does its I/O: through SwiftNIO's
+    ///   event loops (the default), or with blocking system calls on the
+    ///   calling thread, for a process with one task (``ConnectionIO``).
     /// - Throws: ``CairnClientError/cannotConnect(_:_:)`` when nothing listens there.
     public static func withConnection<Result>(
         socketPath: String,
+        io: ConnectionIO = .eventLoop,
         _ body: (CairnClient) async throws -> Result
     ) async throws -> Result {
+        if io == .blockingSocket {
+            let socket = try SocketTransport(connectingTo: socketPath)
+            defer { socket.close() }
+            return try await body(CairnClient(transport: socket))
+        }
         let channel: NIOAsyncChannel<ByteBuffer, ByteBuffer>
         do {
             channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
@@ -61,8 +72,7 @@ public final class CairnClient {
             throw CairnClientError.cannotConnect(socketPath, "\(error)")
         }
         return try await channel.executeThenClose { inbound, outbound in
-            let client = CairnClient(inbound: inbound, outbound: outbound)
-            return try await body(client)
+            return try await body(CairnClient(transport: ChannelTransport(inbound: inbound, outbound: outbound)))
         }
     }
 
@@ -201,16 +211,29 @@ public final class CairnClient {
         var line: [UInt8] = []
         RPCRequest(id: .number(JSONNumber(id)), method: request.method, params: params).json.serialized(into: &line)
         line.append(0x0a)
-        outgoing.writeBytes(line)
-        if let attachment = request.attachment { outgoing.writeBytes(attachment) }
+        lines.writeBytes(line)
+        outgoingByteCount += line.count
+        if let attachment = request.attachment, !attachment.isEmpty {
+            // The attachment is written from the caller's array, not copied in here first.
+            outgoing.append(.lines(lines))
+            lines = ByteBuffer()
+            outgoing.append(.attachment(attachment))
+            outgoingByteCount += attachment.count
+        }
         pending.append((id, request.expectAttachment))
-        if flush || outgoing.readableBytes >= 1 << 20 { try await self.flush() }
+        if flush || outgoingByteCount >= 1 << 20 { try await self.flush() }
     }
 
     private func flush() async throws {
-        guard outgoing.readableBytes > 0 else { return }
-        try await outbound.write(outgoing)
-        outgoing = ByteBuffer()
+        if lines.readableBytes > 0 {
+            outgoing.append(.lines(lines))
+            lines = ByteBuffer()
+        }
+        guard !outgoing.isEmpty else { return }
+        let pieces = outgoing
+        outgoing = []
+        outgoingByteCount = 0
+        try await transport.write(pieces)
     }
 
     private func nextFrame() async throws -> FrameDecoder.Frame {
@@ -219,11 +242,10 @@ public final class CairnClient {
                 if case .lineTooLarge = frame { throw CairnClientError.protocolViolation("a response line too large") }
                 return frame
             }
-            guard let buffer = try await inbound.next() else {
+            guard try await transport.read({ decoder.feed($0) }) else {
                 closed = true
                 throw CairnClientError.connectionClosed
             }
-            buffer.withUnsafeReadableBytes { decoder.feed($0) }
         }
     }
 }

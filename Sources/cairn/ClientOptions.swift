@@ -23,11 +23,15 @@ struct ClientOptions: ParsableArguments {
     /// client failure into the exit status documented on ``Cairn``, after
     /// printing one line about it on standard error.
     ///
+    /// The connection does blocking I/O on the calling thread
+    /// (``ConnectionIO/blockingSocket``): a one-shot command is one task, and
+    /// it starts no event-loop threads and hops between none.
+    ///
     /// Errors that are not ``CairnClientError`` (an ``ExitCode``, a
     /// ``LocalFailure``) pass through unchanged.
     func withClient<Result>(_ body: (CairnClient) async throws -> Result) async throws -> Result {
         do {
-            return try await CairnClient.withConnection(socketPath: socket, body)
+            return try await CairnClient.withConnection(socketPath: socket, io: .blockingSocket, body)
         } catch let error as CairnClientError {
             throw Failure.report(error, socket: socket)
         }
