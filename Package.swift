@@ -49,6 +49,10 @@ let package = Package(
         // glibc's mallopt, for the executables' allocator tuning.
         .systemLibrary(name: "CMalloc"),
 
+        // sync_file_range(2), which the Glibc module does not export: `cairn get -o` starts the
+        // disk writes of a download while the rest arrives.
+        .target(name: "CFileWriteback"),
+
         // SHA-256 through libcrypto's EVP interface, the digest value type, and
         // XXH3-128 (libxxhash), the cheap per-chunk check.
         .target(name: "CairnDigest", dependencies: ["CCrypto", "CXXHash"], swiftSettings: strictSettings),
@@ -186,7 +190,7 @@ let package = Package(
             name: "cairn",
             dependencies: [
                 "CairnServer", "CairnClient", "CairnProtocol", "CairnManifest", "CairnDigest", "CairnStore",
-                "CairnProviders", "CMalloc", "DurableFiles",
+                "CairnProviders", "CMalloc", "CFileWriteback", "DurableFiles",
                 "CairnMetricsEndpoint",
                 "CairnLogging", "SystemdProtocol",
                 "CairnWeb", "ListenAddresses", "BackupRepository", "ObjectStorage",

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CFileWriteback
 import CairnClient
 import CairnProtocol
 import DurableFiles
@@ -129,10 +130,25 @@ struct Get: AsyncParsableCommand {
 /// gives it FILE's current mode (or the umask's default for a new file),
 /// renames it over FILE and flushes the directory; ``discard()`` removes it.
 /// Every path that does not publish must discard.
+///
+/// While the download goes on, the bytes written are sent on to the disk
+/// every ``writebackBytes`` (`sync_file_range(2)`, which starts the writes
+/// and does not wait for them), so that the disk writes while the rest
+/// arrives and is verified, and the flush in ``publish()`` has little left
+/// to wait for. Nothing about durability changes: only ``publish()``'s
+/// flush, after the digest check, makes the file durable, and the rename
+/// comes after it.
 struct StagedFile {
     let target: String
     let temporary: String
     private let file: NewFile
+    /// Bytes written in all.
+    private var written: Int64 = 0
+    /// Where the bytes not yet sent on to the disk start.
+    private var writebackStart: Int64 = 0
+
+    /// How many written bytes are sent on to the disk at a time.
+    static let writebackBytes: Int64 = 8 << 20
 
     init(replacing target: String) throws {
         self.target = target
@@ -144,12 +160,18 @@ struct StagedFile {
         temporary = file.path
     }
 
-    /// Appends bytes to the temporary file.
+    /// Appends bytes to the temporary file, and starts writing them to the disk every ``writebackBytes``.
     mutating func write(_ bytes: [UInt8]) throws {
         do throws(DurableFileError) {
             try file.write(bytes)
         } catch {
             throw LocalFailure("cannot write \(temporary): \(error.reason)")
+        }
+        written += Int64(bytes.count)
+        if written - writebackStart >= Self.writebackBytes {
+            // Only a hint: where it fails, the flush in publish() does all the work, as it always may.
+            _ = cairn_start_writeback(file.descriptor, writebackStart, written - writebackStart)
+            writebackStart = written
         }
     }
 

@@ -133,7 +133,8 @@ struct ProvidersConfigure: AsyncParsableCommand {
         let chunk = min(try await connection.maxChunkBytes(), Put.maxChunk)
         let upload = Upload(
             connection: connection, tenant: tenant.name, providerId: provider.id, mimeType: Self.mimeType(of: path),
-            chunk: chunk, expectedSHA256: nil, check: try await TransferCheck.Algorithm.offered(by: connection),
+            chunk: chunk, oneRequest: min(Put.maxOneRequest, chunk, try await connection.maxRequestBytes()),
+            expectedSHA256: nil, check: try await TransferCheck.Algorithm.offered(by: connection),
             label: (path as NSString).lastPathComponent, json: client.json)
         return try await upload.stream(fd, path: path).artifactId
     }

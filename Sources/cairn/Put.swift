@@ -16,11 +16,13 @@ struct Put: AsyncParsableCommand {
         commandName: "put",
         abstract: "Store a file, or standard input (-), as an artifact.",
         discussion: """
-            The content is streamed in chunks (uploads.begin, uploads.append, uploads.commit). A checksum \
-            of the bytes read is computed while reading and checked by the server at the commit, so the \
-            commit is refused if a byte went astray: XXH3-128 where the server offers it (xxh128 in \
-            system.hello's capabilities), else SHA-256. The server computes the content's sha256 itself; \
-            --sha256 makes it refuse content with another digest. An interrupted put of a regular file \
+            Content of up to 1 MiB (and no more than one chunk) goes in one request (artifacts.upload) \
+            with the SHA-256 of the bytes read, which the server checks. Larger content is streamed in \
+            chunks (uploads.begin, uploads.append, uploads.commit). A checksum of the bytes read is \
+            computed while reading and checked by the server at the commit, so the commit is refused if \
+            a byte went astray: XXH3-128 where the server offers it (xxh128 in system.hello's \
+            capabilities), else SHA-256. The server computes the content's sha256 itself; --sha256 makes \
+            it refuse content with another digest. An interrupted put of a regular file over one request \
             resumes where it stopped when the same command is run again (state in \
             $XDG_STATE_HOME/cairn/uploads/); standard input never resumes. Prints the artifact's meta.
             """
@@ -53,6 +55,11 @@ struct Put: AsyncParsableCommand {
     /// The largest append the CLI sends, whatever the server allows.
     static let maxChunk = 4 << 20
 
+    /// The most content sent in one `artifacts.upload` instead of an upload of several requests
+    /// (begin, appends, commit, and a resume record flushed to disk): one durable commit instead of
+    /// three, at the price of a SHA-256 of the content on this side.
+    static let maxOneRequest = 1 << 20
+
     func validate() throws {
         guard Names.isProvider(provider) else {
             throw ValidationError("'\(provider)' is not a provider id (^[a-z0-9][a-z0-9._:-]{0,127}$)")
@@ -81,13 +88,17 @@ struct Put: AsyncParsableCommand {
         let meta = try await client.withClient { connection in
             let serverChunk = try await connection.maxChunkBytes()
             let chunk = min(serverChunk, Self.maxChunk, chunkBytes ?? .max)
+            let oneRequest = min(Self.maxOneRequest, chunk, try await connection.maxRequestBytes())
             let info = try FileIO.status(fd)
             let upload = Upload(
                 connection: connection, tenant: tenant.name, providerId: provider, mimeType: mimeType, chunk: chunk,
-                expectedSHA256: sha256.flatMap { SHA256Digest(parsing: $0)?.hex },
+                oneRequest: oneRequest, expectedSHA256: sha256.flatMap { SHA256Digest(parsing: $0)?.hex },
                 check: try await TransferCheck.Algorithm.offered(by: connection),
                 label: file == "-" ? "stdin" : (file as NSString).lastPathComponent, json: client.json)
             if file != "-", FileIO.isRegular(info) {
+                if info.st_size > 0, info.st_size <= oneRequest {
+                    return try await upload.whole(fd, path: file, status: info)
+                }
                 let key = ResumeRecords.Key(
                     socket: FileIO.absolute(client.socket), tenant: tenant.name, providerId: provider,
                     mimeType: mimeType,
@@ -112,6 +123,8 @@ struct Upload {
     let providerId: String
     let mimeType: String
     let chunk: Int
+    /// The most content sent in one request (``Put/maxOneRequest``, at most `chunk`).
+    let oneRequest: Int
     /// The digest the content must have (`--sha256`), in canonical hex.
     let expectedSHA256: String?
     /// The transfer check computed over the bytes sent.
@@ -198,8 +211,34 @@ struct Upload {
         }
     }
 
+    /// Stores a regular file that fits in one request (``oneRequest``); nothing to resume.
+    func whole(_ fd: Int32, path: String, status: stat) async throws -> ArtifactInfo {
+        let size = Int(status.st_size)
+        // One byte more than the size, to see a file that grew.
+        let bytes = try readChunk(fd, path: path, count: size + 1, at: 0)
+        let after = try FileIO.status(fd)
+        guard bytes.count == size, after.st_size == status.st_size,
+            FileIO.modificationNanoseconds(after) == FileIO.modificationNanoseconds(status)
+        else {
+            throw LocalFailure("\(path) changed while it was being uploaded; nothing was stored")
+        }
+        return try await storeInOneRequest(bytes)
+    }
+
     /// Uploads a stream of unknown size (standard input, a pipe); nothing to resume.
     func stream(_ fd: Int32, path: String) async throws -> ArtifactInfo {
+        func next() throws -> [UInt8] {
+            do {
+                return try FileIO.read(fd, upTo: chunk)
+            } catch {
+                throw LocalFailure("cannot read \(path == "-" ? "standard input" : path): \(error)")
+            }
+        }
+        // A read comes back short only at the end of the input.
+        var first: [UInt8]? = try next()
+        if let bytes = first, !bytes.isEmpty, bytes.count < chunk, bytes.count <= oneRequest {
+            return try await storeInOneRequest(bytes)
+        }
         let id = try await connection.beginUpload(
             tenant: tenant, providerId: providerId, mimeType: mimeType, sha256: expectedSHA256)
         var progress = ProgressBar(label: label, total: nil, enabled: ProgressBar.shouldShow(json: json))
@@ -207,12 +246,9 @@ struct Upload {
         do {
             let checksum = TransferCheck(check)
             try await sendAppends(to: id, from: 0, checking: checksum, progress: &progress) { _ in
-                do {
-                    let bytes = try FileIO.read(fd, upTo: chunk)
-                    return bytes.isEmpty ? nil : bytes
-                } catch {
-                    throw LocalFailure("cannot read \(path == "-" ? "standard input" : path): \(error)")
-                }
+                let bytes = try first ?? next()
+                first = nil
+                return bytes.isEmpty ? nil : bytes
             }
             progress.finish()
             return try await checksum.commit(uploadId: id, sha256: expectedSHA256, on: connection)
@@ -221,6 +257,21 @@ struct Upload {
             try? await connection.abort(uploadId: id)
             throw error
         }
+    }
+
+    /// Stores `bytes` with one `artifacts.upload`. The server checks them against the digest given
+    /// with `--sha256`, else against the SHA-256 of the bytes read, so that a byte gone astray on
+    /// the way is refused as at the commit of a longer upload.
+    private func storeInOneRequest(_ bytes: [UInt8]) async throws -> ArtifactInfo {
+        var progress = ProgressBar(
+            label: label, total: UInt64(bytes.count), enabled: ProgressBar.shouldShow(json: json))
+        defer { progress.interrupt() }
+        let digest = expectedSHA256 ?? SHA256Hasher.digest(bytes).hex
+        let meta = try await connection.upload(
+            tenant: tenant, providerId: providerId, mimeType: mimeType, bytes: bytes, sha256: digest)
+        progress.update(UInt64(bytes.count))
+        progress.finish()
+        return meta
     }
 
     /// Sends the pieces `next` reads (given the offset they start at; `nil`

@@ -145,6 +145,38 @@ struct CLITests {
     }
 
     @Test(.timeLimit(.minutes(1)))
+    func smallPutInOneRequestRefusesBytesDamagedOnTheWay() async throws {
+        let server = try await ServerProcess.start()
+        // Up to 1 MiB goes in one artifacts.upload, checked against the SHA-256 the CLI computed.
+        let content = Payload.random(200_000)
+        let file = server.scratch("small.bin")
+        try Data(content).write(to: URL(fileURLWithPath: file))
+        for (index, source) in [file, "-"].enumerated() {
+            // 100,000 bytes into the requests: past the hello and the upload's line, inside its attachment.
+            let proxy = try InterposingProxy(
+                path: server.scratch("flip\(index).sock"), upstream: server.socketPath,
+                behavior: .tamper(flipRequestByteAt: 100_000, hideCapability: nil))
+            defer { proxy.close() }
+            let put = try await server.cairn(
+                ["put", source, "--provider", "p", "--socket", proxy.path] + tenant, stdin: content)
+            #expect(put.status == 1, "\(source): \(put)")
+            #expect(put.errorOutput.hasPrefix("cairn: DIGEST_MISMATCH: "), "\(source): \(put)")
+        }
+        let listed = try await server.cairn(["ls", "--json"] + tenant)
+        #expect(listed.status == 0 && listed.output.isEmpty, "\(listed)")
+
+        // Unharmed, it is stored, with no upload left open and no resume record written.
+        for source in [file, "-"] {
+            let put = try await server.cairn(["put", source, "--provider", "p", "--json"] + tenant, stdin: content)
+            #expect(put.status == 0, "\(put)")
+            #expect(try json(put.output)["sha256"]?.stringValue == sha256(content))
+        }
+        let records = (server.stateDirectory as NSString).appendingPathComponent("cairn/uploads")
+        #expect(try recordNames(records).isEmpty)
+        #expect(keyValues(try await server.cairn(["health"]).output)["openUploads"] == "0")
+    }
+
+    @Test(.timeLimit(.minutes(1)))
     func putWithAnExpectedDigestStoresOnlyThatContent() async throws {
         let server = try await ServerProcess.start()
         let content = Payload.random(300_000)
