@@ -14,7 +14,8 @@ struct ClientOptions: ParsableArguments {
     @Option(
         help: ArgumentHelp(
             "The server's socket; $CAIRN_SOCKET, when set, replaces the default.", valueName: "path"))
-    var socket: String = CairnClient.defaultSocketPath()
+    var socket: String = CairnClient.defaultSocketPath(
+        environment: EnvironmentVariables.values(["CAIRN_SOCKET", "CAIRN_DATA_DIR", "HOME"]))
 
     @Flag(help: "Print machine-readable JSON instead of text.")
     var json = false
@@ -53,7 +54,7 @@ struct TenantOptions: ParsableArguments {
     }
 
     private static var fromEnvironment: String? {
-        ProcessInfo.processInfo.environment["CAIRN_TENANT"].flatMap { $0.isEmpty ? nil : $0 }
+        EnvironmentVariables.value("CAIRN_TENANT").flatMap { $0.isEmpty ? nil : $0 }
     }
 
     func validate() throws {
@@ -63,6 +64,26 @@ struct TenantOptions: ParsableArguments {
         guard Names.isTenant(name) else {
             throw ValidationError("'\(name)' is not a tenant name (^[a-z0-9][a-z0-9._-]{0,62}$)")
         }
+    }
+}
+
+/// Environment variables read one by one (`getenv(3)`): the option defaults
+/// above are evaluated at every start, and several times while the command
+/// line is parsed, where a copy of the whole environment
+/// (`ProcessInfo.environment`) costs more than the few names they need.
+enum EnvironmentVariables {
+    /// The variable's value, or `nil` when it is not set.
+    static func value(_ name: String) -> String? {
+        getenv(name).map { String(cString: $0) }
+    }
+
+    /// The variables of `names` that are set.
+    static func values(_ names: [String]) -> [String: String] {
+        var found: [String: String] = [:]
+        for name in names {
+            if let value = value(name) { found[name] = value }
+        }
+        return found
     }
 }
 
