@@ -4,15 +4,22 @@ import CairnProtocol
 import Foundation
 import Testing
 
-/// `CairnClient` over both ways of doing its I/O (``ConnectionIO``), against
-/// a real `cairn serve`: the same calls must give the same answers, with
-/// attachments both ways, requests in flight, and the same errors.
+/// `CairnClient`'s two ways of doing its I/O (``ConnectionIO``) against a
+/// real `cairn serve`: attachments both ways, requests in flight, and the
+/// same errors.
+///
+/// A blocking connection holds its thread while it waits for the server, and
+/// the test process shares two threads among every suite (architecture.md,
+/// "Tests"), so long transfers over it are tested where it is used: in the
+/// `cairn` CLI's own processes (`CLITests`: puts of every size, with appends
+/// in flight and resumed, gets to files, FIFOs and standard output, and the
+/// failures). Here it only makes calls that cannot wait long.
 @Suite(.timeLimit(.minutes(1)))
 struct ConnectionIOEndToEndTests {
     let tenant = "acme"
 
-    @Test(arguments: [ConnectionIO.eventLoop, .blockingSocket])
-    func sameAnswersEitherWay(io: ConnectionIO) async throws {
+    @Test func attachmentsAndRequestsInFlightOverTheEventLoop() async throws {
+        let io = ConnectionIO.eventLoop
         let server = try await ServerProcess.start()
         // Over one read of the blocking transport and over one piece, so reads and writes come back partial.
         let content = Payload.random((9 << 20) + 4321)
