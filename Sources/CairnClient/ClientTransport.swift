@@ -126,7 +126,8 @@ final class SocketTransport: ClientTransport {
 
     func write(_ pieces: [OutgoingBytes]) async throws {
         guard descriptor >= 0 else { throw CairnClientError.connectionClosed }
-        // The pieces stay alive, their bytes where they are, while sendmsg(2) reads them.
+        // The pieces stay alive and unchanged until sendmsg(2) has read them, so their storage stays where
+        // the pointers taken here point.
         try withExtendedLifetime(pieces) {
             var vectors: [iovec] = []
             vectors.reserveCapacity(pieces.count)
