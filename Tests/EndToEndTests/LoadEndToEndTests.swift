@@ -111,6 +111,7 @@ struct LoadEndToEndTests {
             return ids
         }
         let stop = Atomic<Bool>(false)
+        let written = Atomic<Int>(0)
         let writer = Task {
             try await CairnClient.withConnection(socketPath: socketPath) { client in
                 var churn: [String] = []
@@ -122,6 +123,7 @@ struct LoadEndToEndTests {
                             tenant: tenant, providerId: "p", mimeType: "x/y", bytes: Array("churn \(index)".utf8)
                         ).artifactId)
                     if index % 2 == 0 { _ = try await client.delete(tenant: tenant, artifactId: churn.removeFirst()) }
+                    written.store(index, ordering: .relaxed)
                 }
                 return index
             }
@@ -129,19 +131,20 @@ struct LoadEndToEndTests {
         var seen: [String] = []
         try await CairnClient.withConnection(socketPath: socketPath) { client in
             var cursor: JSONValue = .null
-            for _ in 0..<1000 {
+            for pageNumber in 1...1000 {
                 var params = JSONObject([("tenant", .string(tenant)), ("limit", 3)])
                 if cursor != .null { params["cursor"] = cursor }
                 let page = try await client.call("artifacts.list", params).result
                 seen += page["artifacts"]?.arrayValue?.compactMap { $0["artifactId"]?.stringValue } ?? []
                 cursor = page["nextCursor"] ?? .null
                 if cursor == .null { break }
-                try await Task.sleep(for: .milliseconds(2))
+                // Every page waits for one more write: the two interleave however busy the machine is.
+                while written.load(ordering: .relaxed) < pageNumber { try await Task.sleep(for: .milliseconds(1)) }
             }
         }
         stop.store(true, ordering: .relaxed)
         let writes = try await writer.value
-        #expect(writes > 5, "the writer hardly ran while the listing was paged")
+        #expect(writes > 5, "the writer wrote between the pages")
         #expect(seen.count == Set(seen).count, "the listing repeats artifacts")
         let missing = Set(stable).subtracting(seen)
         #expect(missing.isEmpty, "the listing skipped \(missing.count) artifacts that existed throughout")
