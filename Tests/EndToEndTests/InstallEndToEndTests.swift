@@ -5,11 +5,11 @@ import Testing
     import Glibc
 #endif
 
-/// What `tools/install` installed: a release `cairn` that needs no library
+/// What `tools/install` installed: a `cairn` (a debug build under `tools/test`) that needs no library
 /// of the toolchain, its completions, man page and units, and an uninstall
 /// that removes that and nothing else.
 ///
-/// The release build takes minutes, so these tests do not run it: `tools/test`
+/// The build takes minutes, so these tests do not run it: `tools/test`
 /// runs `tools/install` into `$CAIRN_INSTALLED_PREFIX` before `swift test`
 /// (with its build folder in `$CAIRN_INSTALL_SCRATCH_PATH`), and without
 /// those variables the suite is skipped, saying so.
@@ -138,6 +138,11 @@ struct InstallEndToEndTests {
         var all = arguments
         if let scratch = ProcessInfo.processInfo.environment["CAIRN_INSTALL_SCRATCH_PATH"], !scratch.isEmpty {
             all += ["--scratch-path", scratch]
+        }
+        if let configuration = ProcessInfo.processInfo.environment["CAIRN_INSTALL_CONFIGURATION"],
+            !configuration.isEmpty
+        {
+            all += ["--configuration", configuration]
         }
         return (script, all)
     }
