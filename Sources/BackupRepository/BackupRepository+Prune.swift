@@ -26,7 +26,7 @@ extension BackupRepository {
     ///   `damaged` when a kept backup's tree cannot be read (nothing is removed then but the
     ///   dropped backups' records).
     public func prune(policy: RetentionPolicy, holder: String, now: Int64) async throws -> PruneReport {
-        let lock = try await takeLock(kind: "prune", holder: holder, now: now)
+        let lock = try await takeLock(kind: "prune", holder: holder, now: { now })
         do {
             let report = try await pruneHoldingLock(policy: policy)
             try? await releaseLock(lock)

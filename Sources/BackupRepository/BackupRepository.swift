@@ -334,27 +334,42 @@ public final class BackupRepository: Sendable {
 
     /// Takes a lock of `kind` (`backup` or `prune`), checks it against the others, and returns its
     /// name; the caller renews it with ``renewLock(_:kind:holder:now:)`` and removes it with
-    /// ``releaseLock(_:)``.
+    /// ``releaseLock(_:)``. A kind that ``RepositoryLocks/waits(_:)`` keeps its lock and looks
+    /// again every ``RepositoryLocks/retry`` while a live lock is in the way, for up to `patience`.
     ///
-    /// - Throws: ``RepositoryError`` `locked` when a live lock is in the way (its own is removed first).
-    public func takeLock(kind: String, holder: String, now: Int64) async throws -> String {
+    /// - Parameter now: The time, in seconds since 1970, read afresh at each look.
+    /// - Throws: ``RepositoryError`` `locked` when a live lock is still in the way (its own is
+    ///   removed first).
+    public func takeLock(
+        kind: String, holder: String, now: @Sendable () -> Int64, patience: Duration = .zero
+    ) async throws -> String {
         let name = Self.randomID()
-        try await renewLock(name, kind: kind, holder: holder, now: now)
-        var locks: [(name: String, record: LockRecord)] = []
-        for other in try await names(in: "locks") where other != name {
-            guard let bytes = try? await getSealed("locks/\(other)", maximumSize: 1 << 20),
-                let record = try? Self.decode(LockRecord.self, bytes, what: "locks/\(other)")
-            else { continue }
-            locks.append((other, record))
-        }
-        if let conflict = RepositoryLocks.conflict(for: kind, mine: name, among: locks, now: now) {
+        try await renewLock(name, kind: kind, holder: holder, now: now())
+        let started = ContinuousClock.now
+        do {
+            while true {
+                var locks: [(name: String, record: LockRecord)] = []
+                for other in try await names(in: "locks") where other != name {
+                    guard let bytes = try? await getSealed("locks/\(other)", maximumSize: 1 << 20),
+                        let record = try? Self.decode(LockRecord.self, bytes, what: "locks/\(other)")
+                    else { continue }
+                    locks.append((other, record))
+                }
+                guard let conflict = RepositoryLocks.conflict(for: kind, mine: name, among: locks, now: now()) else {
+                    return name
+                }
+                guard RepositoryLocks.waits(kind), ContinuousClock.now - started < patience else {
+                    throw RepositoryError(
+                        .locked,
+                        "\(location) is locked by a \(conflict.record.kind) of \(conflict.record.holder) until \(CivilTime.iso8601(epochSeconds: conflict.record.expires)); try again later"
+                    )
+                }
+                try await Task.sleep(for: RepositoryLocks.retry)
+            }
+        } catch {
             try? await releaseLock(name)
-            throw RepositoryError(
-                .locked,
-                "\(location) is locked by a \(conflict.record.kind) of \(conflict.record.holder) until \(CivilTime.iso8601(epochSeconds: conflict.record.expires)); try again later"
-            )
+            throw error
         }
-        return name
     }
 
     /// Writes (or pushes forward) the lock `name`.

@@ -58,7 +58,7 @@ public final class PackWriter {
     ///   - progress: called with the plaintext bytes of each part once it is stored.
     public func addStreamed(
         blob: String, length: Int64, sha256: [UInt8],
-        read: @escaping @Sendable (Range<Int64>) throws -> [UInt8],
+        read: @escaping @Sendable (Range<Int64>) async throws -> [UInt8],
         progress: @escaping @Sendable (Int64) -> Void = { _ in }
     ) async throws {
         let id = BackupRepository.randomID()
@@ -70,7 +70,7 @@ public final class PackWriter {
             length: length, sha256: sha256, segmentsPerPart: segmentsPerPart, segmentCount: segmentCount)
         let parts = AsyncThrowingStream<ByteBuffer, any Error>(unfolding: {
             guard let (range, firstSegment, isLast) = state.nextPart() else { return nil }
-            let plaintext = try read(range)
+            let plaintext = try await read(range)
             guard plaintext.count == range.count else {
                 throw RepositoryError(.damaged, "blob \(blob) reads short at \(range.lowerBound)")
             }

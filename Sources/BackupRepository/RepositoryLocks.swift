@@ -8,12 +8,22 @@
 ///
 /// Both sides write their own lock first and then look at the others, so of two that start at
 /// once at least one sees the other: a prune never deletes what a backup that began before it
-/// looked may reference.
+/// looked may reference. A prune that finds a backup gives up at once; a backup that finds a
+/// prune keeps its lock and looks again (``waits(_:)``), so of a backup and a prune that
+/// start together the backup always runs: either the prune saw its lock and gave up, or the
+/// prune was past its look and the backup waits for it to end.
 public enum RepositoryLocks {
     /// How far ahead a lock is valid.
     public static let lease: Int64 = 600
     /// How often a holder renews its lock.
     public static let renewal: Duration = .seconds(120)
+    /// How often a holder that waits looks again.
+    public static let retry: Duration = .seconds(2)
+
+    /// Whether a holder of `kind` that finds a lock in its way waits for it, keeping its own
+    /// lock, rather than giving up: a backup waits (only a prune is ever in its way); a prune
+    /// gives way.
+    public static func waits(_ kind: String) -> Bool { kind != "prune" }
 
     /// What a process that holds the lock `mine` (of kind `kind`) should do, given every lock
     /// listed at `now` (seconds since 1970).

@@ -38,6 +38,8 @@ final class BackupSnapshots: Sendable {
         let owner: UInt32
         let directory: String
         let result: BackupSnapshotResult
+        /// The content a `separate` snapshot refers to, and each one's length in it.
+        let contents: [ContentExtent.Owner: UInt64]
         var lastUsed: ContinuousClock.Instant
     }
 
@@ -63,25 +65,41 @@ final class BackupSnapshots: Sendable {
         try? FileManager.default.removeItem(atPath: directory)
     }
 
-    /// Takes a snapshot for `owner`, replacing its previous one.
+    /// Takes a snapshot for `owner`, replacing its previous one: with `content` `.included`
+    /// LMDB's compacted copy of the store, with `.separate` its metadata file (the store
+    /// without its content, ``ArtifactStore/detachedSnapshot(into:)``), whose content
+    /// ``readContent(_:owner:content:offset:length:store:now:)`` then reads from the store.
     ///
     /// - Throws: `STORE_FULL` when the disk cannot hold the copy (nothing is
     ///   left behind); `INTERNAL` for any other failure.
-    func begin(owner: UInt32, store: ArtifactStore, now: ContinuousClock.Instant) throws -> BackupSnapshotResult {
+    func begin(
+        owner: UInt32, store: ArtifactStore, content: BackupBeginParams.Content = .included,
+        now: ContinuousClock.Instant
+    ) throws -> BackupSnapshotResult {
         removeSnapshots { _, snapshot in snapshot.owner == owner }
         let id = UUID()
         let target = (directory as NSString).appendingPathComponent(UUIDText.lowercase(id))
         do {
             try Durable.createDirectory(directory)
-            let health = try store.health()
-            // The compacted copy is at most the map's used part.
-            guard health.diskFreeBytes > health.usedBytes else {
-                throw RPCError(
-                    .storeFull,
-                    "not enough free disk for a snapshot: \(health.diskFreeBytes) bytes free, the store uses \(health.usedBytes)"
-                )
+            let manifest: StoreManifest
+            let dataFile: BackupFile
+            var contents: [ContentExtent.Owner: UInt64] = [:]
+            switch content {
+            case .included:
+                let health = try store.health()
+                // The compacted copy is at most the map's used part.
+                guard health.diskFreeBytes > health.usedBytes else {
+                    throw RPCError(
+                        .storeFull,
+                        "not enough free disk for a snapshot: \(health.diskFreeBytes) bytes free, the store uses \(health.usedBytes)"
+                    )
+                }
+                (manifest, dataFile) = try store.backup(to: target)
+            case .separate:
+                let detached = try store.detachedSnapshot(into: target)
+                (manifest, dataFile) = (detached.manifest, detached.dataFile)
+                for extent in detached.extents { contents[extent.owner] = extent.sizeBytes }
             }
-            let (manifest, dataFile) = try store.backup(to: target)
             var files = [
                 BackupFileEntry(
                     path: ArtifactStore.backupDataFileName, sizeBytes: dataFile.sizeBytes, sha256: dataFile.sha256)
@@ -91,9 +109,11 @@ final class BackupSnapshots: Sendable {
             }
             let result = BackupSnapshotResult(
                 snapshotId: id, createdAt: Wire.timeText(Date()), layoutVersion: UInt64(store.layoutVersion),
-                files: files, digest: manifest.digest, tenants: manifest.tenants.map(ManifestCoding.encode))
+                files: files, digest: manifest.digest, tenants: manifest.tenants.map(ManifestCoding.encode),
+                content: content)
             snapshots.withLock {
-                $0[id] = Snapshot(owner: owner, directory: target, result: result, lastUsed: now)
+                $0[id] = Snapshot(
+                    owner: owner, directory: target, result: result, contents: contents, lastUsed: now)
             }
             return result
         } catch {
@@ -136,6 +156,45 @@ final class BackupSnapshots: Sendable {
         }
         return BackupChunkResult(
             path: path, offset: offset, bytes: bytes, eof: offset + UInt64(count) == file.sizeBytes)
+    }
+
+    /// Up to `length` bytes of one content of `owner`'s `separate` snapshot `id`, from `offset`.
+    ///
+    /// The bytes come from the store as it is now: a blob's are those of its digest, and an open
+    /// upload's first bytes do not change while it stays open.
+    ///
+    /// - Throws: `NOT_FOUND` (`what: content`) when the snapshot does not refer to that content,
+    ///   or when the store no longer holds it (deleted, or the upload ended, since the snapshot
+    ///   was taken: take the backup again); `INVALID_PARAMS` for an offset past its end.
+    func readContent(
+        _ id: UUID, owner: UInt32, content: BackupContentParams.Content, offset: UInt64, length: Int,
+        store: ArtifactStore, now: ContinuousClock.Instant
+    ) throws -> BackupContentResult {
+        let snapshot = try use(id, owner: owner, now: now)
+        let key: ContentExtent.Owner
+        let name: String
+        switch content {
+        case .blob(let tenant, let sha256):
+            key = .blob(tenant: tenant, sha256: sha256)
+            name = "content sha256:\(sha256.hex) of tenant \(tenant)"
+        case .upload(let uploadId):
+            key = .upload(uploadId: withUnsafeBytes(of: uploadId.uuid) { Array($0) })
+            name = "upload \(UUIDText.lowercase(uploadId))"
+        }
+        guard let size = snapshot.contents[key] else {
+            throw RPCError(.notFound, "the snapshot holds no \(name)", data: JSONObject([("what", "content")]))
+        }
+        guard offset <= size else {
+            throw RPCError.invalidParams("offset", "offset is past the content's end (\(size) bytes)")
+        }
+        let end = offset + min(UInt64(length), size - offset)
+        guard let bytes = try store.currentContentBytes(of: key, range: offset..<end) else {
+            throw RPCError(
+                .notFound,
+                "the store no longer holds the \(name): it changed since the snapshot; take the backup again",
+                data: JSONObject([("what", "content")]))
+        }
+        return BackupContentResult(offset: offset, bytes: bytes, eof: end == size)
     }
 
     /// Removes `owner`'s snapshot `id`.

@@ -223,6 +223,7 @@ final class Dispatcher: Sendable {
         handlers.on(Methods.providersReadiness, later: Dispatcher.providersReadiness)
         handlers.on(Methods.backupBegin, later: Dispatcher.backupBegin)
         handlers.on(Methods.backupRead, later: Dispatcher.backupRead)
+        handlers.on(Methods.backupReadContent, later: Dispatcher.backupReadContent)
         handlers.on(Methods.backupEnd, later: Dispatcher.backupEnd)
         return handlers
     }()

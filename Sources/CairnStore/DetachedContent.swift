@@ -59,19 +59,63 @@ extension ArtifactStore {
         guard range.upperBound <= content.sizeBytes else {
             throw StoreError.invalid("range", "beyond the content's \(content.sizeBytes) bytes")
         }
+        return try read { txn in try verifiedBytes(txn, of: content, range: range) }
+    }
+
+    /// The bytes `range` of `content`, each chunk checked against its header.
+    private func verifiedBytes(
+        _ txn: borrowing Transaction, of content: ContentExtent, range: Range<UInt64>
+    ) throws -> [UInt8] {
         var blob: SHA256Digest?
         if case .blob(_, let sha256) = content.owner { blob = sha256 }
-        return try read { txn in
-            var out: [UInt8] = []
-            out.reserveCapacity(range.count)
-            try withVerifiedChunks(txn, extent: content.extent, size: content.sizeBytes, range: range, blob: blob) {
-                chunkOffset, data in
-                let from = Int(max(range.lowerBound, chunkOffset) - chunkOffset)
-                let to = Int(min(range.upperBound, chunkOffset + UInt64(data.count)) - chunkOffset)
-                out.append(contentsOf: data[from..<to])
-            }
-            return out
+        var out: [UInt8] = []
+        out.reserveCapacity(range.count)
+        try withVerifiedChunks(txn, extent: content.extent, size: content.sizeBytes, range: range, blob: blob) {
+            chunkOffset, data in
+            let from = Int(max(range.lowerBound, chunkOffset) - chunkOffset)
+            let to = Int(min(range.upperBound, chunkOffset + UInt64(data.count)) - chunkOffset)
+            out.append(contentsOf: data[from..<to])
         }
+        return out
+    }
+
+    /// The verified bytes `range` of `owner`'s content as this store holds it now, or `nil` when
+    /// it no longer holds that content in full: the blob was deleted, or the upload was
+    /// committed, aborted or expired. A blob's bytes are those of its digest whichever extent
+    /// holds them, so a reader of a ``DetachedSnapshot`` takes a blob's content from the live
+    /// store; an upload only grows while it is open, so the bytes it had stay as they were.
+    public func currentContentBytes(of owner: ContentExtent.Owner, range: Range<UInt64>) throws -> [UInt8]? {
+        try read { txn in
+            let content: ContentExtent
+            switch owner {
+            case .blob(let tenant, let sha256):
+                guard
+                    let record = try txn.record(
+                        BlobRecord.self, Keys.blob(tenant: tenant, sha256: sha256.bytes), in: tables.blobs)
+                else { return nil }
+                content = ContentExtent(owner: owner, extent: record.extent, sizeBytes: record.sizeBytes)
+            case .upload(let uploadId):
+                guard let id = UUIDBytes(uploadId),
+                    let record = try txn.record(UploadRecord.self, Keys.upload(id), in: tables.uploads)
+                else { return nil }
+                content = ContentExtent(owner: owner, extent: record.extent, sizeBytes: record.offset)
+            }
+            guard range.upperBound <= content.sizeBytes else { return nil }
+            return try verifiedBytes(txn, of: content, range: range)
+        }
+    }
+
+    /// Writes this store's metadata file into `directory` (``writeMetadataFile(into:)``) and
+    /// reads back from it the manifest and the content extents: everything of a backup but the
+    /// content, from one consistent state, the content to be read afterwards with
+    /// ``currentContentBytes(of:range:)``.
+    public func detachedSnapshot(into directory: String) throws -> DetachedSnapshot {
+        let dataFile = try writeMetadataFile(into: directory)
+        defer { unlink(directory + "/lock.mdb") }  // made by reading it; the metadata file is the data file alone
+        let metadata = try Self.openReadOnly(directory: directory, configuration: configuration, logger: logger)
+        return DetachedSnapshot(
+            dataFile: dataFile, manifest: try metadata.storeManifest(), extents: try metadata.contentExtents(),
+            layoutVersion: metadata.layoutVersion)
     }
 
     /// Writes the metadata file of this store into `directory`: every database of the current
@@ -115,6 +159,18 @@ extension ArtifactStore {
         }
         return try Self.digestAndSync(directory + "/" + Self.backupDataFileName)
     }
+}
+
+/// A store's metadata file with what was read back from it: ``ArtifactStore/detachedSnapshot(into:)``.
+public struct DetachedSnapshot: Sendable {
+    /// The metadata file, its size and SHA-256.
+    public var dataFile: BackupFile
+    /// Every tenant's manifest, computed from the metadata file.
+    public var manifest: StoreManifest
+    /// The content the metadata file refers to, as ``ArtifactStore/contentExtents()`` lists it.
+    public var extents: [ContentExtent]
+    /// The layout version of the metadata file.
+    public var layoutVersion: UInt32
 }
 
 /// Puts content back into a metadata file's extents: the first step of restoring a backup

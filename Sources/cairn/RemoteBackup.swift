@@ -108,11 +108,12 @@ struct RemoteBackup {
         var seconds: Double
     }
 
-    /// Sends the snapshot in `snapshotDirectory` (a `StoreSnapshot`, with `manifest`) to the
-    /// repository, the metadata file last but for the snapshot record.
-    func send(snapshotDirectory: String, workDirectory: String, manifest: BackupManifest, source: String)
-        async throws -> Outcome
-    {
+    /// Sends the snapshot in `snapshotDirectory` (a detached `StoreSnapshot`: its metadata file
+    /// and configuration files, with `manifest`) and the content it refers to, read from
+    /// `content`, to the repository, the metadata file last but for the snapshot record.
+    func send(
+        snapshotDirectory: String, manifest: BackupManifest, content: any SnapshotContent, source: String
+    ) async throws -> Outcome {
         let started = ContinuousClock.now
         let keyFile = try repository.keyFile()
         if keyFile == nil, !allowPlaintextSecrets {
@@ -125,7 +126,9 @@ struct RemoteBackup {
         }
         return try await repository.withRepository(location, create: true) { repo in
             let holder = "\(Self.hostName()) pid \(getpid())"
-            let lock = try await repo.takeLock(kind: "backup", holder: holder, now: Self.now())
+            // A prune in the way is waited for, up to half a lease: the lock taken first stays live.
+            let lock = try await repo.takeLock(
+                kind: "backup", holder: holder, now: { Self.now() }, patience: .seconds(RepositoryLocks.lease / 2))
             let renewal = Task {
                 while !Task.isCancelled {
                     try await Task.sleep(for: RepositoryLocks.renewal)
@@ -135,7 +138,7 @@ struct RemoteBackup {
             defer { renewal.cancel() }
             do {
                 let outcome = try await send(
-                    to: repo, snapshotDirectory: snapshotDirectory, workDirectory: workDirectory, manifest: manifest,
+                    to: repo, snapshotDirectory: snapshotDirectory, manifest: manifest, content: content,
                     source: source, started: started)
                 try? await repo.releaseLock(lock)
                 return outcome
@@ -147,7 +150,7 @@ struct RemoteBackup {
     }
 
     private func send(
-        to repo: BackupRepository, snapshotDirectory: String, workDirectory: String, manifest: BackupManifest,
+        to repo: BackupRepository, snapshotDirectory: String, manifest: BackupManifest, content: any SnapshotContent,
         source: String, started: ContinuousClock.Instant
     ) async throws -> Outcome {
         let index = try await repo.loadIndex().blobs
@@ -158,9 +161,10 @@ struct RemoteBackup {
         var fresh = 0
         var progress = ProgressBar(label: "backup", total: 0, enabled: showsProgress)
         defer { progress.interrupt() }
+        // The metadata file: the content it refers to, and the rest of the store.
+        let snapshotStore = try ArtifactStore.openReadOnly(directory: snapshotDirectory, logger: quietLogger)
         do {
-            let store = try ArtifactStore.openReadOnly(directory: snapshotDirectory, logger: quietLogger)
-            let extents = try store.contentExtents()
+            let extents = try snapshotStore.contentExtents()
             progress = ProgressBar(
                 label: "backup", total: extents.reduce(0) { $0 + $1.sizeBytes }, enabled: showsProgress)
             var done: UInt64 = 0
@@ -169,7 +173,7 @@ struct RemoteBackup {
                 switch extent.owner {
                 case .blob(_, let digest): sha256 = digest
                 case .upload(let id):
-                    sha256 = try Self.digest(of: extent, in: store)
+                    sha256 = try await Self.digest(of: extent, from: content)
                     uploads[UUIDBytesText.text(id)] = sha256.hex
                 }
                 defer {
@@ -191,11 +195,11 @@ struct RemoteBackup {
                     try await writer.addStreamed(
                         blob: name, length: Int64(extent.sizeBytes), sha256: sha256.bytes,
                         read: { range in
-                            try store.contentBytes(
+                            try await content.bytes(
                                 of: extent, range: UInt64(range.lowerBound)..<UInt64(range.upperBound))
                         })
                 } else {
-                    let bytes = try store.contentBytes(of: extent, range: 0..<extent.sizeBytes)
+                    let bytes = try await content.bytes(of: extent, range: 0..<extent.sizeBytes)
                     guard SHA256Hasher.digest(bytes) == sha256 else {
                         throw LocalFailure(
                             "content sha256:\(sha256.hex) does not hash to its digest in the store; run cairn verify")
@@ -215,9 +219,6 @@ struct RemoteBackup {
                 location: index[blob] ?? BlobLocation(pack: "", offset: 0, length: Int64(bytes.count), packLength: 0))
             if index[blob] == nil { try await writer.add(bytes, blob: blob) }
         }
-        let metadataDirectory = workDirectory + "/metadata"
-        let snapshotStore = try ArtifactStore.openReadOnly(directory: snapshotDirectory, logger: quietLogger)
-        _ = try snapshotStore.writeMetadataFile(into: metadataDirectory)
         // Each tenant as `cairn export` would write its index, for `cairn import --from s3://…`.
         for document in try Self.exportDocuments(
             of: snapshotStore, manifest: manifest, snapshotDirectory: snapshotDirectory)
@@ -225,7 +226,7 @@ struct RemoteBackup {
             try await addPart("exports/\(document.manifest.tenant.rawValue)", document.json.serialized())
         }
         try await addPart(
-            "metadata", try Self.contents(of: metadataDirectory + "/" + ArtifactStore.backupDataFileName))
+            "metadata", try Self.contents(of: snapshotDirectory + "/" + ArtifactStore.backupDataFileName))
         try await addPart("manifest", manifest.json.serialized())
         for file in manifest.files.dropFirst() {
             try await addPart(
@@ -270,12 +271,14 @@ struct RemoteBackup {
     }
 
     /// The SHA-256 of an extent's content, read in chunks.
-    private static func digest(of extent: ContentExtent, in store: ArtifactStore) throws -> SHA256Digest {
+    private static func digest(of extent: ContentExtent, from content: any SnapshotContent) async throws
+        -> SHA256Digest
+    {
         var hasher = SHA256Hasher()
         var offset: UInt64 = 0
         while offset < extent.sizeBytes {
             let end = min(extent.sizeBytes, offset + (8 << 20))
-            hasher.update(try store.contentBytes(of: extent, range: offset..<end))
+            hasher.update(try await content.bytes(of: extent, range: offset..<end))
             offset = end
         }
         return hasher.finalize()

@@ -60,18 +60,25 @@ enum RemoteCommands {
         try PrivateFiles.createEmptyDirectory(snapshotDirectory)
         let snapshot = StoreSnapshot(
             directory: snapshotDirectory, showsProgress: ProgressBar.shouldShow(json: command.json), flushes: false)
-        let manifest: BackupManifest
-        if let dataDir = command.dataDir {
-            manifest = try snapshot.offline(dataDir)
-        } else {
-            manifest = try await snapshot.overSocket(command.socket)
-        }
-        let outcome = try await RemoteBackup(
+        let remote = RemoteBackup(
             location: location, repository: command.repository, allowPlaintextSecrets: command.allowPlaintextSecrets,
-            showsProgress: ProgressBar.shouldShow(json: command.json)
-        ).send(
-            snapshotDirectory: snapshotDirectory, workDirectory: work, manifest: manifest,
-            source: command.dataDir == nil ? "socket" : "data-dir")
+            showsProgress: ProgressBar.shouldShow(json: command.json))
+        // The snapshot is the store without its content; the content is read from the store (or
+        // the server) as it is sent, never copied to disk first.
+        let manifest: BackupManifest
+        let outcome: RemoteBackup.Outcome
+        if let dataDir = command.dataDir {
+            let content: any SnapshotContent
+            (manifest, content) = try snapshot.detachedOffline(dataDir)
+            outcome = try await remote.send(
+                snapshotDirectory: snapshotDirectory, manifest: manifest, content: content, source: "data-dir")
+        } else {
+            (manifest, outcome) = try await snapshot.detachedOverSocket(command.socket) { manifest, content in
+                let outcome = try await remote.send(
+                    snapshotDirectory: snapshotDirectory, manifest: manifest, content: content, source: "socket")
+                return (manifest, outcome)
+            }
+        }
         let record = outcome.record
         if command.json {
             Output.json(

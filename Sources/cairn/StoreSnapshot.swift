@@ -20,13 +20,7 @@ struct StoreSnapshot {
 
     /// The offline backup: LMDB's compacted copy of the data directory's store, made by this process.
     func offline(_ dataDir: String) throws -> BackupManifest {
-        let server = ServerConfiguration(dataDirectory: dataDir)
-        let store: ArtifactStore
-        do {
-            store = try ArtifactStore.openReadOnly(directory: server.storeDirectory, logger: quietLogger)
-        } catch {
-            throw LocalFailure("cannot open the store in \(server.storeDirectory): \(error)")
-        }
+        let (server, store) = try Self.openStore(dataDir)
         let outcome = try store.backup(to: directory, flushes: flushes)
         var files = [
             BackupManifest.File(
@@ -38,18 +32,70 @@ struct StoreSnapshot {
             createdAt: Timestamp.now(), layoutVersion: store.layoutVersion, files: files, store: outcome.manifest)
     }
 
+    /// The off-host backup's snapshot of a data directory: the store's metadata file (its store
+    /// without content), written by this process, the configuration files, and the store to
+    /// read the content from.
+    func detachedOffline(_ dataDir: String) throws -> (BackupManifest, any SnapshotContent) {
+        let (server, store) = try Self.openStore(dataDir)
+        let snapshot = try store.detachedSnapshot(into: directory)
+        var files = [
+            BackupManifest.File(
+                path: ArtifactStore.backupDataFileName, sizeBytes: snapshot.dataFile.sizeBytes,
+                sha256: snapshot.dataFile.sha256)
+        ]
+        files += try copyConfiguration(from: server)
+        let manifest = BackupManifest(
+            createdAt: Timestamp.now(), layoutVersion: snapshot.layoutVersion, files: files, store: snapshot.manifest)
+        return (manifest, ContentInStore(store: store))
+    }
+
+    /// The data directory's store, opened read-only, and the server's configuration for it.
+    private static func openStore(_ dataDir: String) throws -> (ServerConfiguration, ArtifactStore) {
+        let server = ServerConfiguration(dataDirectory: dataDir)
+        do {
+            return (server, try ArtifactStore.openReadOnly(directory: server.storeDirectory, logger: quietLogger))
+        } catch {
+            throw LocalFailure("cannot open the store in \(server.storeDirectory): \(error)")
+        }
+    }
+
     /// The backup over the socket: the server's snapshot, fetched file by
     /// file, each checked against the size and SHA-256 the server recorded.
     func overSocket(_ socket: String) async throws -> BackupManifest {
+        try await overSocket(socket, content: .included) { manifest, _ in manifest }
+    }
+
+    /// The off-host backup's snapshot over the socket: the server's metadata file and
+    /// configuration files, fetched as ``overSocket(_:)`` fetches them, and `body` run with the
+    /// content read from the server over the same connection, which stays open until `body`
+    /// returns.
+    func detachedOverSocket<Result>(
+        _ socket: String, _ body: (BackupManifest, any SnapshotContent) async throws -> Result
+    ) async throws -> Result {
+        try await overSocket(socket, content: .separate, body)
+    }
+
+    private func overSocket<Result>(
+        _ socket: String, content: BackupBeginParams.Content,
+        _ body: (BackupManifest, any SnapshotContent) async throws -> Result
+    ) async throws -> Result {
         do {
             return try await CairnClient.withConnection(socketPath: socket) { client in
-                let snapshot = try await client.call(Methods.backupBegin, NoParams())
+                let snapshot = try await client.call(Methods.backupBegin, BackupBeginParams(content: content))
+                let end = BackupSnapshotParams(snapshotId: snapshot.snapshotId)
                 do {
+                    guard snapshot.content == content else {
+                        throw LocalFailure("the server took a snapshot with its content \(snapshot.content.rawValue)")
+                    }
                     let manifest = try await fetch(snapshot, with: client)
-                    _ = try? await client.call(Methods.backupEnd, BackupSnapshotParams(snapshotId: snapshot.snapshotId))
-                    return manifest
+                    let source = ContentOverSocket(
+                        client: client, snapshotId: snapshot.snapshotId,
+                        chunkBytes: UInt64(try await client.maxChunkBytes()))
+                    let result = try await body(manifest, source)
+                    _ = try? await client.call(Methods.backupEnd, end)
+                    return result
                 } catch {
-                    _ = try? await client.call(Methods.backupEnd, BackupSnapshotParams(snapshotId: snapshot.snapshotId))
+                    _ = try? await client.call(Methods.backupEnd, end)
                     throw error
                 }
             }

@@ -59,5 +59,7 @@ struct RepositoryPolicyTests {
         #expect(RepositoryLocks.conflict(for: "prune", mine: "m", among: [backup], now: now)?.name == "b")
         #expect(RepositoryLocks.conflict(for: "prune", mine: "m", among: [lapsed], now: now) == nil)
         #expect(RepositoryLocks.conflict(for: "prune", mine: "p", among: [prune], now: now) == nil)
+        // A backup waits for the prune in its way; a prune gives way to anything.
+        #expect(RepositoryLocks.waits("backup") && !RepositoryLocks.waits("prune"))
     }
 }

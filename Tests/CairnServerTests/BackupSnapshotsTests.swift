@@ -76,6 +76,23 @@ private let policy = AccessPolicy(grants: [
             }
         }
 
+        /// Reads one whole content of a `separate` snapshot through `backup.readContent`.
+        func content(
+            _ snapshot: BackupSnapshotResult, _ content: BackupContentParams.Content, as peer: Peer
+        ) async throws -> [UInt8] {
+            var bytes: [UInt8] = []
+            while true {
+                let params = BackupContentParams(
+                    snapshotId: snapshot.snapshotId, content: content, offset: UInt64(bytes.count))
+                guard case .binary(let json, let chunk) = await call("backup.readContent", params.encoded, as: peer)
+                else { throw RPCError(.internalError, "backup.readContent failed") }
+                let result = try BackupContentResult(decoding: json, attachment: chunk)
+                #expect(result.offset == UInt64(bytes.count) && result.bytes.count <= 4096)
+                bytes += result.bytes
+                if result.eof { return bytes }
+            }
+        }
+
         func begin(as peer: Peer) async throws -> BackupSnapshotResult {
             guard case .result(let json) = await call("backup.begin", as: peer) else {
                 throw RPCError(.internalError, "backup.begin failed")
@@ -118,6 +135,87 @@ private let policy = AccessPolicy(grants: [
         guard case .result = ended else { Issue.record("backup.end failed: \(ended)"); return }
         #expect(!FileManager.default.fileExists(atPath: directory))
         #expect(fixture.snapshots.ids.isEmpty)
+    }
+
+    @Test func aSeparateSnapshotHoldsNoContentAndServesItFromTheStore() async throws {
+        let fixture = try Fixture()
+        let acme = TenantID("acme")!
+        let content = (0..<10_000).map { UInt8(truncatingIfNeeded: $0 * 7 + $0 / 255) }
+        let staged = try await fixture.store.stage(
+            tenant: acme, providerId: ProviderID("p")!, mimeType: "x/y", content: content, actor: Actor("test"))
+        let upload = try await fixture.store.beginUpload(
+            tenant: acme, providerId: ProviderID("p")!, mimeType: "x/y", actor: Actor("test"))
+        let uploaded = Array(content.prefix(5_000))
+        _ = try await fixture.store.append(uploadId: upload.uploadId, offset: 0, bytes: uploaded, actor: Actor("test"))
+
+        let separate = BackupBeginParams(content: .separate).encoded
+        guard case .result(let json) = await fixture.call("backup.begin", separate, as: backupJob) else {
+            Issue.record("backup.begin with separate content failed")
+            return
+        }
+        let snapshot = try BackupSnapshotResult(decoding: json, attachment: nil)
+        #expect(snapshot.content == .separate)
+        #expect(snapshot.files.map(\.path) == ["data.mdb", "config/access.json"])
+        #expect(snapshot.digest == (try fixture.store.storeManifest()).digest)
+        // data.mdb is the metadata file: none of the content's bytes are in it.
+        let metadata = try await fixture.fetch(snapshot, "data.mdb", as: backupJob)
+        #expect(UInt64(metadata.count) == snapshot.files[0].sizeBytes)
+        #expect(!Self.contains(metadata, Array(content[1000..<1064])))
+
+        // The blob and the upload, a chunk at a time (maxChunkBytes is 4096 here).
+        let blob = BackupContentParams.Content.blob(tenant: "acme", sha256: staged.meta.sha256)
+        #expect(try await fixture.content(snapshot, blob, as: backupJob) == content)
+        #expect(try await fixture.content(snapshot, .upload(upload.uploadId), as: backupJob) == uploaded)
+        // The upload goes on: the snapshot still serves the bytes it had.
+        _ = try await fixture.store.append(
+            uploadId: upload.uploadId, offset: 5_000, bytes: [1, 2, 3], actor: Actor("test"))
+        #expect(try await fixture.content(snapshot, .upload(upload.uploadId), as: backupJob) == uploaded)
+
+        func read(_ content: BackupContentParams.Content, offset: UInt64 = 0, length: UInt64? = nil, as peer: Peer)
+            async -> Reply
+        {
+            await fixture.call(
+                "backup.readContent",
+                BackupContentParams(snapshotId: snapshot.snapshotId, content: content, offset: offset, length: length)
+                    .encoded, as: peer)
+        }
+        // Only its owner reads it, only what it refers to, only within bounds.
+        #expect(code(await read(blob, as: secondJob)) == "NOT_FOUND")
+        #expect(code(await read(blob, as: administrator)) == "FORBIDDEN")
+        let other = BackupContentParams.Content.blob(tenant: "beta", sha256: staged.meta.sha256)
+        let unknown = await read(other, as: backupJob)
+        #expect(code(unknown) == "NOT_FOUND")
+        if case .error(let error) = unknown { #expect(error.data["what"] == "content") }
+        #expect(code(await read(.upload(UUID()), as: backupJob)) == "NOT_FOUND")
+        #expect(code(await read(blob, offset: 10_001, as: backupJob)) == "INVALID_PARAMS")
+        #expect(code(await read(blob, length: 4097, as: backupJob)) == "TOO_LARGE")
+        var both = BackupContentParams(snapshotId: snapshot.snapshotId, content: blob).encoded
+        both["uploadId"] = .string(UUIDText.lowercase(upload.uploadId))
+        #expect(code(await fixture.call("backup.readContent", both, as: backupJob)) == "INVALID_PARAMS")
+        let bogus = JSONObject([("content", "elsewhere")])
+        #expect(code(await fixture.call("backup.begin", bogus, as: backupJob)) == "INVALID_PARAMS")
+
+        // Deleted since the snapshot: NOT_FOUND, saying so; and the ended upload likewise.
+        #expect(try await fixture.store.delete(tenant: acme, artifactId: staged.meta.artifactId, actor: Actor("test")))
+        let deleted = await read(blob, as: backupJob)
+        #expect(code(deleted) == "NOT_FOUND")
+        if case .error(let error) = deleted { #expect(error.message.contains("take the backup again")) }
+        try await fixture.store.abortUpload(uploadId: upload.uploadId, actor: Actor("test"))
+        #expect(code(await read(.upload(upload.uploadId), as: backupJob)) == "NOT_FOUND")
+
+        // A snapshot with its content included serves no content apart.
+        let included = try await fixture.begin(as: backupJob)
+        #expect(included.content == .included)
+        let apart = BackupContentParams(snapshotId: included.snapshotId, content: blob).encoded
+        #expect(code(await fixture.call("backup.readContent", apart, as: backupJob)) == "NOT_FOUND")
+    }
+
+    static func contains(_ haystack: [UInt8], _ needle: [UInt8]) -> Bool {
+        guard let first = needle.first, haystack.count >= needle.count else { return false }
+        for at in 0...(haystack.count - needle.count) where haystack[at] == first {
+            if haystack[at..<at + needle.count].elementsEqual(needle) { return true }
+        }
+        return false
     }
 
     @Test func onlyTheBackupGrantOnEveryTenantTakesASnapshotAndOnlyItsOwnerReadsIt() async throws {

@@ -25,6 +25,20 @@ struct RemoteBackupEndToEndTests {
         try await server.cairn(args, env: gateway.environment.merging(env) { $1 })
     }
 
+    /// Restores the newest backup of `url` into a new data directory and expects the manifest
+    /// digest of `server`'s store, as a local `backup --out` of it computes it.
+    func expectRestoresToTheStore(_ server: ServerProcess, from url: String) async throws {
+        let target = try ServerProcess()
+        let restored = try await cairn(
+            server, ["restore", "--from", url, "--data-dir", target.dataDirectory, "--json"])
+        #expect(restored.status == 0, "\(restored)")
+        let reference = server.scratch("reference")
+        let copied = try await server.cairn([
+            "backup", "--data-dir", server.dataDirectory, "--out", reference, "--json",
+        ])
+        #expect(try Self.json(restored)["digest"] == Self.json(copied)["digest"])
+    }
+
     /// A key file, 0600, in the server's scratch directory.
     func keyFile(_ server: ServerProcess) throws -> String {
         let path = server.scratch("backup.key")
@@ -112,6 +126,32 @@ struct RemoteBackupEndToEndTests {
 
         let verified = try await cairn(server, ["verify", "--remote", url, "--json"], env: key)
         #expect(verified.status == 0, "\(verified)")
+    }
+
+    /// Over the socket the server snapshots the store without its content and serves each content
+    /// apart (`backup.readContent`): a blob big enough to be streamed in parts, a small one and
+    /// an open upload all come back whole, and the server keeps no snapshot afterwards.
+    @Test func aBackupOverTheSocketReadsTheContentFromTheServer() async throws {
+        let server = try await ServerProcess.start()
+        let big = server.scratch("big")
+        try Data(Payload.random(9 << 20)).write(to: URL(fileURLWithPath: big))
+        let put = try await server.cairn(["put", "--tenant", "acme", "--provider", "p", big])
+        #expect(put.status == 0, "\(put)")
+        try await CairnClient.withConnection(socketPath: server.socketPath) { client in
+            _ = try await client.upload(tenant: "beta", providerId: "p", mimeType: "x/y", bytes: Payload.random(3000))
+            let upload = try await client.beginUpload(tenant: "beta", providerId: "p", mimeType: "x/y")
+            _ = try await client.append(uploadId: upload, offset: 0, bytes: Payload.random(100_000))
+        }
+        let url = "s3://e2e-socket/a"
+        let taken = try await cairn(server, ["backup", "--to", url, "--json"])
+        #expect(taken.status == 0, "\(taken)")
+        #expect(try Self.number(taken, "newContents") == 3)
+        let snapshots =
+            (try? FileManager.default.contentsOfDirectory(atPath: server.dataDirectory + "/snapshots")) ?? []
+        #expect(snapshots.isEmpty, "\(snapshots)")
+
+        try await expectRestoresToTheStore(server, from: url)
+        #expect(try await cairn(server, ["verify", "--remote", url]).status == 0)
     }
 
     @Test func secretsAndContentNeverReachTheBucketInClear() async throws {
@@ -379,15 +419,7 @@ struct RemoteBackupEndToEndTests {
         let taken = try await AuthEndToEndTests.cli(
             server, ["backup", "--to", url, "--json"], env: gateway.environment)
         #expect(taken.status == 0, "\(taken)")
-        let target = try ServerProcess()
-        let restored = try await cairn(
-            server, ["restore", "--from", url, "--data-dir", target.dataDirectory, "--json"])
-        #expect(restored.status == 0, "\(restored)")
-        let reference = server.scratch("reference")
-        let copied = try await server.cairn([
-            "backup", "--data-dir", server.dataDirectory, "--out", reference, "--json",
-        ])
-        #expect(try Self.json(restored)["digest"] == Self.json(copied)["digest"])
+        try await expectRestoresToTheStore(server, from: url)
     }
 
     static func contains(_ haystack: [UInt8], _ needle: [UInt8]) -> Bool { index(of: needle, in: haystack) != nil }

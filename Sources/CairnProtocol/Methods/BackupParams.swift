@@ -6,6 +6,91 @@ import CairnDigest
     import Foundation
 #endif
 
+/// `{content?}`: `backup.begin`.
+public struct BackupBeginParams: MethodParams, Equatable {
+    /// Where a snapshot's content is.
+    public enum Content: String, Sendable, Equatable {
+        /// In the snapshot's `data.mdb`, the whole store (the default).
+        case included
+        /// Apart: `data.mdb` is the store without its content (its *metadata file*), and each
+        /// content the file refers to is read with `backup.readContent`.
+        case separate
+    }
+
+    public var content: Content
+
+    public init(content: Content = .included) { self.content = content }
+
+    public init(decoding params: Params, context: ParamsContext) throws(RPCError) {
+        let text = try params.optionalString("content") ?? Content.included.rawValue
+        guard let content = Content(rawValue: text) else {
+            throw RPCError.invalidParams("content", "content is \"included\" or \"separate\"")
+        }
+        self.content = content
+    }
+
+    public var encoded: JSONObject {
+        content == .included ? JSONObject() : JSONObject([("content", .string(content.rawValue))])
+    }
+}
+
+/// `{snapshotId, tenant, sha256, offset?, length?}` for a blob, or `{snapshotId, uploadId,
+/// offset?, length?}` for an open upload: `backup.readContent`. The bytes always travel as an
+/// attachment.
+public struct BackupContentParams: MethodParams, Equatable {
+    /// Which content of the snapshot.
+    public enum Content: Sendable, Equatable {
+        /// The blob of `sha256` in `tenant`.
+        case blob(tenant: String, sha256: SHA256Digest)
+        /// The bytes an open upload had received when the snapshot was taken.
+        case upload(UUID)
+    }
+
+    public var snapshotId: UUID
+    public var content: Content
+    public var offset: UInt64
+    /// At most `maxChunkBytes`; that when not given.
+    public var length: UInt64?
+
+    public init(snapshotId: UUID, content: Content, offset: UInt64 = 0, length: UInt64? = nil) {
+        self.snapshotId = snapshotId
+        self.content = content
+        self.offset = offset
+        self.length = length
+    }
+
+    public init(decoding params: Params, context: ParamsContext) throws(RPCError) {
+        snapshotId = try params.uuid("snapshotId")
+        if params.has("uploadId") {
+            guard !params.has("tenant"), !params.has("sha256") else {
+                throw RPCError.invalidParams("uploadId", "name either uploadId or tenant and sha256, not both")
+            }
+            content = .upload(try params.uuid("uploadId"))
+        } else {
+            content = .blob(tenant: try params.string("tenant"), sha256: try params.sha256("sha256"))
+        }
+        offset = try params.optionalInteger("offset") ?? 0
+        length = try params.chunkLength(context)
+    }
+
+    public var encoded: JSONObject {
+        var builder = ParamsBuilder()
+        builder.set("snapshotId", snapshotId)
+        switch content {
+        case .blob(let tenant, let sha256):
+            builder.set("tenant", tenant)
+            builder.set("sha256", sha256)
+        case .upload(let uploadId):
+            builder.set("uploadId", uploadId)
+        }
+        builder.set("offset", offset)
+        builder.set("length", length)
+        return builder.object
+    }
+
+    public var answersWithAttachment: Bool { true }
+}
+
 /// `{snapshotId}`: `backup.end`.
 public struct BackupSnapshotParams: MethodParams, Equatable {
     public var snapshotId: UUID
@@ -88,11 +173,14 @@ public struct BackupSnapshotResult: MethodResult, Equatable {
     public var digest: SHA256Digest
     /// Every tenant's manifest, as `tenants.manifest` gives one.
     public var tenants: [JSONValue]
+    /// Whether `data.mdb` holds the content or `backup.readContent` serves it.
+    public var content: BackupBeginParams.Content
 
     public init(
         snapshotId: UUID, createdAt: String, layoutVersion: UInt64, files: [BackupFileEntry], digest: SHA256Digest,
-        tenants: [JSONValue]
+        tenants: [JSONValue], content: BackupBeginParams.Content = .included
     ) {
+        self.content = content
         self.snapshotId = snapshotId
         self.createdAt = createdAt
         self.layoutVersion = layoutVersion
@@ -116,6 +204,13 @@ public struct BackupSnapshotResult: MethodResult, Equatable {
                 sha256: try file.sha256("sha256"))
         }
         self.tenants = tenants
+        let content = try fields.object["content"].map { (value) throws(MethodResultError) in
+            guard let text = value.stringValue, let content = BackupBeginParams.Content(rawValue: text) else {
+                throw MethodResultError("a snapshot whose content is neither included nor separate")
+            }
+            return content
+        }
+        self.content = content ?? .included
     }
 
     public var encoded: JSONValue {
@@ -123,7 +218,7 @@ public struct BackupSnapshotResult: MethodResult, Equatable {
             JSONObject([
                 ("snapshotId", .string(UUIDText.lowercase(snapshotId))), ("createdAt", .string(createdAt)),
                 ("layoutVersion", .number(JSONNumber(layoutVersion))), ("files", .array(files.map(\.encoded))),
-                ("digest", .string(digest.hex)), ("tenants", .array(tenants)),
+                ("digest", .string(digest.hex)), ("tenants", .array(tenants)), ("content", .string(content.rawValue)),
             ]))
     }
 
@@ -161,6 +256,39 @@ public struct BackupChunkResult: MethodResult, Equatable {
                 ("path", .string(path)), ("offset", .number(JSONNumber(offset))),
                 ("length", .number(JSONNumber(bytes.count))), ("eof", .bool(eof)),
                 ("dataLength", .number(JSONNumber(bytes.count))),
+            ]))
+    }
+
+    public var attachment: [UInt8]? { bytes }
+}
+
+/// `backup.readContent`'s result: `{offset, length, eof, dataLength}` and the bytes.
+public struct BackupContentResult: MethodResult, Equatable {
+    public var offset: UInt64
+    public var bytes: [UInt8]
+    /// Whether the range reaches the content's end.
+    public var eof: Bool
+
+    public init(offset: UInt64, bytes: [UInt8], eof: Bool) {
+        self.offset = offset
+        self.bytes = bytes
+        self.eof = eof
+    }
+
+    public init(decoding result: JSONValue, attachment: [UInt8]?) throws(MethodResultError) {
+        let fields = try ResultFields(result, "a content read")
+        guard let attachment else { throw MethodResultError("a content read without its bytes") }
+        offset = try fields.integer("offset")
+        guard let eof = fields.object["eof"]?.boolValue else { throw MethodResultError("a content read without eof") }
+        self.eof = eof
+        bytes = attachment
+    }
+
+    public var encoded: JSONValue {
+        .object(
+            JSONObject([
+                ("offset", .number(JSONNumber(offset))), ("length", .number(JSONNumber(bytes.count))),
+                ("eof", .bool(eof)), ("dataLength", .number(JSONNumber(bytes.count))),
             ]))
     }
 

@@ -103,14 +103,19 @@ public enum Methods {
 
     // MARK: Backups (Cairn's addition to the contract)
 
-    /// Takes a consistent, compacted snapshot of the whole store (and the
-    /// server's configuration files) for the caller to fetch with
-    /// ``backupRead``; needs the `backup` grant on `*`.
-    public static let backupBegin = RPCMethod<NoParams, BackupSnapshotResult>(
+    /// Takes a consistent snapshot of the whole store (and the server's
+    /// configuration files) for the caller to fetch with ``backupRead``: a
+    /// compacted copy, or with `content: "separate"` the store without its
+    /// content, which ``backupReadContent`` then serves; needs the `backup`
+    /// grant on `*`.
+    public static let backupBegin = RPCMethod<BackupBeginParams, BackupSnapshotResult>(
         "backup.begin", .everywhere(.backup), readsOnly: true)
     /// A range of one file of the caller's snapshot, as raw bytes.
     public static let backupRead = RPCMethod<BackupReadParams, BackupChunkResult>(
         "backup.read", .everywhere(.backup), readsOnly: true)
+    /// A range of one content of the caller's `separate` snapshot, as raw bytes.
+    public static let backupReadContent = RPCMethod<BackupContentParams, BackupContentResult>(
+        "backup.readContent", .everywhere(.backup), readsOnly: true)
     /// Removes the caller's snapshot.
     public static let backupEnd = RPCMethod<BackupSnapshotParams, BackupEndedResult>(
         "backup.end", .everywhere(.backup), readsOnly: true)
@@ -124,6 +129,6 @@ public enum Methods {
         uploadsStatus.name, uploadsCommit.name, uploadsAbort.name, blobsStat.name, blobsVerify.name,
         tenantsList.name, tenantsUsage.name, tenantsSetQuota.name, tenantsManifest.name, eventsList.name,
         eventsVerify.name, providersList.name, providersConfigGet.name, providersConfigSet.name,
-        providersReadiness.name, backupBegin.name, backupRead.name, backupEnd.name,
+        providersReadiness.name, backupBegin.name, backupRead.name, backupReadContent.name, backupEnd.name,
     ]
 }

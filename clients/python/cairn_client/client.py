@@ -519,13 +519,40 @@ class Client:
 
     # MARK: - Backups
 
-    def backup_begin(self) -> Dict[str, Any]:
+    def backup_begin(self, content: str = "included") -> Dict[str, Any]:
         """``backup.begin`` (a Cairn addition; the ``backup`` scope on
         ``"*"``): takes a consistent snapshot of the whole store and answers
         its ``snapshotId``, its ``files`` (``path``, ``sizeBytes``,
         ``sha256``) and every tenant's manifest. The snapshot stays on the
-        server until :meth:`backup_end` (or 15 idle minutes)."""
-        return self._call("backup.begin", {})
+        server until :meth:`backup_end` (or 15 idle minutes). With
+        ``content="separate"`` its ``data.mdb`` is the store without its
+        content, which :meth:`backup_read_content` reads."""
+        return self._call("backup.begin", {} if content == "included" else {"content": content})
+
+    def backup_read_content(
+        self,
+        snapshot_id: str,
+        *,
+        tenant: Optional[str] = None,
+        sha256: Optional[str] = None,
+        upload_id: Optional[str] = None,
+        offset: int = 0,
+        length: Optional[int] = None,
+    ) -> Dict[str, Any]:
+        """One ``backup.readContent`` of a ``"separate"`` snapshot: the blob
+        of `sha256` in `tenant`, or the open upload `upload_id`, as
+        ``{"offset", "length", "eof", "data": bytes}``, at most
+        ``maxChunkBytes``."""
+        params = _params(
+            snapshotId=snapshot_id, tenant=tenant, sha256=sha256, uploadId=upload_id, offset=offset, length=length
+        )
+        result, data = self._exchange("backup.readContent", params, None, True, True)
+        if not isinstance(result, dict) or data is None:
+            raise self._violation("backup.readContent answered no attachment")
+        answer = dict(result)
+        answer.pop("dataLength", None)
+        answer["data"] = data
+        return answer
 
     def backup_read(self, snapshot_id: str, path: str, offset: int = 0, length: Optional[int] = None) -> Dict[str, Any]:
         """One ``backup.read``: ``{"path", "offset", "length", "eof", "data":

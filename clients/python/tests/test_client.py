@@ -348,6 +348,22 @@ class BackupTests(ServerTestCase):
             self.cairn.backup_read(snapshot["snapshotId"], "data.mdb")
         self.assertEqual(caught.exception.code, "NOT_FOUND")
 
+    def test_separate_snapshot_serves_the_content_apart(self) -> None:
+        tenant = self.tenant()
+        content = b"read apart from the snapshot " * 100
+        meta = self.cairn.upload(tenant, PROVIDER, content)
+        snapshot = self.cairn.backup_begin(content="separate")
+        self.assertEqual(snapshot["content"], "separate")
+        blob = {"tenant": tenant, "sha256": meta["sha256"]}
+        first = self.cairn.backup_read_content(snapshot["snapshotId"], **blob, length=10)
+        self.assertEqual((first["offset"], first["length"], first["eof"], first["data"]), (0, 10, False, content[:10]))
+        rest = self.cairn.backup_read_content(snapshot["snapshotId"], **blob, offset=10)
+        self.assertEqual((rest["data"], rest["eof"]), (content[10:], True))
+        with self.assertRaises(CairnError) as caught:
+            self.cairn.backup_read_content(snapshot["snapshotId"], tenant=tenant, sha256="0" * 64)
+        self.assertEqual(caught.exception.code, "NOT_FOUND")
+        self.assertEqual(self.cairn.backup_end(snapshot["snapshotId"])["ended"], True)
+
 
 class ProviderTests(ServerTestCase):
     def test_catalog(self) -> None:

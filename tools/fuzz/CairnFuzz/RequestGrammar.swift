@@ -242,11 +242,22 @@ public enum RequestGrammar {
         MethodGrammar(Methods.providersReadiness) { random, world in
             (ProviderParams(tenant: random.pick(world.tenants), providerId: random.pick(world.providers).id), nil)
         },
-        MethodGrammar(Methods.backupBegin) { _, _ in (NoParams(), nil) },
+        MethodGrammar(Methods.backupBegin) { random, _ in
+            (BackupBeginParams(content: random.percent(50) ? .separate : .included), nil)
+        },
         MethodGrammar(Methods.backupRead, answersWithAttachment: true) { random, world in
             let params = BackupReadParams(
                 snapshotId: random.uuid(), path: random.pick(["data.mdb", "config/access.json", "../data.mdb"]),
                 offset: UInt64(random.below(1 << 20)),
+                length: random.percent(50) ? UInt64(random.below(world.limits.maxChunkBytes + 8)) : nil)
+            return (params, nil)
+        },
+        MethodGrammar(Methods.backupReadContent, answersWithAttachment: true) { random, world in
+            let artifact = world.artifact(&random)
+            let content: BackupContentParams.Content =
+                random.percent(80) ? .blob(tenant: artifact.tenant, sha256: artifact.sha256) : .upload(random.uuid())
+            let params = BackupContentParams(
+                snapshotId: random.uuid(), content: content, offset: UInt64(random.below(1 << 20)),
                 length: random.percent(50) ? UInt64(random.below(world.limits.maxChunkBytes + 8)) : nil)
             return (params, nil)
         },
