@@ -251,6 +251,7 @@ let package = Package(
             dependencies: [
                 "ObjectStorage", "TestDaemons", .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ],
             swiftSettings: strictSettings
         ),

@@ -1,24 +1,25 @@
 import Crypto
 import NIOCore
 
-/// The two digests of a request body: SHA-256 (hex, for the signature's payload hash) and MD5
-/// (base64, for `Content-MD5`, which the service checks).
+/// The digests of a request body: SHA-256 (hex, for the signature's payload hash, which the
+/// service checks the body against) and, when the request carries one, MD5 (base64, for
+/// `Content-MD5`).
 struct PayloadDigests: Sendable {
     /// Lower-case hex SHA-256, the value of `x-amz-content-sha256`.
     var sha256Hex: String
-    /// Base64 MD5, the value of `Content-MD5`.
-    var md5Base64: String
+    /// Base64 MD5, the value of `Content-MD5`; `nil` when not asked for.
+    var md5Base64: String?
 
-    /// Both digests of the readable bytes of `body`.
-    init(of body: ByteBuffer) {
+    /// The SHA-256 of the readable bytes of `body`, and their MD5 when `withMD5`.
+    init(of body: ByteBuffer, withMD5: Bool) {
         var sha256 = SHA256()
-        var md5 = Insecure.MD5()
+        var md5 = withMD5 ? Insecure.MD5() : nil
         body.withUnsafeReadableBytes { bytes in
             sha256.update(bufferPointer: bytes)
-            md5.update(bufferPointer: bytes)
+            md5?.update(bufferPointer: bytes)
         }
         sha256Hex = Hex.encode(sha256.finalize())
-        md5Base64 = Base64.encode(Array(md5.finalize()))
+        md5Base64 = md5.map { Base64.encode(Array($0.finalize())) }
     }
 
     /// The MD5 of `body` as raw bytes, for callers who keep the digest of what they sent.

@@ -167,7 +167,8 @@ extension S3Client {
         _ request: S3Request,
         onSuccess: (HTTPClientResponse, _ attempts: Int) async throws -> Swift.Result<Value, S3Error>
     ) async throws -> Value {
-        let digests = request.body.map(PayloadDigests.init(of:)) ?? PayloadDigests(of: ByteBuffer())
+        let digests = PayloadDigests(
+            of: request.body ?? ByteBuffer(), withMD5: request.method == .POST && request.contentMD5 == nil)
         var schedule = RetrySchedule(configuration.retry, start: ContinuousClock.now)
         var attempts = 0
         while true {
@@ -234,8 +235,11 @@ extension S3Client {
         var signable = SignableRequest(
             method: request.method.rawValue, path: endpoint.basePath + request.path, query: request.query,
             headers: [(name: "host", value: endpoint.hostHeader)] + request.headers)
-        if request.method == .PUT || request.method == .POST {
-            signable.setHeader("content-md5", request.contentMD5 ?? digests.md5Base64)
+        // A PUT's body (an object, a part: most of the bytes sent) is checked by the service
+        // against the signed SHA-256 alone, unless the caller knows the MD5 of what it meant to
+        // send; POSTs (small XML bodies, and DeleteObjects, which requires it) carry their MD5.
+        if let md5 = request.contentMD5 ?? digests.md5Base64 {
+            signable.setHeader("content-md5", md5)
         }
         signer.sign(&signable, payloadHash: digests.sha256Hex, at: time)
         return signable

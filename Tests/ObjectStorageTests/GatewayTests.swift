@@ -1,5 +1,7 @@
+import AsyncHTTPClient
 import Foundation
 import NIOCore
+import NIOHTTP1
 import Synchronization
 import TestDaemons
 import Testing
@@ -222,6 +224,32 @@ struct GatewayTests {
             }
             await #expect {
                 try await client.headObject(bucket: bucket, key: "broken")
+            } throws: { ($0 as? S3Error)?.isNotFound == true }
+        }
+    }
+
+    /// A PUT's body is checked by the service against the SHA-256 the request is signed with
+    /// (`x-amz-content-sha256`): a body changed on the way is refused and nothing is stored, which
+    /// is why a PUT carries no `Content-MD5` unless the caller knows the MD5 it meant to send.
+    @Test func aBodyOtherThanTheSignedOneIsRefused() async throws {
+        try await withBucket("payload") { client, bucket in
+            let configuration = try #require(CephGateway.current).configuration()
+            let meant = ByteBuffer(string: "these bytes")
+            let request = S3Request(method: .PUT, bucket: bucket, key: "k", body: meant)
+            let signed = S3Client.signed(
+                request, digests: PayloadDigests(of: meant, withMD5: false), configuration: configuration,
+                at: SigningTime(secondsSince1970: Int64(Date().timeIntervalSince1970)))
+            #expect(signed.header("content-md5") == nil)
+            var http = HTTPClientRequest(url: configuration.endpoint.origin + signed.path)
+            http.method = .PUT
+            for header in signed.headers { http.headers.add(name: header.name, value: header.value) }
+            http.body = .bytes(ByteBuffer(string: "those bytes"))  // as long, other bytes
+            let response = try await HTTPClient.shared.execute(http, timeout: .seconds(30))
+            let answer = String(buffer: try await response.body.collect(upTo: 1 << 16))
+            #expect(response.status.code == 400, "\(answer)")
+            #expect(answer.contains("XAmzContentSHA256Mismatch") || answer.contains("BadDigest"), "\(answer)")
+            await #expect {
+                try await client.headObject(bucket: bucket, key: "k")
             } throws: { ($0 as? S3Error)?.isNotFound == true }
         }
     }
