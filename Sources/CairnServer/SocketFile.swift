@@ -23,6 +23,9 @@ enum SocketFile {
 
     static func remove(_ path: String) { unlink(path) }
 
+    /// The room for a path in `sockaddr_un`, its final NUL included.
+    static let maximumPathBytes = MemoryLayout.size(ofValue: sockaddr_un().sun_path)
+
     /// Whether something accepts connections on the socket.
     static func isLive(_ path: String) -> Bool {
         let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
