@@ -10,6 +10,8 @@ public struct PruneReport: Sendable, Hashable {
     public var removedPacks: Int
     /// Packs kept, because a kept backup references a blob in them.
     public var keptPacks: Int
+    /// Multipart uploads of packs that no backup will finish (left by backups that died), aborted.
+    public var abortedUploads: Int
 }
 
 extension BackupRepository {
@@ -67,8 +69,14 @@ extension BackupRepository {
         for pack in try await names(in: "index") where !stored.contains(pack) && !unreadableIndexes.contains(pack) {
             try await s3.deleteObject(bucket: location.bucket, key: location.key("index/\(pack)"))
         }
+        // Uploads of streamed packs that a dead backup began: while this prune holds the lock no
+        // backup runs, so none of them will be completed. Their parts cost storage until aborted.
+        let orphans = try await s3.multipartUploads(bucket: location.bucket, prefix: location.key("data/"))
+        for upload in orphans {
+            try await s3.abortMultipartUpload(uploadID: upload.uploadID, bucket: location.bucket, key: upload.key)
+        }
         return PruneReport(
             removedBackups: removed, keptBackups: ids.filter { kept.contains($0) }, removedPacks: removedPacks,
-            keptPacks: keptPacks)
+            keptPacks: keptPacks, abortedUploads: orphans.count)
     }
 }

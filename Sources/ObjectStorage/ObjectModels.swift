@@ -102,6 +102,28 @@ public struct ObjectListing: Sendable, Hashable {
     public var nextContinuationToken: String?
 }
 
+/// A multipart upload begun and neither completed nor aborted, as ListMultipartUploads lists it.
+public struct MultipartUploadSummary: Sendable, Hashable {
+    /// The key the upload is for.
+    public var key: String
+    /// Its upload ID, for ``S3Client/abortMultipartUpload(uploadID:bucket:key:)``.
+    public var uploadID: String
+    /// When it began, as the service gives it (ISO 8601).
+    public var initiated: String
+}
+
+/// One page of ListMultipartUploads.
+public struct MultipartUploadListing: Sendable, Hashable {
+    /// The uploads of this page, in key order.
+    public var uploads: [MultipartUploadSummary]
+    /// Whether more pages follow.
+    public var isTruncated: Bool
+    /// Where the next page starts, when ``isTruncated``.
+    public var nextKeyMarker: String?
+    /// Where the next page starts among the uploads of ``nextKeyMarker``, when ``isTruncated``.
+    public var nextUploadIDMarker: String?
+}
+
 /// A key that DeleteObjects could not delete, and why.
 public struct DeleteFailure: Sendable, Hashable {
     /// The key.

@@ -20,7 +20,7 @@ extension S3Client {
         return try S3Responses.uploadID(try Self.xml(try await send(request), request))
     }
 
-    /// Uploads one part (UploadPart), with `Content-MD5`.
+    /// Uploads one part (UploadPart), signed with its SHA-256, which the service checks.
     ///
     /// - Parameters:
     ///   - body: the part's bytes: at least 5 MiB on AWS except for the last part.
@@ -28,7 +28,8 @@ extension S3Client {
     ///   - uploadID: from ``createMultipartUpload(bucket:key:contentType:metadata:)``.
     ///   - bucket: the bucket.
     ///   - key: the key.
-    ///   - contentMD5: the MD5 the caller computed where the bytes came from; `nil` for the MD5 of `body`.
+    ///   - contentMD5: the MD5 the caller computed where the bytes came from, sent as `Content-MD5`;
+    ///     `nil` for none.
     public func uploadPart(
         _ body: ByteBuffer, partNumber: Int, uploadID: String, bucket: String, key: String,
         contentMD5: [UInt8]? = nil
@@ -75,6 +76,54 @@ extension S3Client {
         return etag.isEmpty ? try await headObject(bucket: bucket, key: key).etag : etag
     }
 
+    /// One page of the multipart uploads in progress (ListMultipartUploads), in key order.
+    ///
+    /// - Parameters:
+    ///   - bucket: the bucket.
+    ///   - prefix: only uploads for keys that start with this.
+    ///   - keyMarker: from the previous page's ``MultipartUploadListing/nextKeyMarker``.
+    ///   - uploadIDMarker: from the previous page's ``MultipartUploadListing/nextUploadIDMarker``.
+    ///   - maximumUploads: the uploads asked for a page, 1 to 1,000.
+    public func listMultipartUploads(
+        bucket: String, prefix: String? = nil, keyMarker: String? = nil, uploadIDMarker: String? = nil,
+        maximumUploads: Int = 1000
+    ) async throws -> MultipartUploadListing {
+        try Self.validate(bucket: bucket)
+        guard (1...1000).contains(maximumUploads) else {
+            throw S3Error(.invalidRequest, message: "a page holds 1 to 1,000 uploads", resource: bucket)
+        }
+        var request = S3Request(method: .GET, bucket: bucket)
+        request.query = [
+            (name: "uploads", value: ""), (name: "encoding-type", value: "url"),
+            (name: "max-uploads", value: String(maximumUploads)),
+        ]
+        if let prefix { request.query.append((name: "prefix", value: prefix)) }
+        if let keyMarker { request.query.append((name: "key-marker", value: keyMarker)) }
+        if let uploadIDMarker { request.query.append((name: "upload-id-marker", value: uploadIDMarker)) }
+        let listing = try S3Responses.multipartUploads(try Self.xml(try await send(request), request))
+        if listing.isTruncated, listing.nextKeyMarker == keyMarker, listing.nextUploadIDMarker == uploadIDMarker {
+            throw S3Error(.invalidResponse, message: "the listing of uploads did not move on", resource: bucket)
+        }
+        return listing
+    }
+
+    /// Every multipart upload in progress for keys under `prefix`, page after page.
+    public func multipartUploads(
+        bucket: String, prefix: String? = nil, pageSize: Int = 1000
+    ) async throws -> [MultipartUploadSummary] {
+        var all: [MultipartUploadSummary] = []
+        var keyMarker: String?
+        var uploadIDMarker: String?
+        while true {
+            let page = try await listMultipartUploads(
+                bucket: bucket, prefix: prefix, keyMarker: keyMarker, uploadIDMarker: uploadIDMarker,
+                maximumUploads: pageSize)
+            all += page.uploads
+            guard page.isTruncated else { return all }
+            (keyMarker, uploadIDMarker) = (page.nextKeyMarker, page.nextUploadIDMarker)
+        }
+    }
+
     /// Abandons a multipart upload and frees its parts (AbortMultipartUpload).
     ///
     /// - Parameters:
@@ -93,7 +142,7 @@ extension S3Client {
     ///
     /// The next part is taken from `parts` only when fewer than `parallelism` parts are on their
     /// way, so a multi-GiB object streams through a bounded amount of memory: `parallelism` × the
-    /// part size. Each part goes with `Content-MD5` and is retried on its own. On any failure, or
+    /// part size. Each part is signed with its SHA-256 and retried on its own. On any failure, or
     /// cancellation, the upload is aborted and the error thrown. An empty sequence stores an empty object.
     ///
     /// A reader becomes a sequence with `AsyncThrowingStream(unfolding:)`.

@@ -54,7 +54,7 @@ extension S3Client {
 
     // MARK: Objects
 
-    /// Stores an object in one request (PutObject), with `Content-MD5`.
+    /// Stores an object in one request (PutObject), signed with its SHA-256, which the service checks.
     ///
     /// - Parameters:
     ///   - body: the bytes (up to 5 GiB on AWS; use ``upload(bucket:key:parts:parallelism:contentType:metadata:onPartUploaded:)`` for more).
@@ -63,8 +63,8 @@ extension S3Client {
     ///   - contentType: `Content-Type`, if any.
     ///   - metadata: user metadata, sent as `x-amz-meta-NAME` (names are lower-cased; values printable ASCII).
     ///   - onlyIfAbsent: sends `If-None-Match: *`, so an existing key fails with `PreconditionFailed` (412).
-    ///   - contentMD5: the MD5 of what the caller meant to send, computed where the bytes came from; the service
-    ///     refuses the body (`BadDigest`) when it differs. `nil` sends the MD5 of `body` itself.
+    ///   - contentMD5: the MD5 of what the caller meant to send, computed where the bytes came from, sent as
+    ///     `Content-MD5`; the service refuses the body (`BadDigest`) when it differs. `nil` sends none.
     /// - Returns: the stored object's ETag, size and part count.
     @discardableResult
     public func putObject(

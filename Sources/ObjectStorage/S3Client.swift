@@ -16,8 +16,9 @@ import NIOPosix
 /// Signature Version 4, over async-http-client.
 ///
 /// Every operation is `async` and throws ``S3Error`` (or `CancellationError`). Requests use
-/// path-style URLs (`ENDPOINT/BUCKET/KEY`); every body is signed with its SHA-256 and sent with
-/// `Content-MD5`, which the service checks (a mismatch is `BadDigest`). Failed attempts are sent
+/// path-style URLs (`ENDPOINT/BUCKET/KEY`); every body is signed with its SHA-256, which the
+/// service checks; POSTs, and PUTs whose caller gives one, also carry `Content-MD5` (a mismatch is
+/// `BadDigest`). Failed attempts are sent
 /// again on 5xx, throttling and dropped connections, on the ``RetrySchedule`` of the configuration;
 /// an endpoint that refuses the connection fails at once as ``S3Error/Kind/endpointUnreachable``.
 ///
@@ -107,7 +108,8 @@ struct S3Request: Sendable {
     var query: [(name: String, value: String)] = []
     var headers: [(name: String, value: String)] = []
     var body: ByteBuffer?
-    /// A `Content-MD5` value to send instead of the body's own (the caller's digest of what it meant to send).
+    /// A `Content-MD5` value to send (the caller's digest of what it meant to send); a POST without one
+    /// sends its body's own.
     var contentMD5: String?
     /// Whether a 200 answer may still carry an `<Error>` body (CompleteMultipartUpload).
     var errorMayFollowSuccess = false
@@ -226,7 +228,7 @@ extension S3Client {
         }
     }
 
-    /// The request with its host, `Content-MD5` and signature headers, as it goes out at `time`.
+    /// The request with its host, `Content-MD5` (when it has one) and signature headers, as it goes out at `time`.
     static func signed(
         _ request: S3Request, digests: PayloadDigests, configuration: S3Configuration, at time: SigningTime
     ) -> SignableRequest {

@@ -47,6 +47,34 @@ enum S3Responses {
             objects: objects, commonPrefixes: prefixes, isTruncated: truncated, nextContinuationToken: token)
     }
 
+    /// A `ListMultipartUploadsResult`, its keys URL-encoded (`encoding-type=url`).
+    static func multipartUploads(_ root: S3XML.Element) throws(S3Error) -> MultipartUploadListing {
+        guard root.name == "ListMultipartUploadsResult" else {
+            throw invalid("a \(root.name) where a ListMultipartUploadsResult belongs")
+        }
+        func decoded(_ text: String) throws(S3Error) -> String {
+            guard let value = URIEncoding.decode(text.replacing("+", with: " ")) else {
+                throw invalid("a key that is not URL-encoded: \(text)")
+            }
+            return value
+        }
+        var uploads: [MultipartUploadSummary] = []
+        for entry in root.children("Upload") {
+            guard let key = entry.text(of: "Key"), let id = entry.text(of: "UploadId"), !id.isEmpty else {
+                throw invalid("an Upload entry without Key or UploadId")
+            }
+            uploads.append(
+                MultipartUploadSummary(
+                    key: try decoded(key), uploadID: id, initiated: entry.text(of: "Initiated") ?? ""))
+        }
+        let truncated = root.text(of: "IsTruncated") == "true"
+        let keyMarker = try root.text(of: "NextKeyMarker").flatMap { $0.isEmpty ? nil : $0 }.map(decoded)
+        let uploadIDMarker = root.text(of: "NextUploadIdMarker").flatMap { $0.isEmpty ? nil : $0 }
+        if truncated && keyMarker == nil { throw invalid("a truncated listing of uploads without NextKeyMarker") }
+        return MultipartUploadListing(
+            uploads: uploads, isTruncated: truncated, nextKeyMarker: keyMarker, nextUploadIDMarker: uploadIDMarker)
+    }
+
     /// The `UploadId` of an `InitiateMultipartUploadResult`.
     static func uploadID(_ root: S3XML.Element) throws(S3Error) -> String {
         guard root.name == "InitiateMultipartUploadResult", let id = root.text(of: "UploadId"), !id.isEmpty else {

@@ -181,11 +181,13 @@ enum RemoteCommands {
                         ("keptBackups", .array(report.keptBackups.map { .string($0) })),
                         ("removedPacks", .number(JSONNumber(report.removedPacks))),
                         ("keptPacks", .number(JSONNumber(report.keptPacks))),
+                        ("abortedUploads", .number(JSONNumber(report.abortedUploads))),
                     ])))
         } else {
             Output.fields([
                 ("removed", "\(report.removedBackups.count) backups, \(report.removedPacks) packs"),
                 ("kept", "\(report.keptBackups.count) backups, \(report.keptPacks) packs"),
+                ("aborted", "\(report.abortedUploads) unfinished uploads"),
             ])
         }
     }

@@ -154,6 +154,33 @@ struct RemoteBackupEndToEndTests {
         #expect(try await cairn(server, ["verify", "--remote", url]).status == 0)
     }
 
+    /// A backup that dies while it streams a big pack leaves its multipart upload behind; the next
+    /// prune, which runs only when no backup does, aborts it, and leaves everything else.
+    @Test func aPruneAbortsTheUploadsOfBackupsThatDied() async throws {
+        let server = try await ServerProcess.start()
+        try await CairnClient.withConnection(socketPath: server.socketPath) { client in
+            _ = try await client.upload(tenant: "acme", providerId: "p", mimeType: "x/y", bytes: Payload.random(5000))
+        }
+        let url = "s3://e2e-orphans/a"
+        #expect(try await cairn(server, ["backup", "--to", url]).status == 0)
+        try await S3Client.withClient(try S3Configuration(environment: gateway.environment)) { s3 in
+            let key = "a/data/" + String(repeating: "7", count: 32)
+            let id = try await s3.createMultipartUpload(bucket: "e2e-orphans", key: key)
+            _ = try await s3.uploadPart(
+                ByteBuffer(bytes: Payload.random(1 << 20)), partNumber: 1, uploadID: id, bucket: "e2e-orphans", key: key
+            )
+            let elsewhere = try await s3.createMultipartUpload(bucket: "e2e-orphans", key: "not-cairn/x")
+
+            let pruned = try await cairn(server, ["backup", "--prune", url, "--keep-last", "1", "--json"])
+            #expect(pruned.status == 0, "\(pruned)")
+            #expect(try Self.number(pruned, "abortedUploads") == 1)
+            #expect(try await s3.multipartUploads(bucket: "e2e-orphans", prefix: "a/").isEmpty)
+            #expect(try await s3.multipartUploads(bucket: "e2e-orphans").map(\.uploadID) == [elsewhere])
+            try await s3.abortMultipartUpload(uploadID: elsewhere, bucket: "e2e-orphans", key: "not-cairn/x")
+        }
+        #expect(try await cairn(server, ["verify", "--remote", url]).status == 0)
+    }
+
     @Test func secretsAndContentNeverReachTheBucketInClear() async throws {
         let server = try await ServerProcess.start()
         let marker = Array("a-private-key-that-must-not-leak-".utf8) + Payload.random(4000)

@@ -254,6 +254,27 @@ struct GatewayTests {
         }
     }
 
+    @Test func unfinishedUploadsAreListedPageByPageAndAborted() async throws {
+        try await withBucket("unfinished") { client, bucket in
+            var begun: [MultipartUploadSummary] = []
+            for key in ["data/one", "data/two two", "data/three", "index/other"] {
+                let id = try await client.createMultipartUpload(bucket: bucket, key: key)
+                begun.append(MultipartUploadSummary(key: key, uploadID: id, initiated: ""))
+            }
+            let first = try await client.listMultipartUploads(bucket: bucket, prefix: "data/", maximumUploads: 2)
+            #expect(first.uploads.count == 2 && first.isTruncated && first.nextKeyMarker != nil)
+            let listed = try await client.multipartUploads(bucket: bucket, prefix: "data/", pageSize: 1)
+            #expect(listed.map(\.key) == ["data/one", "data/three", "data/two two"])
+            #expect(Set(listed.map(\.uploadID)) == Set(begun.prefix(3).map(\.uploadID)))
+            #expect(listed.allSatisfy { !$0.initiated.isEmpty })
+            for upload in listed {
+                try await client.abortMultipartUpload(uploadID: upload.uploadID, bucket: bucket, key: upload.key)
+            }
+            #expect(try await client.multipartUploads(bucket: bucket, prefix: "data/").isEmpty)
+            #expect(try await client.multipartUploads(bucket: bucket).map(\.key) == ["index/other"])
+        }
+    }
+
     @Test func aWrongContentMD5IsBadDigest() async throws {
         try await withBucket("digest") { client, bucket in
             let wrong = PayloadDigests.md5(of: ByteBuffer(string: "other bytes"))
