@@ -71,7 +71,7 @@ struct Backup: AsyncParsableCommand {
 
     @Option(
         help: ArgumentHelp(
-            "With --to: where the local snapshot is kept while it is sent (default: the data directory's snapshots/ with --data-dir, else $TMPDIR or /var/tmp).",
+            "With --to: where the snapshot's metadata file (a few MiB) is kept while it is sent (default: $TMPDIR, else /var/tmp).",
             valueName: "dir"))
     var workDir: String?
 
