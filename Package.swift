@@ -227,7 +227,8 @@ let package = Package(
         // The protocol fuzzer: a grammar of every method, mutations, a reference model of the
         // framing, and the checks on the answers; driven against a server or the connection state machine.
         .target(
-            name: "CairnFuzz", dependencies: ["CairnProtocol", "CairnDigest"], path: "tools/fuzz/CairnFuzz",
+            name: "CairnFuzz", dependencies: ["CairnProtocol", "CairnDigest", "CairnManifest"],
+            path: "tools/fuzz/CairnFuzz",
             swiftSettings: strictSettings
         ),
         .executableTarget(
@@ -243,7 +244,8 @@ let package = Package(
         .target(name: "DamageSupport", path: "Tests/DamageSupport", swiftSettings: strictSettings),
         // Processes the tests start: commands run to their end, and a Ceph RADOS Gateway on loopback.
         .target(
-            name: "TestDaemons", dependencies: ["ObjectStorage"], path: "Tests/TestDaemons", swiftSettings: strictSettings),
+            name: "TestDaemons", dependencies: ["ObjectStorage"], path: "Tests/TestDaemons",
+            swiftSettings: strictSettings),
 
         .testTarget(name: "CairnDigestTests", dependencies: ["CairnDigest"], swiftSettings: strictSettings),
         .testTarget(

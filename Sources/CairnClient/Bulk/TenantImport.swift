@@ -117,7 +117,7 @@ public struct TenantImport {
         let pageSize = 1000
         var statuses: [String] = []
         var usage: JSONValue = .null
-        let entries = document.manifest.artifacts.map(Self.entry)
+        let entries = document.manifest.artifacts
         // Every page in flight at once: a plan writes nothing, so its pages need not wait for each other.
         let pages = stride(from: 0, to: entries.count, by: pageSize).map {
             Array(entries[$0..<min(entries.count, $0 + pageSize)])
@@ -243,7 +243,7 @@ public struct TenantImport {
             contents.append(ImportBatchParams.Content(sha256: artifact.sha256, sizeBytes: artifact.sizeBytes))
         }
         let params = ImportBatchParams(
-            tenant: tenant, artifacts: batch.artifacts.map { Self.entry(artifacts[$0]) }, contents: contents)
+            tenant: tenant, artifacts: batch.artifacts.map { artifacts[$0] }, contents: contents)
         return CairnClient.Request(Methods.artifactsImportBatch, params, attachment: bytes)
     }
 
@@ -297,12 +297,6 @@ public struct TenantImport {
                 ConfigurationOutcome(providerId: configuration.providerId, changed: differs, unsetSecrets: unset))
         }
         return outcomes
-    }
-
-    private static func entry(_ artifact: TenantManifest.Artifact) -> ImportParams.Entry {
-        ImportParams.Entry(
-            artifactId: artifact.artifactId, sha256: artifact.sha256, sizeBytes: artifact.sizeBytes,
-            providerId: artifact.providerId, mimeType: artifact.mimeType)
     }
 }
 

@@ -1,4 +1,5 @@
 import CairnDigest
+import CairnManifest
 
 #if canImport(FoundationEssentials)
     import FoundationEssentials
@@ -455,22 +456,8 @@ public struct VerifyEventsParams: MethodParams, Equatable {
 
 /// `artifacts.import`: `{tenant, artifacts: [{artifactId, sha256, sizeBytes, providerId, mimeType}], dryRun?}`.
 public struct ImportParams: MethodParams, Equatable {
-    /// One artifact to import with the meta it had where it was exported.
-    public struct Entry: Sendable, Equatable {
-        public var artifactId: UUID
-        public var sha256: SHA256Digest
-        public var sizeBytes: UInt64
-        public var providerId: String
-        public var mimeType: String
-
-        public init(artifactId: UUID, sha256: SHA256Digest, sizeBytes: UInt64, providerId: String, mimeType: String) {
-            self.artifactId = artifactId
-            self.sha256 = sha256
-            self.sizeBytes = sizeBytes
-            self.providerId = providerId
-            self.mimeType = mimeType
-        }
-    }
+    /// One artifact to import with the meta it had where it was exported: its manifest entry.
+    public typealias Entry = TenantManifest.Artifact
 
     public var tenant: String
     /// At most the largest page per call.

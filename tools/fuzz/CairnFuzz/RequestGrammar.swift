@@ -1,4 +1,5 @@
 import CairnDigest
+import CairnManifest
 import CairnProtocol
 
 #if canImport(FoundationEssentials)
