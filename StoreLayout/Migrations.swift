@@ -45,6 +45,7 @@ public enum Layout {
         AddEventChain(),
         AddXXH3ChunkHeaders(),
         TenantArtifactIds(),
+        AddRedoLog(),
     ]
 
     /// The layout version this build writes.
@@ -212,4 +213,17 @@ struct TenantArtifactIds: Migration {
         try storage.removeDatabase(.legacyArtifacts)
         try storage.removeDatabase(.legacyArtifactReferences)
     }
+}
+
+/// Commits become durable through the redo log (`redo.log`, see
+/// docs/store-layout.md): after a crash, the data file's meta pages may
+/// describe pages that never reached the disk until the log's checkpoint is
+/// restored and its records replayed. Nothing in the databases changes; the
+/// version keeps older builds, which know nothing of the log, from opening
+/// such a store.
+struct AddRedoLog: Migration {
+    let version: UInt32 = 7
+    let summary = "commits are made durable through redo.log; older builds must not open the data file"
+
+    func apply<Storage: LayoutStorage & ~Copyable>(to storage: borrowing Storage) throws {}
 }

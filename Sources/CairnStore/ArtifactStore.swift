@@ -41,6 +41,10 @@ public final class ArtifactStore: Sendable {
         public var maxArtifactBytes: UInt64 = 4 << 30
         /// An upload not appended to for this long expires.
         public var uploadIdleTimeout: Duration = .seconds(24 * 3600)
+        /// How commits are made durable: through a redo log (one sequential
+        /// flush per durable write; see `Environment.RedoLogSettings`), or
+        /// with `nil` through LMDB's own two flushes of the data file.
+        public var redoLog: Environment.RedoLogSettings? = .init()
         /// Where time comes from (tests move it by hand).
         public var clock: @Sendable () -> Date = { Date() }
         /// Stop migrations at this layout version (tests of older layouts).
@@ -91,7 +95,9 @@ public final class ArtifactStore: Sendable {
     ) throws -> ArtifactStore {
         try createPrivateDirectory(directory)
         let now = milliseconds(configuration.clock())
-        func openEnvironment(allocatingMap: Bool) throws -> (Environment, StoreWriter, Tables, UInt32) {
+        func openEnvironment(allocatingMap: Bool, redoLog: Environment.RedoLogSettings?) throws -> (
+            Environment, StoreWriter, Tables, UInt32
+        ) {
             let environment: Environment
             do {
                 let mapSize = min(configuration.initialMapSize, configuration.mapSizeLimit)
@@ -99,7 +105,12 @@ public final class ArtifactStore: Sendable {
                     path: directory,
                     configuration: .init(
                         mapSize: mapSize, allocatesMap: allocatingMap,
-                        reservedBytes: configuration.reservedDiskBytes))
+                        reservedBytes: configuration.reservedDiskBytes, redoLog: redoLog))
+            } catch let error as LMDBError where error.code == EWOULDBLOCK {
+                throw StoreError(
+                    .internalError, .none,
+                    "the store in \(directory) is open for writing in another process (is another cairn serve running on it?)"
+                )
             } catch {
                 throw StoreError(.internalError, .none, "cannot open the store in \(directory): \(error)")
             }
@@ -113,20 +124,26 @@ public final class ArtifactStore: Sendable {
             return (environment, writer, tables, version)
         }
         // The layout check and migrations run before the data file is
-        // allocated up to the map size: a store refused or failing to migrate
-        // stays exactly as it was. Then the environment is opened again,
-        // allocating the map.
+        // allocated up to the map size and before a redo log is started: a
+        // store refused or failing to migrate stays exactly as it was. A store
+        // that has a log already is recovered through it first (the data file
+        // may need it). Then the environment is opened again, allocating the
+        // map, with the log.
+        let hasRedoLog = FileManager.default.fileExists(atPath: directory + "/" + Environment.redoLogFileName)
         let (environment, writer, tables, version): (Environment, StoreWriter, Tables, UInt32)
-        if configuration.allocatesMap {
+        if configuration.allocatesMap || (configuration.redoLog != nil && !hasRedoLog) {
             // The first environment must be closed before the second opens
             // (LMDB forbids opening one environment twice in a process).
-            _ = try openEnvironment(allocatingMap: false)
-            (environment, writer, tables, version) = try openEnvironment(allocatingMap: true)
+            _ = try openEnvironment(allocatingMap: false, redoLog: hasRedoLog ? configuration.redoLog : nil)
+            (environment, writer, tables, version) = try openEnvironment(
+                allocatingMap: configuration.allocatesMap, redoLog: configuration.redoLog)
         } else {
-            (environment, writer, tables, version) = try openEnvironment(allocatingMap: false)
+            (environment, writer, tables, version) = try openEnvironment(
+                allocatingMap: false, redoLog: configuration.redoLog)
         }
-        // LMDB creates data.mdb and lock.mdb in a new store's directory: their
-        // entries are flushed before any write is acknowledged.
+        // LMDB creates data.mdb and lock.mdb in a new store's directory (and
+        // the environment redo.log): their entries are flushed before any
+        // write is acknowledged.
         try syncStoreDirectory(directory)
         let store = ArtifactStore(
             environment: environment, tables: tables, writer: writer, configuration: configuration,

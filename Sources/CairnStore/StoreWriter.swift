@@ -196,6 +196,7 @@ final class StoreWriter: Sendable {
         dispatchPrecondition(condition: .onQueue(queue))
         var turnedOver = false
         var reclaimed = false
+        var checkpointed = false
         while true {
             do {
                 // Set before every attempt: a reclamation in between sets its own.
@@ -205,10 +206,20 @@ final class StoreWriter: Sendable {
                 commitTimers.record(durability, since: start)
                 return result
             } catch let error as LMDBError where error.code == LMDBError.mapFull {
+                // With a redo log, the pages of the state since the last
+                // checkpoint are held back from reuse; a checkpoint frees them.
+                if environment.hasRedoLog && !checkpointed {
+                    checkpointed = true
+                    try checkpointIfLogged()
+                    continue
+                }
                 if try growMap(footprint) { continue }
                 if !reclaimed {
                     reclaimed = true
-                    if try reclaimPending() { continue }
+                    if try reclaimPending() {
+                        try checkpointIfLogged()
+                        continue
+                    }
                 }
                 // LMDB reuses pages freed by a commit only once a later commit
                 // has happened; a failed write does not count. Commit an empty
@@ -229,6 +240,7 @@ final class StoreWriter: Sendable {
                     logger.warning("write refused, no space", metadata: ["error": "\(error)"])
                     throw StoreError.storeFull
                 }
+                try checkpointIfLogged()
             } catch let error as LMDBError where error.isOutOfSpace {
                 logger.warning("write refused, no space", metadata: ["error": "\(error)"])
                 throw StoreError.storeFull
@@ -241,6 +253,19 @@ final class StoreWriter: Sendable {
                 logger.error("write transaction failed", metadata: ["error": "\(error)"])
                 throw StoreError(.internalError, .none, "the store failed: \(error)")
             }
+        }
+    }
+
+    /// With a redo log, LMDB reuses no page freed since the last checkpoint
+    /// (its state is pinned): a write retried for space checkpoints first.
+    private func checkpointIfLogged() throws {
+        guard environment.hasRedoLog else { return }
+        do { try environment.sync() } catch let error as LMDBError where error.isOutOfSpace {
+            logger.warning("checkpoint refused, no space", metadata: ["error": "\(error)"])
+            throw StoreError.storeFull
+        } catch {
+            logger.error("checkpoint failed", metadata: ["error": "\(error)"])
+            throw StoreError(.internalError, .none, "the store failed: \(error)")
         }
     }
 

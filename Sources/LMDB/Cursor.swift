@@ -11,6 +11,8 @@ public struct Cursor {
 
     let handle: OpaquePointer
     let database: Database
+    /// The transaction's recorder of changes for the redo log, if any.
+    let redo: RedoRecorder?
 
     /// Moves to the first entry whose key is greater than or equal to `key`.
     public mutating func seek(atOrAfter key: [UInt8]) throws -> Entry? {
@@ -47,6 +49,14 @@ public struct Cursor {
     /// Deletes the entry at the cursor; the cursor then stands before the
     /// entry that followed it, so ``next()`` reaches it.
     public mutating func deleteCurrent() throws {
+        var key = MDB_val()
+        var value = MDB_val()
+        if redo != nil {
+            try check(mdb_cursor_get(handle, &key, &value, MDB_GET_CURRENT), "mdb_cursor_get(\(database.name))")
+            // The key points into the page the deletion rewrites: record it first.
+            redo?.add(
+                .delete, database: database.name, key: UnsafeRawBufferPointer(start: key.mv_data, count: key.mv_size))
+        }
         try check(mdb_cursor_del(handle, 0), "mdb_cursor_del(\(database.name))")
     }
 

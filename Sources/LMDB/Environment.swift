@@ -60,6 +60,10 @@ public final class Environment: @unchecked Sendable {
         /// this reserve, so that writes that free space (a delete) can still
         /// grow the map a little on a full disk.
         public var reservedBytes: Int
+        /// Make commits durable through a redo log instead of LMDB's own
+        /// flushes (see ``RedoLogSettings``); `nil` for LMDB's flushes.
+        /// Ignored for a read-only environment.
+        public var redoLog: RedoLogSettings?
 
         /// Creates a configuration.
         public init(
@@ -69,7 +73,8 @@ public final class Environment: @unchecked Sendable {
             readOnly: Bool = false,
             fileMode: mode_t = 0o600,
             allocatesMap: Bool = false,
-            reservedBytes: Int = 0
+            reservedBytes: Int = 0,
+            redoLog: RedoLogSettings? = nil
         ) {
             self.mapSize = mapSize
             self.maxDatabases = maxDatabases
@@ -78,6 +83,43 @@ public final class Environment: @unchecked Sendable {
             self.fileMode = fileMode
             self.allocatesMap = allocatesMap
             self.reservedBytes = reservedBytes
+            self.redoLog = redoLog
+        }
+    }
+
+    /// How an environment with a redo log makes commits durable.
+    ///
+    /// LMDB makes a commit durable with two flushes of the data file: its
+    /// pages, then its meta page. With a redo log, LMDB commits without
+    /// flushing (`MDB_NOSYNC`), and the commit's changes (every key and value
+    /// written or deleted) are appended to `redo.log` and flushed once: one
+    /// sequential write and one flush per durable commit. A *checkpoint*
+    /// flushes the data file (`mdb_env_sync`), saves its two meta pages in
+    /// the log, and starts the log afresh. Until the next checkpoint, a read
+    /// transaction on the checkpointed state keeps LMDB from reusing its
+    /// pages, so that state stays whole on disk whatever the later, unflushed
+    /// commits wrote. Opening the environment after a crash writes the saved
+    /// meta pages back (the checkpointed state), replays the records, and
+    /// checkpoints. StoreLayout/RedoLog.md describes the file.
+    ///
+    /// The writing process holds an exclusive lock on `redo.log`: a second
+    /// writer fails to open. Read-only environments may open beside it.
+    public struct RedoLogSettings: Sendable {
+        /// A commit whose changes take more bytes than this is made durable
+        /// by a checkpoint instead of a record (bulk content is not written
+        /// twice).
+        public var maxRecordBytes: Int
+        /// Checkpoint after this many records.
+        public var checkpointRecords: Int
+        /// Room for records in `redo.log`, allocated on disk when the log is
+        /// opened; a record that does not fit checkpoints instead.
+        public var checkpointBytes: Int
+
+        /// Creates settings.
+        public init(maxRecordBytes: Int = 128 << 10, checkpointRecords: Int = 128, checkpointBytes: Int = 1 << 20) {
+            self.maxRecordBytes = maxRecordBytes
+            self.checkpointRecords = checkpointRecords
+            self.checkpointBytes = checkpointBytes
         }
     }
 
@@ -103,6 +145,11 @@ public final class Environment: @unchecked Sendable {
     private let idleReaders = Mutex<[IdleReader]>([])
     /// How many reset read transactions are kept at most.
     static let maxIdleReaders = 32
+    /// The redo log and its state, when commits are made durable through it.
+    private let redo: RedoState?
+    /// A read-only environment's shared lock on its directory, which keeps a
+    /// recovering writer from rewriting the meta pages under it; -1 if none.
+    private let directoryLock: Int32
 
     /// Opens (creating if needed) the environment in the directory `path`,
     /// which must exist.
@@ -110,6 +157,16 @@ public final class Environment: @unchecked Sendable {
     /// Stale reader slots left by dead processes are cleared right after the
     /// open (`mdb_reader_check`).
     public init(path: String, configuration: Configuration = .init()) throws {
+        let redoSettings = configuration.readOnly ? nil : configuration.redoLog
+        let pageSize = Int(sysconf(Int32(_SC_PAGESIZE)))
+        // A writer's log is opened (and locked) first; a reader checks that
+        // no unrecovered crash left the data file's meta pages to be restored.
+        let log = try redoSettings.map {
+            try RedoLog(
+                directory: path, pageSize: pageSize, fileMode: configuration.fileMode, recordBytes: $0.checkpointBytes)
+        }
+        let directoryLock = configuration.readOnly ? try Self.checkRecovered(path, pageSize: pageSize) : -1
+        if let log { try Self.restoreCheckpoint(of: log, directory: path) }
         var env: OpaquePointer?
         try check(mdb_env_create(&env), "mdb_env_create")
         guard let env else { throw LMDBError(code: ENOMEM, operation: "mdb_env_create") }
@@ -119,12 +176,21 @@ public final class Environment: @unchecked Sendable {
             try check(mdb_env_set_mapsize(env, configuration.mapSize), "mdb_env_set_mapsize")
             var flags = UInt32(MDB_NOTLS)
             if configuration.readOnly { flags |= UInt32(MDB_RDONLY) }
+            if log != nil { flags |= UInt32(MDB_NOSYNC) }
             try check(mdb_env_open(env, path, flags, configuration.fileMode), "mdb_env_open(\(path))")
+            if let log { try Self.replay(log.records(), into: env) }
         } catch {
             mdb_env_close(env)
+            if directoryLock >= 0 { close(directoryLock) }
             throw error
         }
         self.handle = env
+        self.directoryLock = directoryLock
+        if let log, let redoSettings {
+            self.redo = RedoState(log: log, settings: redoSettings, directory: path)
+        } else {
+            self.redo = nil
+        }
         self.path = path
         self.readOnly = configuration.readOnly
         self.fileMode = configuration.fileMode
@@ -147,6 +213,14 @@ public final class Environment: @unchecked Sendable {
         }
         var dead: Int32 = 0
         _ = mdb_reader_check(env, &dead)
+        if let redo {
+            // The state now open (restored and replayed, or a new store's)
+            // becomes the checkpoint the next records follow.
+            do { try redo.checkpoint(env) } catch {
+                redo.release()
+                throw error
+            }
+        }
     }
 
     private static func mapSize(of env: OpaquePointer) -> Int {
@@ -172,7 +246,14 @@ public final class Environment: @unchecked Sendable {
 
     deinit {
         for reader in idleReaders.withLock({ $0 }) { mdb_txn_abort(reader.txn) }
+        if let redo {
+            // A closing checkpoint leaves nothing to replay and the meta pages
+            // as saved, so a read-only opener finds the store recovered.
+            redo.locked { try? redo.checkpoint(handle, closing: true) }
+            redo.release()
+        }
         mdb_env_close(handle)
+        if directoryLock >= 0 { close(directoryLock) }
     }
 
     /// Clears reader slots held by processes that no longer exist.
@@ -301,10 +382,23 @@ public final class Environment: @unchecked Sendable {
         }
     }
 
-    /// Flushes the data file to disk (`mdb_env_sync` with force).
+    /// Flushes the data file to disk (`mdb_env_sync` with force); with a
+    /// redo log, checkpoints.
     public func sync() throws {
+        if let redo {
+            gate.enter()
+            defer { gate.leave() }
+            try redo.locked { try redo.checkpoint(handle) }
+            return
+        }
         try check(mdb_env_sync(handle, 1), "mdb_env_sync")
     }
+
+    /// Whether commits are made durable through a redo log.
+    public var hasRedoLog: Bool { redo != nil }
+
+    /// The name of the redo log's file in the environment's directory.
+    public static let redoLogFileName = RedoLog.fileName
 
     /// Whether commits skip the flush of the meta page (`MDB_NOMETASYNC`).
     ///
@@ -313,7 +407,14 @@ public final class Environment: @unchecked Sendable {
     /// commit may be undone. The next commit without the flag, or
     /// ``sync()``, makes everything before it durable. Set it only from the
     /// thread that runs write transactions, between them.
+    ///
+    /// With a redo log, a deferred commit's record is written but not
+    /// flushed; the next flushed record or checkpoint makes it durable.
     public func setMetaSyncDeferred(_ deferred: Bool) throws {
+        if let redo {
+            redo.locked { redo.deferred = deferred }
+            return
+        }
         try check(mdb_env_set_flags(handle, UInt32(MDB_NOMETASYNC), deferred ? 1 : 0), "mdb_env_set_flags")
     }
 
@@ -352,6 +453,7 @@ public final class Environment: @unchecked Sendable {
         var dbi: MDB_dbi = 0
         let flags = create ? UInt32(MDB_CREATE) : 0
         try check(mdb_dbi_open(transaction.handle, name, flags, &dbi), "mdb_dbi_open(\(name))")
+        if create { transaction.redo?.add(.openDatabase, database: name) }
         return Database(handle: dbi, name: name)
     }
 
@@ -424,6 +526,24 @@ public final class Environment: @unchecked Sendable {
     public func withWriteTransaction<R>(_ body: (borrowing Transaction) throws -> R) throws -> R {
         gate.enter()
         defer { gate.leave() }
+        if let redo {
+            // Held from the beginning to the record: records follow commit order.
+            redo.lock()
+            defer { redo.unlock() }
+            if let failure = redo.failure { throw failure }
+            let txn = try begin(readOnly: false)
+            let recorder = RedoRecorder(limit: redo.settings.maxRecordBytes)
+            let result: R
+            do {
+                result = try body(Transaction(handle: txn, readOnly: false, redo: recorder))
+            } catch {
+                mdb_txn_abort(txn)
+                throw error
+            }
+            try check(mdb_txn_commit(txn), "mdb_txn_commit")
+            try redo.committed(recorder, env: handle)
+            return result
+        }
         let txn = try begin(readOnly: false)
         let result: R
         do {

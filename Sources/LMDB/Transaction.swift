@@ -10,10 +10,14 @@ public struct Transaction: ~Copyable {
     let handle: OpaquePointer
     /// Whether this is a read-only transaction.
     public let readOnly: Bool
+    /// Where a write transaction of an environment with a redo log records
+    /// its changes.
+    let redo: RedoRecorder?
 
-    init(handle: OpaquePointer, readOnly: Bool) {
+    init(handle: OpaquePointer, readOnly: Bool, redo: RedoRecorder? = nil) {
         self.handle = handle
         self.readOnly = readOnly
+        self.redo = redo
     }
 
     /// Reads the value stored under `key`, or `nil` when there is none.
@@ -36,6 +40,7 @@ public struct Transaction: ~Copyable {
             var k = MDB_val(mv_size: keyBytes.count, mv_data: UnsafeMutableRawPointer(mutating: keyBytes.baseAddress))
             var v = MDB_val(mv_size: value.count, mv_data: UnsafeMutableRawPointer(mutating: value.baseAddress))
             try check(mdb_put(handle, database.handle, &k, &v, 0), "mdb_put(\(database.name))")
+            redo?.add(.put, database: database.name, key: keyBytes, value: value)
         }
     }
 
@@ -60,6 +65,9 @@ public struct Transaction: ~Copyable {
             try check(
                 mdb_put(handle, database.handle, &k, &v, UInt32(MDB_RESERVE)), "mdb_put(\(database.name), reserve)")
             fill(UnsafeMutableRawBufferPointer(start: v.mv_data, count: count))
+            redo?.add(
+                .put, database: database.name, key: keyBytes,
+                value: UnsafeRawBufferPointer(start: v.mv_data, count: count))
         }
     }
 
@@ -73,6 +81,7 @@ public struct Transaction: ~Copyable {
             let rc = mdb_del(handle, database.handle, &k, nil)
             if rc == MDB_NOTFOUND { return false }
             try check(rc, "mdb_del(\(database.name))")
+            redo?.add(.delete, database: database.name, key: keyBytes)
             return true
         }
     }
@@ -80,12 +89,14 @@ public struct Transaction: ~Copyable {
     /// Removes every entry of `database`, keeping the database itself.
     public func empty(_ database: Database) throws {
         try check(mdb_drop(handle, database.handle, 0), "mdb_drop(\(database.name))")
+        redo?.add(.empty, database: database.name)
     }
 
     /// Deletes `database` and every entry of it; its handle is then
     /// invalid, in this process, for good.
     public func removeDatabase(_ database: Database) throws {
         try check(mdb_drop(handle, database.handle, 1), "mdb_drop(\(database.name), delete)")
+        redo?.add(.removeDatabase, database: database.name)
     }
 
     /// The number of entries in `database`.
@@ -102,7 +113,7 @@ public struct Transaction: ~Copyable {
     ) throws -> R {
         var cursorHandle: OpaquePointer?
         try check(mdb_cursor_open(handle, database.handle, &cursorHandle), "mdb_cursor_open(\(database.name))")
-        var cursor = Cursor(handle: cursorHandle!, database: database)
+        var cursor = Cursor(handle: cursorHandle!, database: database, redo: redo)
         defer { mdb_cursor_close(cursorHandle) }
         return try body(&cursor)
     }
@@ -113,11 +124,13 @@ public struct Transaction: ~Copyable {
     public func withNestedTransaction<R>(_ body: (borrowing Transaction) throws -> R) throws -> R {
         var child: OpaquePointer?
         try check(mdb_txn_begin(mdb_txn_env(handle), handle, 0, &child), "mdb_txn_begin(nested)")
+        let mark = redo?.mark
         let result: R
         do {
-            result = try body(Transaction(handle: child!, readOnly: false))
+            result = try body(Transaction(handle: child!, readOnly: false, redo: redo))
         } catch {
             mdb_txn_abort(child)
+            if let mark { redo?.rollBack(to: mark) }
             throw error
         }
         try check(mdb_txn_commit(child), "mdb_txn_commit(nested)")
@@ -137,6 +150,7 @@ extension Transaction {
         let rc = mdb_dbi_open(handle, name, create && !readOnly ? UInt32(MDB_CREATE) : 0, &dbi)
         if rc == MDB_NOTFOUND { return nil }
         try check(rc, "mdb_dbi_open(\(name))")
+        if create { redo?.add(.openDatabase, database: name) }
         return Database(handle: dbi, name: name)
     }
 }

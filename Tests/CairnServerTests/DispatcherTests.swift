@@ -160,7 +160,7 @@ struct DispatcherTests {
         for peer in [stranger, reader, acmeAdmin] {
             let health = try await fixture.result("system.health", as: peer)
             #expect(keys(health) == ["status", "layoutVersion"])
-            #expect(health["layoutVersion"] == 6)
+            #expect(health["layoutVersion"] == 7)
         }
         let health = try await fixture.result("system.health", as: owner)
         #expect(keys(health) == ["status", "layoutVersion", "store", "problems"])

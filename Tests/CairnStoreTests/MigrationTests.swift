@@ -24,11 +24,11 @@ import Testing
         let created = directory.clock.now
         try await directory.withStore { store throws in
             #expect(store.layoutVersion == Layout.currentVersion)
-            #expect(store.layoutVersion == 6)
-            #expect(try store.health().layoutVersion == 6)
+            #expect(store.layoutVersion == 7)
+            #expect(try store.health().layoutVersion == 7)
         }
         let version = try directory.rawValue(for: MetaKey.layoutVersion, in: .meta)
-        #expect(version == bigEndian(6))
+        #expect(version == bigEndian(7))
         let storeId = try #require(try directory.rawValue(for: MetaKey.storeId, in: .meta))
         #expect(storeId.count == 16)
         var createdAt: [UInt8] = []
@@ -38,7 +38,7 @@ import Testing
 
         directory.clock.advance(by: 3600)
         try await directory.withStore { store in
-            #expect(store.layoutVersion == 6)
+            #expect(store.layoutVersion == 7)
             try await stage(store, acme, [1])
         }
         #expect(try directory.rawValue(for: MetaKey.storeId, in: .meta) == storeId)
@@ -58,14 +58,14 @@ import Testing
             let store = try? directory.open()
             leaked = store
             #expect(store == nil)
-            await expectStoreError(.layoutTooNew, .versions(store: 99, supported: 6)) { try directory.open() }
+            await expectStoreError(.layoutTooNew, .versions(store: 99, supported: 7)) { try directory.open() }
         }
         #expect(leaked == nil)
         let after = try Data(contentsOf: URL(fileURLWithPath: directory.dataFile))
         #expect(after == before, "data.mdb was modified")
 
         // Put back, the store opens as it was.
-        try directory.setRawValue(bigEndian(6), for: MetaKey.layoutVersion, in: .meta)
+        try directory.setRawValue(bigEndian(7), for: MetaKey.layoutVersion, in: .meta)
         try await directory.withStore { store throws in
             #expect(try store.meta(tenant: acme, artifactId: staged.meta.artifactId) == staged.meta)
         }
@@ -255,7 +255,7 @@ import Testing
         #expect(try directory.rawCount(of: .artifacts) == 0)
 
         try await directory.withStore { store in
-            #expect(store.layoutVersion == 6)
+            #expect(store.layoutVersion == 7)
             for tenant in [acme, globex] {
                 #expect(try allArtifacts(store, tenant: tenant) == metas.filter { $0.tenant == tenant })
                 #expect(try store.usage(tenant: tenant).artifactCount == 4)
@@ -275,7 +275,7 @@ import Testing
             #expect(reused.meta.artifactId == keyId)
             #expect(try store.meta(tenant: acme, artifactId: keyId) == metas[0])
         }
-        #expect(try directory.rawValue(for: MetaKey.layoutVersion, in: .meta) == bigEndian(6))
+        #expect(try directory.rawValue(for: MetaKey.layoutVersion, in: .meta) == bigEndian(7))
         #expect(try directory.rawCount(of: .artifacts) == metas.count + 1)
         #expect(try directory.rawCount(of: .artifactReferences) == 1)
         let legacyDatabases = try directory.withRawReadTransaction { txn in

@@ -34,7 +34,15 @@ import Testing
 
     @Test func changesMergeAndEveryChangeAddsARevision() async throws {
         let fixture = try StoreFixture()
-        let store = fixture.store
+        let second = try await changeTwice(fixture)
+        // Survives a reopen, once the first store is closed.
+        fixture.close()
+        let reopened = try fixture.reopen()
+        #expect(try reopened.providerConfiguration(tenant: acme, providerId: vex) == second)
+    }
+
+    private func changeTwice(_ fixture: StoreFixture) async throws -> ProviderConfiguration {
+        let store = try #require(fixture.openStore)
         let first = try await set(
             store, acme, vex,
             ["cosignMode": .set(.scalar("keyless")), "imageSubscriptions": .set(.list(["a/b:1", "c/d"]))])
@@ -55,10 +63,7 @@ import Testing
         // Other tenants and providers are untouched.
         #expect(try store.providerConfiguration(tenant: globex, providerId: vex).revision == 0)
         #expect(try store.providerConfiguration(tenant: acme, providerId: other).revision == 0)
-
-        // Survives a reopen.
-        let reopened = try fixture.reopen()
-        #expect(try reopened.providerConfiguration(tenant: acme, providerId: vex) == second)
+        return second
     }
 
     @Test func aChangeThatChangesNothingKeepsTheRevisionAndWritesNoEvent() async throws {

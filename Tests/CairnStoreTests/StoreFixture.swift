@@ -7,7 +7,12 @@ import Synchronization
 final class StoreFixture: Sendable {
     let directory: String
     let clock: TestClock
-    let store: ArtifactStore
+    private let opened: Mutex<ArtifactStore?>
+
+    /// The store; the fixture must not have been closed.
+    var store: ArtifactStore { opened.withLock { $0! } }
+    /// The store, or `nil` once ``close()`` dropped it.
+    var openStore: ArtifactStore? { opened.withLock { $0 } }
 
     init(configure: (inout ArtifactStore.Configuration) -> Void = { _ in }) throws {
         directory =
@@ -18,10 +23,17 @@ final class StoreFixture: Sendable {
         let clock = self.clock
         configuration.clock = { clock.now }
         configure(&configuration)
-        store = try ArtifactStore.open(directory: directory, configuration: configuration, logger: quietLogger)
+        opened = Mutex(try ArtifactStore.open(directory: directory, configuration: configuration, logger: quietLogger))
     }
 
-    /// Opens the same directory again (after the first store is dropped).
+    /// Drops the fixture's reference to the store, which closes it once no
+    /// one else holds it (one process opens a store for writing once).
+    func close() {
+        _ = opened.withLock { $0.take() }
+    }
+
+    /// Opens the same directory again; the first store must be closed
+    /// (``close()``, and no other reference left).
     func reopen(configure: (inout ArtifactStore.Configuration) -> Void = { _ in }) throws -> ArtifactStore {
         var configuration = ArtifactStore.Configuration()
         let clock = self.clock

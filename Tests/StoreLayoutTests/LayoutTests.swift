@@ -31,8 +31,8 @@ import Testing
     }
 
     @Test func theCurrentVersionIsTheNumberOfMigrations() {
-        #expect(Layout.currentVersion == 6)
-        #expect(Layout.migrations.count == 6)
+        #expect(Layout.currentVersion == 7)
+        #expect(Layout.migrations.count == 7)
         for (index, migration) in Layout.migrations.enumerated() {
             #expect(migration.version == UInt32(index + 1))
             #expect(Layout.migration(producing: migration.version).version == migration.version)
@@ -56,16 +56,17 @@ import Testing
     }
 
     @Test func plans() {
-        #expect(Layout.plan(from: 0) == .migrate([1, 2, 3, 4, 5, 6]))
-        #expect(Layout.plan(from: 1) == .migrate([2, 3, 4, 5, 6]))
-        #expect(Layout.plan(from: 2) == .migrate([3, 4, 5, 6]))
-        #expect(Layout.plan(from: 3) == .migrate([4, 5, 6]))
-        #expect(Layout.plan(from: 4) == .migrate([5, 6]))
-        #expect(Layout.plan(from: 5) == .migrate([6]))
-        #expect(Layout.plan(from: 6) == .upToDate)
-        #expect(Layout.plan(from: 7) == .refuse(storeVersion: 7, supported: 6))
-        #expect(Layout.plan(from: 99) == .refuse(storeVersion: 99, supported: 6))
-        #expect(Layout.plan(from: .max) == .refuse(storeVersion: .max, supported: 6))
+        #expect(Layout.plan(from: 0) == .migrate([1, 2, 3, 4, 5, 6, 7]))
+        #expect(Layout.plan(from: 1) == .migrate([2, 3, 4, 5, 6, 7]))
+        #expect(Layout.plan(from: 2) == .migrate([3, 4, 5, 6, 7]))
+        #expect(Layout.plan(from: 3) == .migrate([4, 5, 6, 7]))
+        #expect(Layout.plan(from: 4) == .migrate([5, 6, 7]))
+        #expect(Layout.plan(from: 5) == .migrate([6, 7]))
+        #expect(Layout.plan(from: 6) == .migrate([7]))
+        #expect(Layout.plan(from: 7) == .upToDate)
+        #expect(Layout.plan(from: 8) == .refuse(storeVersion: 8, supported: 7))
+        #expect(Layout.plan(from: 99) == .refuse(storeVersion: 99, supported: 7))
+        #expect(Layout.plan(from: .max) == .refuse(storeVersion: .max, supported: 7))
         // Stopping at an older target, for tests of older layouts.
         #expect(Layout.plan(from: 0, to: 1) == .migrate([1]))
         #expect(Layout.plan(from: 1, to: 1) == .upToDate)
@@ -73,7 +74,7 @@ import Testing
         #expect(Layout.plan(from: 0, to: 0) == .upToDate)
         #expect(Layout.plan(from: 3, to: 4) == .migrate([4]))
         // A newer store is refused whatever the target.
-        #expect(Layout.plan(from: 7, to: 1) == .refuse(storeVersion: 7, supported: 6))
+        #expect(Layout.plan(from: 8, to: 1) == .refuse(storeVersion: 8, supported: 7))
     }
 
     @Test func layoutOneStartsTheExtentCounterOnce() throws {

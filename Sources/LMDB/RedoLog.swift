@@ -1,0 +1,223 @@
+import CLMDB
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// The redo log file of an environment, `redo.log` beside `data.mdb`:
+/// two checkpoint slots, then the records written since the newer one.
+///
+/// Opening it for writing takes an exclusive `flock` on it, held for the
+/// life of the object: one writing process per store. Not thread-safe: the
+/// environment calls it under its own lock.
+final class RedoLog {
+    /// The file's name in the environment's directory.
+    static let fileName = "redo.log"
+
+    private let fd: Int32
+    let pageSize: Int
+    /// The newest durable checkpoint.
+    private(set) var checkpoint: RedoFormat.Checkpoint?
+    /// Where the next record goes.
+    private(set) var end: Int
+    /// The sequence number of the last record of this generation.
+    private(set) var sequence: UInt64 = 0
+    /// Records written since the last flush.
+    private(set) var unflushed = false
+    /// The file's allocated length: records end before it.
+    private(set) var capacity = 0
+
+    var slotSize: Int { RedoFormat.slotSize(pageSize: pageSize) }
+    var recordsStart: Int { 2 * slotSize }
+    /// Whether a record of `count` bytes fits into the allocated file.
+    func fits(_ count: Int) -> Bool { end + count <= capacity }
+
+    /// Opens (creating) the log of the environment in `directory` and locks it.
+    ///
+    /// The file is allocated on disk (`posix_fallocate`) up to room for
+    /// `recordBytes` of records, and records never go beyond what is
+    /// allocated: the log never takes disk space that the data file's
+    /// reserve counts on. When the allocation fails (a full disk), the log
+    /// has what the file already holds, and commits that do not fit are
+    /// made durable by checkpoints.
+    ///
+    /// - Throws: `EWOULDBLOCK` when another process holds it.
+    convenience init(directory: String, pageSize: Int, fileMode: mode_t, recordBytes: Int) throws(LMDBError) {
+        let path = directory + "/" + Self.fileName
+        let existed = access(path, F_OK) == 0
+        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, fileMode)
+        guard fd >= 0 else { throw LMDBError(code: errno, operation: "open(\(path))") }
+        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
+            let code = errno
+            close(fd)
+            throw LMDBError(
+                code: code, operation: "flock(\(path)): the store is open for writing in another process")
+        }
+        if !existed {
+            // The log's directory entry must last before any record in it counts.
+            fsync(fd)
+            do { try Self.syncDirectory(directory) } catch {
+                close(fd)
+                throw error
+            }
+        }
+        self.init(fd: fd, pageSize: pageSize)
+        let wanted = recordsStart + recordBytes
+        var status = stat()
+        if posix_fallocate(fd, 0, off_t(wanted)) == 0 {
+            capacity = wanted
+        } else if fstat(fd, &status) == 0 {
+            capacity = Int(status.st_size)
+        }
+        if newerFormat {
+            throw LMDBError(code: MDB_VERSION_MISMATCH, operation: "\(path) was written by a newer Cairn")
+        }
+    }
+
+    /// Reads the log open on `fd`, which it closes when it goes.
+    private init(fd: Int32, pageSize: Int) {
+        self.fd = fd
+        self.pageSize = pageSize
+        self.end = 2 * RedoFormat.slotSize(pageSize: pageSize)
+        checkpoint = readCheckpoint()
+    }
+
+    /// Whether a slot is of a later format of the log (its magic's last byte
+    /// counts formats), which this build must not overwrite.
+    var newerFormat: Bool {
+        (0..<2).contains { index in
+            guard let magic = try? Self.read(fd, count: 8, at: index * slotSize) else { return false }
+            return magic.prefix(7).elementsEqual(RedoFormat.slotMagic.prefix(7)) && magic[7] > RedoFormat.slotMagic[7]
+        }
+    }
+
+    /// Whether the log open on `fd` (not locked by a writer) says the store
+    /// must be recovered: the data file's meta pages are not the
+    /// checkpoint's, or records follow it.
+    static func needsRecovery(_ fd: Int32, directory: String, pageSize: Int) -> Bool {
+        let log = RedoLog(fd: dup(fd), pageSize: pageSize)
+        guard let checkpoint = log.checkpoint else { return log.newerFormat }
+        guard !checkpoint.closed else { return false }
+        return metaPages(directory: directory, pageSize: pageSize) != checkpoint.metaPages || !log.records().isEmpty
+    }
+
+    deinit { close(fd) }
+
+    /// The newer of the two slots that decode, or `nil` for a new log.
+    private func readCheckpoint() -> RedoFormat.Checkpoint? {
+        let slots = (0..<2).compactMap { index -> RedoFormat.Checkpoint? in
+            guard let bytes = try? Self.read(fd, count: slotSize, at: index * slotSize) else { return nil }
+            return RedoFormat.checkpoint(inSlot: bytes)
+        }
+        return slots.filter { $0.pageSize == pageSize }.max { $0.generation < $1.generation }
+    }
+
+    /// The changes of every intact record after the checkpoint, in order,
+    /// stopping at the first that is torn, of another generation or out of
+    /// sequence. Sets ``end`` after the last one.
+    func records() -> [[RedoFormat.Change]] {
+        guard let checkpoint else { return [] }
+        var found: [[RedoFormat.Change]] = []
+        var offset = recordsStart
+        while let head = try? Self.read(fd, count: RedoFormat.recordHeaderSize, at: offset),
+            let header = RedoFormat.recordHeader(head[...]),
+            header.generation == checkpoint.generation, header.sequence == UInt64(found.count + 1),
+            header.payloadLength <= 1 << 30,
+            let record = try? Self.read(fd, count: RedoFormat.recordHeaderSize + header.payloadLength, at: offset),
+            RedoFormat.isIntact(record[...], header: header),
+            let changes = RedoFormat.changes(in: record[RedoFormat.recordHeaderSize...])
+        {
+            found.append(changes)
+            offset += record.count
+        }
+        end = offset
+        sequence = UInt64(found.count)
+        return found
+    }
+
+    /// Writes a record (its header reserved in front, see
+    /// ``RedoFormat/seal(_:generation:sequence:)``) after the last one.
+    /// Durable after ``flush()``.
+    func append(_ record: inout [UInt8]) throws(LMDBError) {
+        guard let checkpoint else { throw LMDBError(code: EINVAL, operation: "redo log append before a checkpoint") }
+        RedoFormat.seal(&record, generation: checkpoint.generation, sequence: sequence + 1)
+        try Self.write(fd, record, at: end)
+        end += record.count
+        sequence += 1
+        unflushed = true
+    }
+
+    /// Makes every record written so far durable (`fdatasync`).
+    func flush() throws(LMDBError) {
+        guard unflushed else { return }
+        guard fdatasync(fd) == 0 else { throw LMDBError(code: errno, operation: "fdatasync(redo.log)") }
+        unflushed = false
+    }
+
+    /// Writes `next` into the slot its generation selects and flushes it:
+    /// from then on the log holds no records, and new ones follow `next`.
+    func write(_ next: RedoFormat.Checkpoint) throws(LMDBError) {
+        try Self.write(fd, RedoFormat.slot(next), at: Int(next.generation % 2) * slotSize)
+        guard fdatasync(fd) == 0 else { throw LMDBError(code: errno, operation: "fdatasync(redo.log)") }
+        checkpoint = next
+        end = recordsStart
+        sequence = 0
+        unflushed = false
+    }
+
+    // MARK: File helpers
+
+    static func read(_ fd: Int32, count: Int, at offset: Int) throws(LMDBError) -> [UInt8] {
+        var bytes = [UInt8](repeating: 0, count: count)
+        var done = 0
+        while done < count {
+            let n = bytes.withUnsafeMutableBytes { buffer in
+                pread(fd, buffer.baseAddress! + done, count - done, off_t(offset + done))
+            }
+            if n < 0 && errno == EINTR { continue }
+            guard n > 0 else { throw LMDBError(code: n == 0 ? EIO : errno, operation: "pread") }
+            done += n
+        }
+        return bytes
+    }
+
+    static func write(_ fd: Int32, _ bytes: [UInt8], at offset: Int) throws(LMDBError) {
+        var done = 0
+        while done < bytes.count {
+            let n = bytes.withUnsafeBytes { buffer in
+                pwrite(fd, buffer.baseAddress! + done, bytes.count - done, off_t(offset + done))
+            }
+            if n < 0 && errno == EINTR { continue }
+            guard n > 0 else { throw LMDBError(code: n == 0 ? EIO : errno, operation: "pwrite(redo.log)") }
+            done += n
+        }
+    }
+
+    static func syncDirectory(_ directory: String) throws(LMDBError) {
+        let fd = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard fd >= 0 else { throw LMDBError(code: errno, operation: "open(\(directory))") }
+        defer { close(fd) }
+        guard fsync(fd) == 0 else { throw LMDBError(code: errno, operation: "fsync(\(directory))") }
+    }
+
+    // MARK: The data file's meta pages
+
+    /// The first two pages of `data.mdb` in `directory`, or `nil` when it
+    /// does not exist or is shorter.
+    static func metaPages(directory: String, pageSize: Int) -> [UInt8]? {
+        let fd = open(directory + "/data.mdb", O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        return try? read(fd, count: 2 * pageSize, at: 0)
+    }
+
+    /// Writes `pages` over the first two pages of `data.mdb` and flushes them.
+    static func restoreMetaPages(_ pages: [UInt8], directory: String) throws(LMDBError) {
+        let path = directory + "/data.mdb"
+        let fd = open(path, O_WRONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw LMDBError(code: errno, operation: "open(\(path))") }
+        defer { close(fd) }
+        try write(fd, pages, at: 0)
+        guard fdatasync(fd) == 0 else { throw LMDBError(code: errno, operation: "fdatasync(\(path))") }
+    }
+}

@@ -1,0 +1,236 @@
+import CLMDB
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// An environment's redo log while it is open: the log, the read
+/// transaction that pins the checkpointed state, and what the next commit
+/// is to do. Everything but ``lock()`` is called with the lock held.
+final class RedoState: @unchecked Sendable {
+    // pthread objects must not move: they live in their own allocation.
+    private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+    let log: RedoLog
+    let settings: Environment.RedoLogSettings
+    private let directory: String
+    /// A read transaction on the checkpointed state: while it is open, LMDB
+    /// reuses none of that state's pages, so the state stays whole on disk.
+    private var pinned: OpaquePointer?
+    /// Whether commits write their records without flushing them.
+    var deferred = false
+    /// Set when a commit could be made durable neither by its record nor by
+    /// a checkpoint: every later write fails with it until the environment
+    /// is opened again (which recovers the last durable state).
+    private(set) var failure: LMDBError?
+
+    init(log: RedoLog, settings: Environment.RedoLogSettings, directory: String) {
+        self.log = log
+        self.settings = settings
+        self.directory = directory
+        pthread_mutex_init(mutex, nil)
+    }
+
+    deinit {
+        pthread_mutex_destroy(mutex)
+        mutex.deallocate()
+    }
+
+    func lock() { pthread_mutex_lock(mutex) }
+    func unlock() { pthread_mutex_unlock(mutex) }
+
+    func locked<R>(_ body: () throws -> R) rethrows -> R {
+        lock()
+        defer { unlock() }
+        return try body()
+    }
+
+    /// Ends the pin (the environment is closing).
+    func release() {
+        if let pinned { mdb_txn_abort(pinned) }
+        pinned = nil
+    }
+
+    /// Makes a committed transaction durable: its record written (and
+    /// flushed unless ``deferred``), or a checkpoint when it is too large,
+    /// the log is full, or the record could not be written.
+    func committed(_ recorder: RedoRecorder, env: OpaquePointer) throws(LMDBError) {
+        guard !recorder.isEmpty else { return }
+        guard !recorder.oversized, log.fits(recorder.record.count) else {
+            return try checkpointOrFail(env)
+        }
+        var record = recorder.record
+        do {
+            try log.append(&record)
+            if !deferred { try log.flush() }
+        } catch {
+            return try checkpointOrFail(env)
+        }
+        // The commit is durable; a checkpoint that fails now is tried again
+        // after the next record.
+        if log.sequence >= settings.checkpointRecords { try? checkpoint(env) }
+    }
+
+    private func checkpointOrFail(_ env: OpaquePointer) throws(LMDBError) {
+        do { try checkpoint(env) } catch {
+            failure = error
+            throw error
+        }
+    }
+
+    /// Flushes the data file, saves its meta pages as the new checkpoint,
+    /// and moves the pin to the state they describe.
+    ///
+    /// A `closing` checkpoint marks the log closed: the environment is
+    /// closing, and its next opener need not restore anything.
+    func checkpoint(_ env: OpaquePointer, closing: Bool = false) throws(LMDBError) {
+        var pin: OpaquePointer?
+        try check(mdb_txn_begin(env, nil, UInt32(MDB_RDONLY), &pin), "mdb_txn_begin(checkpoint)")
+        do throws(LMDBError) {
+            let transactionID = UInt64(mdb_txn_id(pin))
+            try check(mdb_env_sync(env, 1), "mdb_env_sync")
+            guard let pages = RedoLog.metaPages(directory: directory, pageSize: log.pageSize) else {
+                throw LMDBError(code: EIO, operation: "checkpoint: reading the meta pages")
+            }
+            let newest = [pages[..<log.pageSize], pages[log.pageSize...]].compactMap(RedoFormat.metaTransactionID)
+                .max()
+            guard newest == transactionID else {
+                throw LMDBError(
+                    code: MDB_CORRUPTED,
+                    operation:
+                        "checkpoint: the meta pages are at \(newest.map(String.init) ?? "none"), not \(transactionID)")
+            }
+            try log.write(
+                RedoFormat.Checkpoint(
+                    generation: (log.checkpoint?.generation ?? 0) + 1, transactionID: transactionID,
+                    pageSize: log.pageSize, metaPages: pages, closed: closing))
+        } catch {
+            mdb_txn_abort(pin)
+            throw error
+        }
+        if let pinned { mdb_txn_abort(pinned) }
+        pinned = pin
+    }
+}
+
+extension Environment {
+    /// Before a writer opens LMDB: unless the last writer closed the log,
+    /// when the data file's meta pages are not the checkpoint's (commits
+    /// happened after it, which a crash may have left half on disk), writes
+    /// the checkpoint's back.
+    ///
+    /// Needs the directory to itself: a read-only environment open on it
+    /// would see its state change underneath.
+    static func restoreCheckpoint(of log: RedoLog, directory: String) throws(LMDBError) {
+        guard let checkpoint = log.checkpoint, !checkpoint.closed else { return }
+        guard let current = RedoLog.metaPages(directory: directory, pageSize: checkpoint.pageSize) else {
+            throw LMDBError(
+                code: MDB_INVALID,
+                operation: "redo log: \(directory)/data.mdb is missing or shorter than its meta pages")
+        }
+        guard current != checkpoint.metaPages else { return }
+        let fd = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard fd >= 0 else { throw LMDBError(code: errno, operation: "open(\(directory))") }
+        defer { close(fd) }
+        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
+            throw LMDBError(
+                code: errno,
+                operation: "redo log: the store needs recovery but another process has it open (read-only)")
+        }
+        try RedoLog.restoreMetaPages(checkpoint.metaPages, directory: directory)
+    }
+
+    /// Applies the records of the redo log, one transaction each, growing
+    /// the map when one does not fit.
+    static func replay(_ records: [[RedoFormat.Change]], into env: OpaquePointer) throws(LMDBError) {
+        for changes in records {
+            while true {
+                var txn: OpaquePointer?
+                try check(mdb_txn_begin(env, nil, 0, &txn), "mdb_txn_begin(replay)")
+                let rc = apply(changes, in: txn!)
+                if rc == MDB_SUCCESS {
+                    try check(mdb_txn_commit(txn), "mdb_txn_commit(replay)")
+                    break
+                }
+                mdb_txn_abort(txn)
+                guard rc == MDB_MAP_FULL else { throw LMDBError(code: rc, operation: "redo log replay") }
+                var info = MDB_envinfo()
+                mdb_env_info(env, &info)
+                try check(mdb_env_set_mapsize(env, info.me_mapsize * 2), "mdb_env_set_mapsize(replay)")
+            }
+        }
+    }
+
+    private static func apply(_ changes: [RedoFormat.Change], in txn: OpaquePointer) -> Int32 {
+        var databases: [String: MDB_dbi] = [:]
+        func database(_ name: String, create: Bool) -> (MDB_dbi, Int32) {
+            if let dbi = databases[name] { return (dbi, MDB_SUCCESS) }
+            var dbi: MDB_dbi = 0
+            let rc = mdb_dbi_open(txn, name.isEmpty ? nil : name, create ? UInt32(MDB_CREATE) : 0, &dbi)
+            if rc == MDB_SUCCESS { databases[name] = dbi }
+            return (dbi, rc)
+        }
+        for change in changes {
+            var rc: Int32
+            switch change {
+            case .openDatabase(let name):
+                rc = database(name, create: true).1
+            case .put(let name, var key, var value):
+                let (dbi, opened) = database(name, create: false)
+                guard opened == MDB_SUCCESS else { return opened }
+                rc = key.withUnsafeMutableBytes { keyBytes in
+                    value.withUnsafeMutableBytes { valueBytes in
+                        var k = MDB_val(mv_size: keyBytes.count, mv_data: keyBytes.baseAddress)
+                        var v = MDB_val(mv_size: valueBytes.count, mv_data: valueBytes.baseAddress)
+                        return mdb_put(txn, dbi, &k, &v, 0)
+                    }
+                }
+            case .delete(let name, var key):
+                let (dbi, opened) = database(name, create: false)
+                guard opened == MDB_SUCCESS else { return opened }
+                rc = key.withUnsafeMutableBytes { keyBytes in
+                    var k = MDB_val(mv_size: keyBytes.count, mv_data: keyBytes.baseAddress)
+                    return mdb_del(txn, dbi, &k, nil)
+                }
+                if rc == MDB_NOTFOUND { rc = MDB_SUCCESS }
+            case .empty(let name), .removeDatabase(let name):
+                let (dbi, opened) = database(name, create: false)
+                guard opened == MDB_SUCCESS else { return opened }
+                let remove: Int32
+                if case .removeDatabase = change { remove = 1 } else { remove = 0 }
+                rc = mdb_drop(txn, dbi, remove)
+                if remove == 1 { databases[name] = nil }
+            }
+            guard rc == MDB_SUCCESS else { return rc }
+        }
+        return MDB_SUCCESS
+    }
+
+    /// For a read-only environment: when the directory has a redo log and
+    /// no writer holds it, checks that the last writer closed it (or
+    /// recovered it); a store a crash left unrecovered must be opened by a
+    /// writer first. Returns the directory's shared lock, kept while the
+    /// environment is open, or -1 without a log.
+    static func checkRecovered(_ directory: String, pageSize: Int) throws(LMDBError) -> Int32 {
+        let path = directory + "/" + RedoLog.fileName
+        let logFD = open(path, O_RDONLY | O_CLOEXEC)
+        guard logFD >= 0 else { return -1 }
+        defer { close(logFD) }
+        let directoryFD = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard directoryFD >= 0 else { throw LMDBError(code: errno, operation: "open(\(directory))") }
+        guard flock(directoryFD, LOCK_SH | LOCK_NB) == 0 else {
+            close(directoryFD)
+            throw LMDBError(code: EWOULDBLOCK, operation: "redo log: a writer is recovering \(directory)")
+        }
+        // A writer holds the log exclusively: its process keeps the state whole.
+        guard flock(logFD, LOCK_SH | LOCK_NB) == 0 else { return directoryFD }
+        if RedoLog.needsRecovery(logFD, directory: directory, pageSize: pageSize) {
+            close(directoryFD)
+            throw LMDBError(
+                code: MDB_INVALID,
+                operation:
+                    "redo log: the store in \(directory) was not closed cleanly; open it for writing once (start cairn serve) to recover it"
+            )
+        }
+        return directoryFD
+    }
+}
