@@ -397,6 +397,11 @@ public final class Environment: @unchecked Sendable {
     /// Whether commits are made durable through a redo log.
     public var hasRedoLog: Bool { redo != nil }
 
+    /// Calls `observer` at every step of making a commit durable (tests).
+    func observeRedo(_ observer: @escaping (RedoStep) -> Void) {
+        redo?.locked { redo?.observer = observer }
+    }
+
     /// The name of the redo log's file in the environment's directory.
     public static let redoLogFileName = RedoLog.fileName
 

@@ -18,6 +18,9 @@ final class RedoState: @unchecked Sendable {
     private var pinned: OpaquePointer?
     /// Whether commits write their records without flushing them.
     var deferred = false
+    /// Called at every step of a commit and a checkpoint (tests take the
+    /// files' images there, as a crash would leave them).
+    var observer: ((RedoStep) -> Void)?
     /// Set when a commit could be made durable neither by its record nor by
     /// a checkpoint: every later write fails with it until the environment
     /// is opened again (which recovers the last durable state).
@@ -55,13 +58,18 @@ final class RedoState: @unchecked Sendable {
     /// the log is full, or the record could not be written.
     func committed(_ recorder: RedoRecorder, env: OpaquePointer) throws(LMDBError) {
         guard !recorder.isEmpty else { return }
+        observer?(.committed)
         guard !recorder.oversized, log.fits(recorder.record.count) else {
             return try checkpointOrFail(env)
         }
         var record = recorder.record
         do {
             try log.append(&record)
-            if !deferred { try log.flush() }
+            observer?(.recordWritten)
+            if !deferred {
+                try log.flush()
+                observer?(.recordFlushed)
+            }
         } catch {
             return try checkpointOrFail(env)
         }
@@ -88,6 +96,7 @@ final class RedoState: @unchecked Sendable {
         do throws(LMDBError) {
             let transactionID = UInt64(mdb_txn_id(pin))
             try check(mdb_env_sync(env, 1), "mdb_env_sync")
+            observer?(.dataFlushed)
             guard let pages = RedoLog.metaPages(directory: directory, pageSize: log.pageSize) else {
                 throw LMDBError(code: EIO, operation: "checkpoint: reading the meta pages")
             }
@@ -107,9 +116,24 @@ final class RedoState: @unchecked Sendable {
             mdb_txn_abort(pin)
             throw error
         }
+        observer?(.checkpointWritten)
         if let pinned { mdb_txn_abort(pinned) }
         pinned = pin
     }
+}
+
+/// The steps of making a commit durable, for tests (``RedoState/observer``).
+enum RedoStep: Equatable {
+    /// LMDB committed the transaction (unflushed); no record yet.
+    case committed
+    /// The record is written, not flushed.
+    case recordWritten
+    /// The record is flushed.
+    case recordFlushed
+    /// A checkpoint flushed the data file; its slot is not written yet.
+    case dataFlushed
+    /// The checkpoint's slot is written and flushed; the pin has not moved.
+    case checkpointWritten
 }
 
 extension Environment {

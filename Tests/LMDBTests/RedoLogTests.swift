@@ -159,6 +159,46 @@ import Testing
         }
     }
 
+    /// The files as a kill would leave them at every step of every commit
+    /// and checkpoint (records written, flushed, the data file flushed, the
+    /// slot written): each recovers every commit that had returned, and the
+    /// one in progress exactly when its record or its checkpoint was written.
+    @Test func aKillAtEveryStepLosesNoAcknowledgedCommit() throws {
+        let directory = try TemporaryDirectory()
+        let store = try RedoStore(directory.path, settings: .init(maxRecordBytes: 2048, checkpointRecords: 5))
+        var acknowledged: [String: String] = [:]
+        var inProgress: (key: String, value: String?)?
+        var recorded = false
+        var images: [(step: RedoStep, image: RedoImage, expected: [String: String])] = []
+        var failures: [String] = []
+        store.environment.observeRedo { step in
+            if step == .recordWritten { recorded = true }
+            var expected = acknowledged
+            if let inProgress, recorded || step == .checkpointWritten { expected[inProgress.key] = inProgress.value }
+            do { images.append((step, try RedoImage.read(directory.path), expected)) } catch {
+                failures.append("\(error)")
+            }
+        }
+        for index in 0..<24 {
+            let key = "key-\(index % 7)"
+            let value: String? = index % 5 == 4 ? nil : String(repeating: "\(index).", count: index % 3 == 0 ? 800 : 3)
+            inProgress = (key, value)
+            recorded = false
+            if let value { try store.put(key, value) } else { try store.delete(key) }
+            acknowledged[key] = value
+            inProgress = nil
+        }
+        try store.environment.sync()
+        #expect(failures.isEmpty)
+        let steps = Set(images.map(\.step))
+        #expect(steps == [.committed, .recordWritten, .recordFlushed, .dataFlushed, .checkpointWritten])
+        for (index, taken) in images.enumerated() {
+            let crashed = try TemporaryDirectory()
+            try taken.image.write(to: crashed.path)
+            #expect(try RedoStore(crashed.path).contents() == taken.expected, "image \(index) at \(taken.step)")
+        }
+    }
+
     @Test func checkpointsStartTheLogAfreshAndBigCommitsCheckpoint() throws {
         let directory = try TemporaryDirectory()
         let store = try RedoStore(directory.path, settings: .init(maxRecordBytes: 64 << 10, checkpointRecords: 16))
