@@ -43,7 +43,9 @@ public final class ArtifactStore: Sendable {
         public var uploadIdleTimeout: Duration = .seconds(24 * 3600)
         /// How commits are made durable: through a redo log (one sequential
         /// flush per durable write; see `Environment.RedoLogSettings`), or
-        /// with `nil` through LMDB's own two flushes of the data file.
+        /// with `nil` through LMDB's own two flushes of the data file. A
+        /// store that has a log already is opened through it whatever this
+        /// says.
         public var redoLog: Environment.RedoLogSettings? = .init()
         /// Where time comes from (tests move it by hand).
         public var clock: @Sendable () -> Date = { Date() }
@@ -130,16 +132,17 @@ public final class ArtifactStore: Sendable {
         // may need it). Then the environment is opened again, allocating the
         // map, with the log.
         let hasRedoLog = FileManager.default.fileExists(atPath: directory + "/" + Environment.redoLogFileName)
+        // A store with a log is always opened through it: its data file may need it.
+        let redoLog = hasRedoLog ? configuration.redoLog ?? .init() : configuration.redoLog
         let (environment, writer, tables, version): (Environment, StoreWriter, Tables, UInt32)
-        if configuration.allocatesMap || (configuration.redoLog != nil && !hasRedoLog) {
+        if configuration.allocatesMap || (redoLog != nil && !hasRedoLog) {
             // The first environment must be closed before the second opens
             // (LMDB forbids opening one environment twice in a process).
-            _ = try openEnvironment(allocatingMap: false, redoLog: hasRedoLog ? configuration.redoLog : nil)
+            _ = try openEnvironment(allocatingMap: false, redoLog: hasRedoLog ? redoLog : nil)
             (environment, writer, tables, version) = try openEnvironment(
-                allocatingMap: configuration.allocatesMap, redoLog: configuration.redoLog)
+                allocatingMap: configuration.allocatesMap, redoLog: redoLog)
         } else {
-            (environment, writer, tables, version) = try openEnvironment(
-                allocatingMap: false, redoLog: configuration.redoLog)
+            (environment, writer, tables, version) = try openEnvironment(allocatingMap: false, redoLog: redoLog)
         }
         // LMDB creates data.mdb and lock.mdb in a new store's directory (and
         // the environment redo.log): their entries are flushed before any

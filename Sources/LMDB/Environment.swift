@@ -100,7 +100,7 @@ public final class Environment: @unchecked Sendable {
     /// pages, so that state stays whole on disk whatever the later, unflushed
     /// commits wrote. Opening the environment after a crash writes the saved
     /// meta pages back (the checkpointed state), replays the records, and
-    /// checkpoints. StoreLayout/RedoLog.md describes the file.
+    /// checkpoints. docs/store-layout.md ("The redo log") describes the file.
     ///
     /// The writing process holds an exclusive lock on `redo.log`: a second
     /// writer fails to open. Read-only environments may open beside it.

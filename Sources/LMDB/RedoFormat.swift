@@ -2,7 +2,7 @@ import CXXHash
 
 /// The byte formats of the redo log (`redo.log`): the changes of one write
 /// transaction, the record that frames them, and the checkpoint slots.
-/// Pure: no I/O. StoreLayout/RedoLog.md describes the file for people.
+/// Pure: no I/O. docs/store-layout.md ("The redo log") describes the file for people.
 enum RedoFormat {
     /// The first bytes of every record.
     static let recordMagic: [UInt8] = Array("CRR1".utf8)

@@ -26,6 +26,8 @@ final class RedoLog {
     private(set) var unflushed = false
     /// The file's allocated length: records end before it.
     private(set) var capacity = 0
+    /// The file, when this object holds its lock.
+    private var identity: FileIdentity?
 
     var slotSize: Int { RedoFormat.slotSize(pageSize: pageSize) }
     var recordsStart: Int { 2 * slotSize }
@@ -42,14 +44,32 @@ final class RedoLog {
     /// made durable by checkpoints.
     ///
     /// - Throws: `EWOULDBLOCK` when another process holds it.
-    convenience init(directory: String, pageSize: Int, fileMode: mode_t, recordBytes: Int) throws(LMDBError) {
+    /// A second opener in this process waits up to `inProcessWait` seconds
+    /// for the first to close.
+    convenience init(
+        directory: String, pageSize: Int, fileMode: mode_t, recordBytes: Int, inProcessWait: Int = 10
+    ) throws(LMDBError) {
         let path = directory + "/" + Self.fileName
         let existed = access(path, F_OK) == 0
         let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, fileMode)
         guard fd >= 0 else { throw LMDBError(code: errno, operation: "open(\(path))") }
+        var status = stat()
+        guard fstat(fd, &status) == 0 else {
+            let code = errno
+            close(fd)
+            throw LMDBError(code: code, operation: "fstat(\(path))")
+        }
+        let identity = FileIdentity(device: UInt64(status.st_dev), inode: UInt64(status.st_ino))
+        // In this process, a store dropped a moment ago may still be closing
+        // on another thread: wait for it. Another process's lock fails at once.
+        guard OpenLogs.shared.acquire(identity, waitingUpTo: inProcessWait) else {
+            close(fd)
+            throw LMDBError(code: EWOULDBLOCK, operation: "\(path): the store is open for writing in this process")
+        }
         guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
             let code = errno
             close(fd)
+            OpenLogs.shared.release(identity)
             throw LMDBError(
                 code: code, operation: "flock(\(path)): the store is open for writing in another process")
         }
@@ -62,12 +82,13 @@ final class RedoLog {
             }
         }
         self.init(fd: fd, pageSize: pageSize)
+        self.identity = identity
         let wanted = recordsStart + recordBytes
-        var status = stat()
+        var allocated = stat()
         if posix_fallocate(fd, 0, off_t(wanted)) == 0 {
             capacity = wanted
-        } else if fstat(fd, &status) == 0 {
-            capacity = Int(status.st_size)
+        } else if fstat(fd, &allocated) == 0 {
+            capacity = Int(allocated.st_size)
         }
         if newerFormat {
             throw LMDBError(code: MDB_VERSION_MISMATCH, operation: "\(path) was written by a newer Cairn")
@@ -101,7 +122,10 @@ final class RedoLog {
         return metaPages(directory: directory, pageSize: pageSize) != checkpoint.metaPages || !log.records().isEmpty
     }
 
-    deinit { close(fd) }
+    deinit {
+        close(fd)
+        if let identity { OpenLogs.shared.release(identity) }
+    }
 
     /// The newer of the two slots that decode, or `nil` for a new log.
     private func readCheckpoint() -> RedoFormat.Checkpoint? {
@@ -219,5 +243,47 @@ final class RedoLog {
         defer { close(fd) }
         try write(fd, pages, at: 0)
         guard fdatasync(fd) == 0 else { throw LMDBError(code: errno, operation: "fdatasync(\(path))") }
+    }
+}
+
+/// A file's device and inode.
+struct FileIdentity: Hashable {
+    var device: UInt64
+    var inode: UInt64
+}
+
+/// The redo logs this process holds open for writing: `flock` does not
+/// tell a second opener in the same process from another process, and a
+/// store dropped a moment ago may still be closing on another thread.
+final class OpenLogs: @unchecked Sendable {
+    static let shared = OpenLogs()
+    // pthread objects must not move: they live in their own allocations.
+    private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+    private let condition = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
+    private var held: Set<FileIdentity> = []
+
+    private init() {
+        pthread_mutex_init(mutex, nil)
+        pthread_cond_init(condition, nil)
+    }
+
+    /// Marks `file` held, waiting up to `seconds` while this process holds it.
+    func acquire(_ file: FileIdentity, waitingUpTo seconds: Int) -> Bool {
+        pthread_mutex_lock(mutex)
+        defer { pthread_mutex_unlock(mutex) }
+        var deadline = timespec()
+        clock_gettime(CLOCK_REALTIME, &deadline)
+        deadline.tv_sec += seconds
+        while held.contains(file) {
+            if pthread_cond_timedwait(condition, mutex, &deadline) == ETIMEDOUT { break }
+        }
+        return held.insert(file).inserted
+    }
+
+    func release(_ file: FileIdentity) {
+        pthread_mutex_lock(mutex)
+        held.remove(file)
+        pthread_cond_broadcast(condition)
+        pthread_mutex_unlock(mutex)
     }
 }

@@ -278,7 +278,7 @@ import Testing
         var store: RedoStore? = try RedoStore(directory.path)
         try store!.put("a", "1")
         #expect(throws: LMDBError.self) {
-            try RedoLog(directory: directory.path, pageSize: 4096, fileMode: 0o600, recordBytes: 0)
+            try RedoLog(directory: directory.path, pageSize: 4096, fileMode: 0o600, recordBytes: 0, inProcessWait: 0)
         }
         // Beside a live writer a reader opens.
         let crashed = try TemporaryDirectory()
