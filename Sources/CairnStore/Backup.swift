@@ -68,6 +68,11 @@ extension ArtifactStore {
         do {
             environment = try Environment(
                 path: directory, configuration: .init(mapSize: configuration.initialMapSize, readOnly: true))
+        } catch let error as LMDBError where error.code == LMDBError.needsRecovery {
+            throw StoreError(
+                .internalError, .none,
+                "the store in \(directory) was not closed cleanly (a crash or a power loss): start cairn serve on it once, which recovers it from its redo log, then try again"
+            )
         } catch {
             throw StoreError(.internalError, .none, "cannot open the store in \(directory): \(error)")
         }

@@ -47,6 +47,9 @@ public struct LMDBError: Error, Sendable, CustomStringConvertible, Equatable {
     public static let diskFull: Int32 = ENOSPC
     /// `EDQUOT`: a filesystem quota is reached.
     public static let diskQuota: Int32 = EDQUOT
+    /// `EUCLEAN`: a read-only open found the store left by a crash; its
+    /// writer must open it first to recover it from its redo log.
+    public static let needsRecovery: Int32 = EUCLEAN
 
     /// True when the failure means "no room": the map size, the disk, a
     /// filesystem quota, or a transaction too big to hold.

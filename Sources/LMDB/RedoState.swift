@@ -250,7 +250,7 @@ extension Environment {
         if RedoLog.needsRecovery(logFD, directory: directory, pageSize: pageSize) {
             close(directoryFD)
             throw LMDBError(
-                code: MDB_INVALID,
+                code: LMDBError.needsRecovery,
                 operation:
                     "redo log: the store in \(directory) was not closed cleanly; open it for writing once (start cairn serve) to recover it"
             )

@@ -23,8 +23,13 @@ import Testing
             try FileManager.default.copyItem(atPath: fixture.directory + "/" + name, toPath: crashed + "/" + name)
         }
         // Reading the files directly is refused until a writer recovered them.
-        await expectStoreError(.internalError) {
-            try ArtifactStore.openReadOnly(directory: crashed, logger: quietLogger)
+        do {
+            _ = try ArtifactStore.openReadOnly(directory: crashed, logger: quietLogger)
+            Issue.record("a crashed store opened read-only")
+        } catch let error as StoreError {
+            #expect(error.code == .internalError)
+            #expect(
+                error.message.contains("not closed cleanly (a crash or a power loss): start cairn serve"), "\(error)")
         }
         // Opened with the log turned off in its configuration, the store is
         // still recovered through it: its data file needs it.

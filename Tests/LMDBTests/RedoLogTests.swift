@@ -288,6 +288,7 @@ import Testing
         let refused = #expect(throws: LMDBError.self) {
             try Environment(path: crashed.path, configuration: .init(mapSize: 8 << 20, readOnly: true))
         }
+        #expect(refused?.code == LMDBError.needsRecovery)
         #expect(refused?.operation.contains("not closed cleanly") == true)
         _ = try RedoStore(crashed.path)
         let reader = try Environment(path: crashed.path, configuration: .init(mapSize: 8 << 20, readOnly: true))
