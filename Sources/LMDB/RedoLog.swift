@@ -43,9 +43,10 @@ final class RedoLog {
     /// has what the file already holds, and commits that do not fit are
     /// made durable by checkpoints.
     ///
-    /// - Throws: `EWOULDBLOCK` when another process holds it.
     /// A second opener in this process waits up to `inProcessWait` seconds
     /// for the first to close.
+    ///
+    /// - Throws: `EWOULDBLOCK` when another process holds it.
     convenience init(
         directory: String, pageSize: Int, fileMode: mode_t, recordBytes: Int, inProcessWait: Int = 10
     ) throws(LMDBError) {
@@ -78,6 +79,7 @@ final class RedoLog {
             fsync(fd)
             do { try Self.syncDirectory(directory) } catch {
                 close(fd)
+                OpenLogs.shared.release(identity)
                 throw error
             }
         }
@@ -141,12 +143,14 @@ final class RedoLog {
     /// sequence. Sets ``end`` after the last one.
     func records() -> [[RedoFormat.Change]] {
         guard let checkpoint else { return [] }
+        var status = stat()
+        let fileSize = fstat(fd, &status) == 0 ? Int(status.st_size) : 0
         var found: [[RedoFormat.Change]] = []
         var offset = recordsStart
         while let head = try? Self.read(fd, count: RedoFormat.recordHeaderSize, at: offset),
             let header = RedoFormat.recordHeader(head[...]),
             header.generation == checkpoint.generation, header.sequence == UInt64(found.count + 1),
-            header.payloadLength <= 1 << 30,
+            offset + RedoFormat.recordHeaderSize + header.payloadLength <= fileSize,
             let record = try? Self.read(fd, count: RedoFormat.recordHeaderSize + header.payloadLength, at: offset),
             RedoFormat.isIntact(record[...], header: header),
             let changes = RedoFormat.changes(in: record[RedoFormat.recordHeaderSize...])

@@ -133,7 +133,9 @@ public struct Transaction: ~Copyable {
             if let mark { redo?.rollBack(to: mark) }
             throw error
         }
-        try check(mdb_txn_commit(child), "mdb_txn_commit(nested)")
+        let rc = mdb_txn_commit(child)
+        if rc != MDB_SUCCESS, let mark { redo?.rollBack(to: mark) }
+        try check(rc, "mdb_txn_commit(nested)")
         return result
     }
 }
