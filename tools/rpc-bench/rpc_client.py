@@ -25,7 +25,10 @@ from Debian's python3-psycopg2, only when asked to run).
       CONNS processes, one connection each, one request at a time, for
       SECONDS from a common start; prints the aggregate requests per second
 """
-import base64, gc, json, os, socket, struct, subprocess, sys, time
+import base64, gc, json, os, socket, struct, sys, time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from common_start import run_workers, serve_worker  # noqa: E402
 
 
 def connect(path):
@@ -184,36 +187,12 @@ def pg_worker(spec):
 
 
 def worker(kind, args):
-    one = cairn_worker(*args) if kind == "cairn" else pg_worker(*args)
-    print("ready", flush=True)
-    start_at, seconds = map(float, sys.stdin.readline().split())
-    while time.monotonic() < start_at:
-        time.sleep(0.0005)
-    end, count = start_at + seconds, 0
-    while time.monotonic() < end:
-        one()
-        count += 1
-    print(count, flush=True)
+    serve_worker(cairn_worker(*args) if kind == "cairn" else pg_worker(*args))
 
 
 def parallel(kind, args, conns, seconds):
-    procs = [subprocess.Popen([sys.executable, __file__, "worker", kind, *args], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-             for _ in range(conns)]
-    try:
-        for p in procs:
-            if p.stdout.readline().strip() != "ready":
-                raise SystemExit(f"a {kind} worker did not start")
-        start_at = time.monotonic() + 0.2
-        for p in procs:
-            p.stdin.write(f"{start_at} {seconds}\n")
-            p.stdin.flush()
-        total = sum(int(p.stdout.readline()) for p in procs)
-    finally:
-        for p in procs:
-            if p.poll() is None:
-                p.kill()
-            p.wait()
-    print(f"{total / seconds:.0f}")
+    counts = run_workers(__file__, [kind, *args], conns, seconds, kind)
+    print(f"{sum(counts) / seconds:.0f}")
 
 
 if __name__ == "__main__":

@@ -27,7 +27,10 @@ Three writers of 4 KiB, each byte string new (os.urandom), one at a time:
       the Markdown report from WORKDIR/info.json, sequential.json and
       parallel.jsonl
 """
-import hashlib, itertools, json, os, socket, statistics, subprocess, sys, time, uuid
+import hashlib, itertools, json, os, socket, statistics, sys, time, uuid
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from common_start import run_workers, serve_worker  # noqa: E402
 
 SIZE = 4096
 TENANT = "bench"
@@ -143,40 +146,11 @@ def worker(kind, target):
         one, close, _ = cairn_writer(target)
     else:
         one, close = pg_writer(target)
-    print("ready", flush=True)
-    start_at, seconds = map(float, sys.stdin.readline().split())
-    while time.monotonic() < start_at:
-        time.sleep(0.0005)
-    end, count = start_at + seconds, 0
-    while time.monotonic() < end:
-        one()
-        count += 1
-    close()
-    print(count, flush=True)
+    serve_worker(one, close)
 
 
 def parallel(kind, target, conns, seconds):
-    procs = [subprocess.Popen([sys.executable, __file__, "worker", kind, target], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-             for _ in range(conns)]
-    try:
-        for p in procs:
-            if p.stdout.readline().strip() != "ready":
-                raise SystemExit(f"a {kind} worker did not start")
-        start_at = time.monotonic() + 0.2
-        for p in procs:
-            p.stdin.write(f"{start_at} {seconds}\n")
-            p.stdin.flush()
-        counts = []
-        for p in procs:
-            line = p.stdout.readline()
-            if not line.strip().isdigit():
-                raise SystemExit(f"a {kind} worker failed")
-            counts.append(int(line))
-    finally:
-        for p in procs:
-            if p.poll() is None:
-                p.kill()
-            p.wait()
+    counts = run_workers(__file__, [kind, target], conns, seconds, kind)
     print(json.dumps({"kind": kind, "conns": conns, "seconds": seconds, "rate": sum(counts) / seconds, "counts": counts}))
 
 
