@@ -61,7 +61,7 @@ let package = Package(
         .target(name: "DurableFiles", swiftSettings: strictSettings),
 
         // The Swift face of LMDB; knows nothing about artifacts.
-        .target(name: "LMDB", dependencies: ["CLMDB", "CXXHash"], swiftSettings: strictSettings),
+        .target(name: "LMDB", dependencies: ["CLMDB", "CXXHash", "CFileWriteback"], swiftSettings: strictSettings),
 
         // The on-disk format: databases, key/value codecs, layout versions, migrations, the event chain. Pure.
         .target(name: "StoreLayout", dependencies: ["CairnDigest"], path: "StoreLayout", swiftSettings: strictSettings),

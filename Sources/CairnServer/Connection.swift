@@ -13,7 +13,8 @@ import NIOCore
 /// Each dispatched request is answered by ``Dispatcher/answerNow(_:peer:attachment:)``
 /// on the event loop when it can be, with no thread hop; otherwise one task
 /// carries it out and its reply comes back to the event loop with
-/// `EventLoop.execute`. A pipelined `uploads.append` reports twice, when
+/// `EventLoop.execute`. A small write's task runs on the event loop itself
+/// (``EventLoopTaskExecutor``): one hop to the store's writer and one back. A pipelined `uploads.append` reports twice, when
 /// the store accepted it and when it is stored.
 ///
 /// The handler lives on its channel's event loop and must not leave it;
@@ -49,6 +50,8 @@ final class Connection: ChannelInboundHandler {
     /// flushes the store only after the requests under way.
     private var requestsUnderWay = 0
     private var channelGone = false
+    /// Made on first use (see ``taskExecutor(on:)``).
+    private var loopExecutor: EventLoopTaskExecutor?
 
     /// A handler for a connection from `peer`.
     ///
@@ -251,12 +254,25 @@ final class Connection: ChannelInboundHandler {
                 }
             }
         } else {
-            Task {
+            let work: @Sendable () async -> Void = {
                 let reply = await dispatcher.handle(dispatch.request, peer: peer, attachment: dispatch.attachment)
                 dispatcher.metrics.record(dispatch.request.method, reply, since: start)
                 eventLoop.execute { connection.value.replied(dispatch.sequence, reply) }
             }
+            if dispatcher.runsOnConnection(dispatch.request, attachment: dispatch.attachment) {
+                Task(executorPreference: taskExecutor(on: eventLoop), operation: work)
+            } else {
+                Task(operation: work)
+            }
         }
+    }
+
+    /// The executor of the tasks this connection runs on its event loop.
+    private func taskExecutor(on eventLoop: any EventLoop) -> EventLoopTaskExecutor {
+        if let executor = loopExecutor { return executor }
+        let executor = EventLoopTaskExecutor(eventLoop: eventLoop)
+        loopExecutor = executor
+        return executor
     }
 
     private func accepted(_ sequence: Int) {

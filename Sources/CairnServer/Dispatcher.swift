@@ -99,6 +99,23 @@ final class Dispatcher: Sendable {
         request.method == Methods.uploadsAppend.name && attachment != nil
     }
 
+    /// The most content bytes (an attachment, or a `data` param's base64
+    /// text) of a request that ``runsOnConnection(_:attachment:)``: hashing
+    /// them takes the event loop some tens of microseconds.
+    static let maxContentOnConnection = 64 << 10
+
+    /// Whether the connection may carry out `request` on its own event loop
+    /// rather than on the global executor: a method registered as one that
+    /// writes, with at most ``maxContentOnConnection`` bytes of content. Its
+    /// wait for the store's writer then resumes on the connection's thread,
+    /// with no hop through a pool thread either way.
+    func runsOnConnection(_ request: RPCRequest, attachment: [UInt8]?) -> Bool {
+        guard Self.handlers[request.method]?.waitsForWriter == true else { return false }
+        if let attachment { return attachment.count <= Self.maxContentOnConnection }
+        guard case .string(let data)? = request.params["data"] else { return true }
+        return data.utf8.count <= Self.maxContentOnConnection
+    }
+
     /// The reply to `request` when it can be given at once, on the calling
     /// thread and without waiting for anything (a read that touches only
     /// the store's read transactions); `nil` when the request must go
@@ -191,35 +208,38 @@ final class Dispatcher: Sendable {
     /// The handler of every method of ``Methods``: quick reads answer now,
     /// on the caller's thread; writes, and reads that may take long (a
     /// scrub, a manifest, a readiness check that re-reads every referenced
-    /// artifact), later.
+    /// artifact), later. Writes that do little besides waiting for the
+    /// writer are registered as such (`writes:`); an upload's append and
+    /// commit are not, since either may first re-read the whole upload to
+    /// rebuild its digest after a restart, nor are imports and backups.
     static let handlers: MethodHandlers = {
         var handlers = MethodHandlers()
         handlers.on(Methods.systemHello, now: Dispatcher.systemHello)
         handlers.on(Methods.systemHealth, now: Dispatcher.systemHealth)
         handlers.on(Methods.systemMetrics, later: Dispatcher.systemMetrics)
-        handlers.on(Methods.artifactsUpload, later: Dispatcher.artifactsUpload)
+        handlers.on(Methods.artifactsUpload, writes: Dispatcher.artifactsUpload)
         handlers.on(Methods.artifactsList, now: Dispatcher.artifactsList)
         handlers.on(Methods.artifactsMeta, now: Dispatcher.artifactsMeta)
         handlers.on(Methods.artifactsRead, now: Dispatcher.artifactsRead)
-        handlers.on(Methods.artifactsDelete, later: Dispatcher.artifactsDelete)
+        handlers.on(Methods.artifactsDelete, writes: Dispatcher.artifactsDelete)
         handlers.on(Methods.artifactsImport, later: Dispatcher.artifactsImport)
         handlers.on(Methods.artifactsImportBatch, later: Dispatcher.artifactsImportBatch)
-        handlers.on(Methods.uploadsBegin, later: Dispatcher.uploadsBegin)
+        handlers.on(Methods.uploadsBegin, writes: Dispatcher.uploadsBegin)
         handlers.on(Methods.uploadsAppend, later: Dispatcher.uploadsAppend)
         handlers.on(Methods.uploadsStatus, now: Dispatcher.uploadsStatus)
         handlers.on(Methods.uploadsCommit, later: Dispatcher.uploadsCommit)
-        handlers.on(Methods.uploadsAbort, later: Dispatcher.uploadsAbort)
+        handlers.on(Methods.uploadsAbort, writes: Dispatcher.uploadsAbort)
         handlers.on(Methods.blobsStat, now: Dispatcher.blobsStat)
         handlers.on(Methods.blobsVerify, later: Dispatcher.blobsVerify)
         handlers.on(Methods.tenantsList, now: Dispatcher.tenantsList)
         handlers.on(Methods.tenantsUsage, now: Dispatcher.tenantsUsage)
-        handlers.on(Methods.tenantsSetQuota, later: Dispatcher.tenantsSetQuota)
+        handlers.on(Methods.tenantsSetQuota, writes: Dispatcher.tenantsSetQuota)
         handlers.on(Methods.tenantsManifest, later: Dispatcher.tenantsManifest)
         handlers.on(Methods.eventsList, now: Dispatcher.eventsList)
         handlers.on(Methods.eventsVerify, later: Dispatcher.eventsVerify)
         handlers.on(Methods.providersList, now: Dispatcher.providersList)
         handlers.on(Methods.providersConfigGet, later: Dispatcher.providersConfigGet)
-        handlers.on(Methods.providersConfigSet, later: Dispatcher.providersConfigSet)
+        handlers.on(Methods.providersConfigSet, writes: Dispatcher.providersConfigSet)
         handlers.on(Methods.providersReadiness, later: Dispatcher.providersReadiness)
         handlers.on(Methods.backupBegin, later: Dispatcher.backupBegin)
         handlers.on(Methods.backupRead, later: Dispatcher.backupRead)

@@ -27,7 +27,10 @@ struct Call: Sendable {
 /// A handler runs either *now*, synchronously on the caller's thread (quick
 /// reads: the connection answers them without a hop), or *later*, as async
 /// work (anything that waits for the store's writer, and reads that may
-/// take long, such as a scrub).
+/// take long, such as a scrub). A later handler registered as one that
+/// *writes* does little itself besides waiting for the writer: the
+/// connection may run it on its own event loop (see
+/// ``Dispatcher/runsOnConnection(_:attachment:)``).
 struct MethodHandlers: Sendable {
     /// How a method is carried out, type-erased.
     enum Run: Sendable {
@@ -40,6 +43,9 @@ struct MethodHandlers: Sendable {
         let access: MethodAccess
         let takesAttachment: Bool
         let run: Run
+        /// Whether the handler's own work is small (decoding, checking,
+        /// hashing its content) and the rest is waiting for the writer.
+        let waitsForWriter: Bool
     }
 
     private(set) var entries: [String: Entry] = [:]
@@ -62,19 +68,32 @@ struct MethodHandlers: Sendable {
     mutating func on<P, R>(
         _ method: RPCMethod<P, R>, later handler: @escaping @Sendable (Dispatcher) -> (P, Call) async throws -> R
     ) {
-        add(
-            method,
-            .later({ dispatcher, call in
-                Self.reply(
-                    try await handler(dispatcher)(try P(decoding: call.params, context: dispatcher.context), call))
-            }))
+        add(method, Self.later(handler), waitsForWriter: false)
+    }
+
+    /// Registers a handler that writes: one that does little itself and
+    /// waits for the store's writer.
+    mutating func on<P, R>(
+        _ method: RPCMethod<P, R>, writes handler: @escaping @Sendable (Dispatcher) -> (P, Call) async throws -> R
+    ) {
+        precondition(!method.readsOnly, "\(method.name) only reads")
+        add(method, Self.later(handler), waitsForWriter: true)
     }
 
     subscript(name: String) -> Entry? { entries[name] }
 
-    private mutating func add<P, R>(_ method: RPCMethod<P, R>, _ run: Run) {
+    private static func later<P: MethodParams, R: MethodResult>(
+        _ handler: @escaping @Sendable (Dispatcher) -> (P, Call) async throws -> R
+    ) -> Run {
+        .later({ dispatcher, call in
+            Self.reply(try await handler(dispatcher)(try P(decoding: call.params, context: dispatcher.context), call))
+        })
+    }
+
+    private mutating func add<P, R>(_ method: RPCMethod<P, R>, _ run: Run, waitsForWriter: Bool = false) {
         precondition(entries[method.name] == nil, "\(method.name) has two handlers")
-        entries[method.name] = Entry(access: method.access, takesAttachment: method.takesAttachment, run: run)
+        entries[method.name] = Entry(
+            access: method.access, takesAttachment: method.takesAttachment, run: run, waitsForWriter: waitsForWriter)
     }
 
     private static func reply(_ result: some MethodResult) -> Reply {

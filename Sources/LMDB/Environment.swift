@@ -402,6 +402,12 @@ public final class Environment: @unchecked Sendable {
         redo?.locked { redo?.observer = observer }
     }
 
+    /// Makes the following commits fail with `code` after their records
+    /// are written, or commit again with `nil` (tests).
+    func injectCommitFailure(_ code: Int32?) {
+        redo?.locked { redo?.injectedCommitFailure = code }
+    }
+
     /// The name of the redo log's file in the environment's directory.
     public static let redoLogFileName = RedoLog.fileName
 
@@ -545,8 +551,13 @@ public final class Environment: @unchecked Sendable {
                 mdb_txn_abort(txn)
                 throw error
             }
-            try check(mdb_txn_commit(txn), "mdb_txn_commit")
-            try redo.committed(recorder, env: handle)
+            let wroteAhead = redo.writeAhead(recorder)
+            let committed = redo.commit(txn)
+            guard committed == MDB_SUCCESS else {
+                try redo.commitFailed(wroteAhead: wroteAhead)
+                throw LMDBError(code: committed, operation: "mdb_txn_commit")
+            }
+            try redo.committed(recorder, wroteAhead: wroteAhead, env: handle)
             return result
         }
         let txn = try begin(readOnly: false)

@@ -1,3 +1,4 @@
+import CFileWriteback
 import CLMDB
 
 #if canImport(Glibc)
@@ -24,6 +25,8 @@ final class RedoLog {
     private(set) var sequence: UInt64 = 0
     /// Records written since the last flush.
     private(set) var unflushed = false
+    /// Where the last record written begins, until it is flushed or retracted.
+    private var lastRecordStart: Int?
     /// The file's allocated length: records end before it.
     private(set) var capacity = 0
     /// The file, when this object holds its lock.
@@ -170,6 +173,10 @@ final class RedoLog {
         guard let checkpoint else { throw LMDBError(code: EINVAL, operation: "redo log append before a checkpoint") }
         RedoFormat.seal(&record, generation: checkpoint.generation, sequence: sequence + 1)
         try Self.write(fd, record, at: end)
+        // The disk starts writing the record now, while LMDB writes its pages
+        // into the page cache; the flush then mostly waits for what is under way.
+        _ = cairn_start_writeback(fd, Int64(end), Int64(record.count))
+        lastRecordStart = end
         end += record.count
         sequence += 1
         unflushed = true
@@ -180,6 +187,20 @@ final class RedoLog {
         guard unflushed else { return }
         guard fdatasync(fd) == 0 else { throw LMDBError(code: errno, operation: "fdatasync(redo.log)") }
         unflushed = false
+        lastRecordStart = nil
+    }
+
+    /// Takes back the last record written, whose transaction LMDB did not
+    /// commit after all: overwrites its header with zeros and flushes, so
+    /// that no replay applies it, and the next record goes in its place.
+    func retractLastRecord() throws(LMDBError) {
+        guard let start = lastRecordStart else { return }
+        try Self.write(fd, [UInt8](repeating: 0, count: RedoFormat.recordHeaderSize), at: start)
+        guard fdatasync(fd) == 0 else { throw LMDBError(code: errno, operation: "fdatasync(redo.log)") }
+        end = start
+        sequence -= 1
+        unflushed = false
+        lastRecordStart = nil
     }
 
     /// Writes `next` into the slot its generation selects and flushes it:
@@ -191,6 +212,7 @@ final class RedoLog {
         end = recordsStart
         sequence = 0
         unflushed = false
+        lastRecordStart = nil
     }
 
     // MARK: File helpers

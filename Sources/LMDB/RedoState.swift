@@ -21,6 +21,9 @@ final class RedoState: @unchecked Sendable {
     /// Called at every step of a commit and a checkpoint (tests take the
     /// files' images there, as a crash would leave them).
     var observer: ((RedoStep) -> Void)?
+    /// For tests: when set, the next commits fail with this code instead of
+    /// committing (the transaction is aborted after its record was written).
+    var injectedCommitFailure: Int32?
     /// Set when a commit could be made durable neither by its record nor by
     /// a checkpoint: every later write fails with it until the environment
     /// is opened again (which recovers the last durable state).
@@ -53,25 +56,48 @@ final class RedoState: @unchecked Sendable {
         pinned = nil
     }
 
-    /// Makes a committed transaction durable: its record written (and
-    /// flushed unless ``deferred``), or a checkpoint when it is too large,
-    /// the log is full, or the record could not be written.
-    func committed(_ recorder: RedoRecorder, env: OpaquePointer) throws(LMDBError) {
+    /// Before LMDB commits a transaction: writes its record and starts the
+    /// disk on it, so that the disk writes the record while LMDB writes its
+    /// pages. Returns false when the commit is to be made durable by a
+    /// checkpoint instead (no changes, too large, the log full, or the write
+    /// failed).
+    func writeAhead(_ recorder: RedoRecorder) -> Bool {
+        guard !recorder.isEmpty, !recorder.oversized, log.fits(recorder.record.count) else { return false }
+        var record = recorder.record
+        do { try log.append(&record) } catch { return false }
+        observer?(.recordWritten)
+        return true
+    }
+
+    /// Has LMDB commit `txn` (without flushing); a failure a test injected
+    /// aborts it instead.
+    func commit(_ txn: OpaquePointer) -> Int32 {
+        if let code = injectedCommitFailure {
+            mdb_txn_abort(txn)
+            return code
+        }
+        return mdb_txn_commit(txn)
+    }
+
+    /// LMDB did not commit the transaction whose record ``writeAhead(_:)``
+    /// wrote: takes the record back, durably, so that no recovery applies it.
+    func commitFailed(wroteAhead: Bool) throws(LMDBError) {
+        guard wroteAhead else { return }
+        do { try log.retractLastRecord() } catch {
+            failure = error
+            throw error
+        }
+    }
+
+    /// Makes a committed transaction durable: its record (written ahead)
+    /// flushed unless ``deferred``, or a checkpoint when it has none.
+    func committed(_ recorder: RedoRecorder, wroteAhead: Bool, env: OpaquePointer) throws(LMDBError) {
         guard !recorder.isEmpty else { return }
         observer?(.committed)
-        guard !recorder.oversized, log.fits(recorder.record.count) else {
-            return try checkpointOrFail(env)
-        }
-        var record = recorder.record
-        do {
-            try log.append(&record)
-            observer?(.recordWritten)
-            if !deferred {
-                try log.flush()
-                observer?(.recordFlushed)
-            }
-        } catch {
-            return try checkpointOrFail(env)
+        guard wroteAhead else { return try checkpointOrFail(env) }
+        if !deferred {
+            do { try log.flush() } catch { return try checkpointOrFail(env) }
+            observer?(.recordFlushed)
         }
         // The commit is durable; a checkpoint that fails now is tried again
         // after the next record.
@@ -124,10 +150,11 @@ final class RedoState: @unchecked Sendable {
 
 /// The steps of making a commit durable, for tests (``RedoState/observer``).
 enum RedoStep: Equatable {
-    /// LMDB committed the transaction (unflushed); no record yet.
-    case committed
-    /// The record is written, not flushed.
+    /// The record is written ahead of LMDB's commit, not flushed.
     case recordWritten
+    /// LMDB committed the transaction (unflushed), its record written
+    /// unless it is to be made durable by a checkpoint.
+    case committed
     /// The record is flushed.
     case recordFlushed
     /// A checkpoint flushed the data file; its slot is not written yet.

@@ -186,6 +186,35 @@ struct DispatcherTests {
 
     // MARK: Inline upload
 
+    /// Small writes run on the connection's event loop (one hop to the
+    /// writer and one back); reads that may be long, writes that may first
+    /// re-read a whole upload, and big content do not.
+    @Test func onlySmallWritesRunOnTheConnection() throws {
+        let fixture = try Fixture()
+        func runs(_ method: String, _ params: JSONValue = [:], attachment: [UInt8]? = nil) -> Bool {
+            fixture.dispatcher.runsOnConnection(
+                RPCRequest(id: 1, method: method, params: params.objectValue ?? JSONObject()), attachment: attachment)
+        }
+        let limit = Dispatcher.maxContentOnConnection
+        #expect(runs("artifacts.upload", attachment: [UInt8](repeating: 1, count: limit)))
+        #expect(!runs("artifacts.upload", attachment: [UInt8](repeating: 1, count: limit + 1)))
+        #expect(runs("artifacts.upload", ["data": .string(String(repeating: "A", count: 4096))]))
+        #expect(!runs("artifacts.upload", ["data": .string(String(repeating: "A", count: limit + 4))]))
+        let writes = [
+            Methods.artifactsDelete.name, Methods.uploadsBegin.name, Methods.uploadsAbort.name,
+            Methods.tenantsSetQuota.name, Methods.providersConfigSet.name,
+        ]
+        for method in writes {
+            #expect(runs(method), "\(method)")
+        }
+        for method in [
+            Methods.uploadsAppend.name, Methods.uploadsCommit.name, Methods.artifactsImport.name,
+            Methods.artifactsMeta.name, Methods.blobsVerify.name, Methods.backupBegin.name, "no.such",
+        ] {
+            #expect(!runs(method), "\(method)")
+        }
+    }
+
     @Test func uploadAnswersMetaAndDeduplicated() async throws {
         let fixture = try Fixture()
         let bytes = text("{\"vex\":true}")

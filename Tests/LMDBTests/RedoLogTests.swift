@@ -199,6 +199,29 @@ import Testing
         }
     }
 
+    /// A record is written before LMDB commits its transaction; when the
+    /// commit fails after all, the record is taken back durably: no
+    /// recovery applies it, and the next commit's record takes its place.
+    @Test func aCommitThatFailsAfterItsRecordIsNeverReplayed() throws {
+        let directory = try TemporaryDirectory()
+        let store = try RedoStore(directory.path, settings: .init(checkpointRecords: 100))
+        try store.put("a", "1")
+        var steps: [RedoStep] = []
+        store.environment.observeRedo { steps.append($0) }
+        store.environment.injectCommitFailure(EIO)
+        #expect(throws: LMDBError.self) { try store.put("b", "lost") }
+        #expect(steps == [.recordWritten])
+        store.environment.injectCommitFailure(nil)
+        var crashed = try TemporaryDirectory()
+        try RedoImage.read(directory.path).write(to: crashed.path)
+        #expect(try RedoStore(crashed.path).contents() == ["a": "1"])
+        try store.put("c", "3")
+        #expect(try store.contents() == ["a": "1", "c": "3"])
+        crashed = try TemporaryDirectory()
+        try RedoImage.read(directory.path).write(to: crashed.path)
+        #expect(try RedoStore(crashed.path).contents() == ["a": "1", "c": "3"])
+    }
+
     @Test func checkpointsStartTheLogAfreshAndBigCommitsCheckpoint() throws {
         let directory = try TemporaryDirectory()
         let store = try RedoStore(directory.path, settings: .init(maxRecordBytes: 64 << 10, checkpointRecords: 16))
