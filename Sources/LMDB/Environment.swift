@@ -111,15 +111,26 @@ public final class Environment: @unchecked Sendable {
         public var maxRecordBytes: Int
         /// Checkpoint after this many records.
         public var checkpointRecords: Int
-        /// Room for records in `redo.log`, allocated on disk when the log is
-        /// opened; a record that does not fit checkpoints instead.
+        /// Room for the records of one generation in `redo.log` (the file
+        /// has two such segments), allocated on disk when the log is opened;
+        /// a record that does not fit checkpoints instead. A checkpoint is
+        /// also due once the records fill half of it.
         public var checkpointBytes: Int
+        /// Whether checkpoints flush the data file on a thread of their own
+        /// while the writer goes on (the next generation's records go into
+        /// the log's other segment meanwhile). Without, the commit that
+        /// reaches ``checkpointRecords`` waits for the flush.
+        public var backgroundCheckpoints: Bool
 
         /// Creates settings.
-        public init(maxRecordBytes: Int = 128 << 10, checkpointRecords: Int = 128, checkpointBytes: Int = 1 << 20) {
+        public init(
+            maxRecordBytes: Int = 128 << 10, checkpointRecords: Int = 128, checkpointBytes: Int = 1 << 20,
+            backgroundCheckpoints: Bool = true
+        ) {
             self.maxRecordBytes = maxRecordBytes
             self.checkpointRecords = checkpointRecords
             self.checkpointBytes = checkpointBytes
+            self.backgroundCheckpoints = backgroundCheckpoints
         }
     }
 
@@ -216,8 +227,8 @@ public final class Environment: @unchecked Sendable {
         if let redo {
             // The state now open (restored and replayed, or a new store's)
             // becomes the checkpoint the next records follow.
-            do { try redo.checkpoint(env) } catch {
-                redo.release()
+            do { try redo.locked { try redo.checkpoint(env) } } catch {
+                redo.locked { redo.release() }
                 throw error
             }
         }
@@ -249,8 +260,10 @@ public final class Environment: @unchecked Sendable {
         if let redo {
             // A closing checkpoint leaves nothing to replay and the meta pages
             // as saved, so a read-only opener finds the store recovered.
-            redo.locked { try? redo.checkpoint(handle, closing: true) }
-            redo.release()
+            redo.locked {
+                try? redo.checkpoint(handle, closing: true)
+                redo.release()
+            }
         }
         mdb_env_close(handle)
         if directoryLock >= 0 { close(directoryLock) }
@@ -400,6 +413,17 @@ public final class Environment: @unchecked Sendable {
     /// Calls `observer` at every step of making a commit durable (tests).
     func observeRedo(_ observer: @escaping (RedoStep) -> Void) {
         redo?.locked { redo?.observer = observer }
+    }
+
+    /// Makes background checkpoints fail before their flushes, or not (tests).
+    func failBackgroundCheckpoints(_ failing: Bool) {
+        redo?.locked { redo?.injectedCheckpointFailure = failing ? EIO : nil }
+    }
+
+    /// Hands the flushes of background checkpoints to `runner` instead of
+    /// their thread (tests run them when they choose).
+    func runBackgroundCheckpoints(with runner: @escaping (@escaping @Sendable () -> Void) -> Void) {
+        redo?.locked { redo?.runInBackground = runner }
     }
 
     /// Makes the following commits fail with `code` after their records

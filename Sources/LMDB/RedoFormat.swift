@@ -6,8 +6,11 @@ import CXXHash
 enum RedoFormat {
     /// The first bytes of every record.
     static let recordMagic: [UInt8] = Array("CRR1".utf8)
-    /// The first bytes of a checkpoint slot.
-    static let slotMagic: [UInt8] = Array("CAIRNRL1".utf8)
+    /// The first bytes of a checkpoint slot; the last counts formats (see
+    /// ``Checkpoint/format``).
+    static let slotMagic: [UInt8] = Array("CAIRNRL2".utf8)
+    /// The slot magic of format 1.
+    static let slotMagicFormat1: [UInt8] = Array("CAIRNRL1".utf8)
     /// Bytes before a record's changes.
     static let recordHeaderSize = 32
     /// Bytes of a slot before the saved meta pages.
@@ -144,23 +147,39 @@ enum RedoFormat {
         /// and later changes to the data file were made by LMDB's own
         /// durable commits (another program, or a build without the log).
         var closed = false
+        /// The bytes of each of the two record segments (format 2): the
+        /// records of generation *g* begin at `recordsStart + (g % 2) ×
+        /// segmentSize`. 0 in format 1, whose records all begin at
+        /// `recordsStart`.
+        var segmentSize = 0
+        /// 2, or 1 for a slot of the first format (one record area, no end
+        /// of generation), which this build reads but never writes.
+        var format: UInt32 = 2
+
+        /// Where the records of `generation` begin, given where the first
+        /// segment does.
+        func segmentStart(of generation: UInt64, recordsStart: Int) -> Int {
+            recordsStart + (format >= 2 ? Int(generation % 2) * segmentSize : 0)
+        }
     }
 
     /// The size of a slot for pages of `pageSize` bytes.
     static func slotSize(pageSize: Int) -> Int { slotHeaderSize + 2 * pageSize }
 
-    /// Encodes a checkpoint as a slot: magic, format version 1, page size,
-    /// generation, transaction id, checksum, flags (1: closed), zeros to
-    /// ``slotHeaderSize``, then the meta pages.
+    /// Encodes a checkpoint as a slot of format 2: magic, format version 2,
+    /// page size, generation, transaction id, checksum, flags (1: closed),
+    /// segment size (u64), zeros to ``slotHeaderSize``, then the meta pages.
+    /// (Format 1 had no segment size: zeros there.)
     static func slot(_ checkpoint: Checkpoint) -> [UInt8] {
-        precondition(checkpoint.metaPages.count == 2 * checkpoint.pageSize)
+        precondition(checkpoint.metaPages.count == 2 * checkpoint.pageSize && checkpoint.format == 2)
         var bytes = slotMagic
-        appendInteger(UInt32(1), to: &bytes)
+        appendInteger(UInt32(2), to: &bytes)
         appendInteger(UInt32(checkpoint.pageSize), to: &bytes)
         appendInteger(checkpoint.generation, to: &bytes)
         appendInteger(checkpoint.transactionID, to: &bytes)
         appendInteger(UInt64(0), to: &bytes)  // the checksum, below
         appendInteger(UInt32(checkpoint.closed ? 1 : 0), to: &bytes)
+        appendInteger(UInt64(checkpoint.segmentSize), to: &bytes)
         bytes += [UInt8](repeating: 0, count: slotHeaderSize - bytes.count)
         bytes += checkpoint.metaPages
         let sum = bytes.withUnsafeBytes { checksum($0) }
@@ -170,19 +189,29 @@ enum RedoFormat {
 
     /// Decodes a slot, or `nil` when it is empty, torn or not one.
     static func checkpoint(inSlot bytes: [UInt8]) -> Checkpoint? {
-        guard bytes.count >= slotHeaderSize, bytes.prefix(8).elementsEqual(slotMagic) else { return nil }
+        guard bytes.count >= slotHeaderSize else { return nil }
+        let format: UInt32
+        if bytes.prefix(8).elementsEqual(slotMagic) {
+            format = 2
+        } else if bytes.prefix(8).elementsEqual(slotMagicFormat1) {
+            format = 1
+        } else {
+            return nil
+        }
         var reader = ByteReader(bytes[8...])
-        guard reader.integer(UInt32.self) == 1, let pageSize = reader.integer(UInt32.self).map(Int.init),
+        guard reader.integer(UInt32.self) == format, let pageSize = reader.integer(UInt32.self).map(Int.init),
             pageSize >= 512, pageSize <= 1 << 16, bytes.count >= slotSize(pageSize: Int(pageSize)),
             let generation = reader.integer(UInt64.self), let transactionID = reader.integer(UInt64.self),
-            let sum = reader.integer(UInt64.self), let flags = reader.integer(UInt32.self)
+            let sum = reader.integer(UInt64.self), let flags = reader.integer(UInt32.self),
+            let segmentSize = reader.integer(UInt64.self), segmentSize < 1 << 40
         else { return nil }
         var copy = Array(bytes.prefix(slotSize(pageSize: pageSize)))
         copy.withUnsafeMutableBytes { $0.storeBytes(of: 0, toByteOffset: 32, as: UInt64.self) }
         guard copy.withUnsafeBytes({ checksum($0) }) == sum else { return nil }
         return Checkpoint(
             generation: generation, transactionID: transactionID, pageSize: pageSize,
-            metaPages: Array(copy[slotHeaderSize...]), closed: flags & 1 != 0)
+            metaPages: Array(copy[slotHeaderSize...]), closed: flags & 1 != 0,
+            segmentSize: format >= 2 ? Int(segmentSize) : 0, format: format)
     }
 
     /// The transaction id in an LMDB meta page (`mm_txnid`, after the

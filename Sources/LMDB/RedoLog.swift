@@ -6,7 +6,13 @@ import CLMDB
 #endif
 
 /// The redo log file of an environment, `redo.log` beside `data.mdb`:
-/// two checkpoint slots, then the records written since the newer one.
+/// two checkpoint slots, then two segments of records. The records of
+/// generation *g* (those that follow checkpoint *g*) go into segment
+/// *g* % 2; a record with no changes ends a generation, and the records of
+/// the next follow in the other segment. So a checkpoint can be flushed
+/// while the next generation's records are written: until its slot is
+/// durable, recovery starts from the previous checkpoint and replays both
+/// generations.
 ///
 /// Opening it for writing takes an exclusive `flock` on it, held for the
 /// life of the object: one writing process per store. Not thread-safe: the
@@ -19,6 +25,11 @@ final class RedoLog {
     let pageSize: Int
     /// The newest durable checkpoint.
     private(set) var checkpoint: RedoFormat.Checkpoint?
+    /// The generation of the records being written: the newest checkpoint's,
+    /// or the next one's while that checkpoint is being flushed.
+    private(set) var recordGeneration: UInt64 = 0
+    /// The bytes of each record segment in this process's file.
+    private(set) var segmentSize = 0
     /// Where the next record goes.
     private(set) var end: Int
     /// The sequence number of the last record of this generation.
@@ -34,15 +45,22 @@ final class RedoLog {
 
     var slotSize: Int { RedoFormat.slotSize(pageSize: pageSize) }
     var recordsStart: Int { 2 * slotSize }
-    /// Whether a record of `count` bytes fits into the allocated file.
-    func fits(_ count: Int) -> Bool { end + count <= capacity }
+    /// Where the records of `generation` begin in this process's file.
+    func segmentStart(_ generation: UInt64) -> Int { recordsStart + Int(generation % 2) * segmentSize }
+    /// Whether a record of `count` bytes fits into its segment, with room
+    /// left for the record that ends the generation.
+    func fits(_ count: Int) -> Bool {
+        end + count + RedoFormat.recordHeaderSize <= segmentStart(recordGeneration) + segmentSize
+    }
+    /// Whether the records of this generation fill half their segment.
+    var segmentHalfFull: Bool { end - segmentStart(recordGeneration) >= segmentSize / 2 }
 
     /// Opens (creating) the log of the environment in `directory` and locks it.
     ///
-    /// The file is allocated on disk (`posix_fallocate`) up to room for
-    /// `recordBytes` of records, and records never go beyond what is
-    /// allocated: the log never takes disk space that the data file's
-    /// reserve counts on. When the allocation fails (a full disk), the log
+    /// The file is allocated on disk (`posix_fallocate`) up to room for two
+    /// segments of `recordBytes` of records each (at most a 64th of the file
+    /// system's size), and records never go beyond what is allocated: the
+    /// log never takes disk space that the data file's reserve counts on. When the allocation fails (a full disk), the log
     /// has what the file already holds, and commits that do not fit are
     /// made durable by checkpoints.
     ///
@@ -70,7 +88,7 @@ final class RedoLog {
             close(fd)
             throw LMDBError(code: EWOULDBLOCK, operation: "\(path): the store is open for writing in this process")
         }
-        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
+        guard Self.lockExclusively(fd) else {
             let code = errno
             close(fd)
             OpenLogs.shared.release(identity)
@@ -88,16 +106,36 @@ final class RedoLog {
         }
         self.init(fd: fd, pageSize: pageSize)
         self.identity = identity
-        let wanted = recordsStart + recordBytes
+        // Two segments, but never more than a 64th of the file system: a
+        // small disk keeps its room for data (checkpoints come sooner).
+        var fileSystem = statvfs()
+        let diskBytes = fstatvfs(fd, &fileSystem) == 0 ? Int(fileSystem.f_blocks) * Int(fileSystem.f_frsize) : 0
+        let wanted = recordsStart + (diskBytes > 0 ? min(2 * recordBytes, diskBytes / 64) : 2 * recordBytes)
         var allocated = stat()
         if posix_fallocate(fd, 0, off_t(wanted)) == 0 {
             capacity = wanted
         } else if fstat(fd, &allocated) == 0 {
             capacity = Int(allocated.st_size)
         }
+        segmentSize = max(0, capacity - recordsStart) / 2
         if newerFormat {
             throw LMDBError(code: MDB_VERSION_MISMATCH, operation: "\(path) was written by a newer Cairn")
         }
+    }
+
+    /// Takes the exclusive `flock` on the log open on `fd`. A lock held
+    /// through another open of the file in this process is gone once that
+    /// descriptor is closed, except that a child process that another
+    /// thread is spawning shares the descriptor until it runs its program
+    /// (`O_CLOEXEC` closes it only then): a refused lock is tried again for
+    /// up to a second before it is blamed on another process.
+    private static func lockExclusively(_ fd: Int32) -> Bool {
+        for attempt in 0..<50 {
+            if flock(fd, LOCK_EX | LOCK_NB) == 0 { return true }
+            guard errno == EWOULDBLOCK, attempt < 49 else { return false }
+            usleep(20_000)
+        }
+        return false
     }
 
     /// Reads the log open on `fd`, which it closes when it goes.
@@ -141,28 +179,44 @@ final class RedoLog {
         return slots.filter { $0.pageSize == pageSize }.max { $0.generation < $1.generation }
     }
 
-    /// The changes of every intact record after the checkpoint, in order,
-    /// stopping at the first that is torn, of another generation or out of
-    /// sequence. Sets ``end`` after the last one.
+    /// The changes of every intact record after the checkpoint, in order:
+    /// the records of its generation, stopping at the first that is torn,
+    /// of another generation or out of sequence; when that is the record
+    /// that ends the generation (no changes), the records of the next
+    /// generation too, likewise (a checkpoint was being flushed). Sets
+    /// ``end`` after the last one.
     func records() -> [[RedoFormat.Change]] {
         guard let checkpoint else { return [] }
         var status = stat()
         let fileSize = fstat(fd, &status) == 0 ? Int(status.st_size) : 0
         var found: [[RedoFormat.Change]] = []
-        var offset = recordsStart
+        var generation = checkpoint.generation
+        var offset = checkpoint.segmentStart(of: generation, recordsStart: recordsStart)
+        var sequence: UInt64 = 0
         while let head = try? Self.read(fd, count: RedoFormat.recordHeaderSize, at: offset),
             let header = RedoFormat.recordHeader(head[...]),
-            header.generation == checkpoint.generation, header.sequence == UInt64(found.count + 1),
+            header.generation == generation, header.sequence == sequence + 1,
             offset + RedoFormat.recordHeaderSize + header.payloadLength <= fileSize,
             let record = try? Self.read(fd, count: RedoFormat.recordHeaderSize + header.payloadLength, at: offset),
             RedoFormat.isIntact(record[...], header: header),
             let changes = RedoFormat.changes(in: record[RedoFormat.recordHeaderSize...])
         {
+            if changes.isEmpty {
+                // The end of a generation: at most one follows the checkpoint's
+                // (the next checkpoint's slot is durable before another can end).
+                guard checkpoint.format >= 2, generation == checkpoint.generation else { break }
+                generation += 1
+                offset = checkpoint.segmentStart(of: generation, recordsStart: recordsStart)
+                sequence = 0
+                continue
+            }
             found.append(changes)
             offset += record.count
+            sequence += 1
         }
         end = offset
-        sequence = UInt64(found.count)
+        self.sequence = sequence
+        recordGeneration = generation
         return found
     }
 
@@ -170,8 +224,10 @@ final class RedoLog {
     /// ``RedoFormat/seal(_:generation:sequence:)``) after the last one.
     /// Durable after ``flush()``.
     func append(_ record: inout [UInt8]) throws(LMDBError) {
-        guard let checkpoint else { throw LMDBError(code: EINVAL, operation: "redo log append before a checkpoint") }
-        RedoFormat.seal(&record, generation: checkpoint.generation, sequence: sequence + 1)
+        guard checkpoint != nil else {
+            throw LMDBError(code: EINVAL, operation: "redo log append before a checkpoint")
+        }
+        RedoFormat.seal(&record, generation: recordGeneration, sequence: sequence + 1)
         try Self.write(fd, record, at: end)
         // The disk starts writing the record now, while LMDB writes its pages
         // into the page cache; the flush then mostly waits for what is under way.
@@ -204,15 +260,44 @@ final class RedoLog {
     }
 
     /// Writes `next` into the slot its generation selects and flushes it:
-    /// from then on the log holds no records, and new ones follow `next`.
+    /// from then on the log holds no records, and new ones follow `next`
+    /// (of its generation, in its segment).
     func write(_ next: RedoFormat.Checkpoint) throws(LMDBError) {
-        try Self.write(fd, RedoFormat.slot(next), at: Int(next.generation % 2) * slotSize)
-        guard fdatasync(fd) == 0 else { throw LMDBError(code: errno, operation: "fdatasync(redo.log)") }
-        checkpoint = next
-        end = recordsStart
+        try writeSlot(next)
+        adopt(next)
+        recordGeneration = next.generation
+        end = segmentStart(next.generation)
         sequence = 0
         unflushed = false
         lastRecordStart = nil
+    }
+
+    /// Ends the generation of the records: writes a record with no changes
+    /// (not flushed) after them, and starts the next generation's records
+    /// at the beginning of the other segment. The caller's checkpoint of
+    /// the state so far then follows, while new records are written.
+    func endGeneration() throws(LMDBError) {
+        var marker = [UInt8](repeating: 0, count: RedoFormat.recordHeaderSize)
+        RedoFormat.seal(&marker, generation: recordGeneration, sequence: sequence + 1)
+        try Self.write(fd, marker, at: end)
+        unflushed = true
+        lastRecordStart = nil
+        recordGeneration += 1
+        end = segmentStart(recordGeneration)
+        sequence = 0
+    }
+
+    /// Writes `next` into the slot its generation selects and flushes it,
+    /// changing nothing else: safe beside a thread appending records, as
+    /// long as no other slot write runs.
+    func writeSlot(_ next: RedoFormat.Checkpoint) throws(LMDBError) {
+        try Self.write(fd, RedoFormat.slot(next), at: Int(next.generation % 2) * slotSize)
+        guard fdatasync(fd) == 0 else { throw LMDBError(code: errno, operation: "fdatasync(redo.log)") }
+    }
+
+    /// Takes `next`, whose slot is durable, as the newest checkpoint.
+    func adopt(_ next: RedoFormat.Checkpoint) {
+        checkpoint = next
     }
 
     // MARK: File helpers

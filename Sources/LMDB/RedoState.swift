@@ -1,21 +1,33 @@
 import CLMDB
+import Dispatch
 
 #if canImport(Glibc)
     import Glibc
 #endif
 
 /// An environment's redo log while it is open: the log, the read
-/// transaction that pins the checkpointed state, and what the next commit
-/// is to do. Everything but ``lock()`` is called with the lock held.
+/// transactions that pin checkpointed states, the checkpoint being flushed
+/// in the background, and what the next commit is to do. Everything but
+/// ``lock()`` and a background checkpoint's flushes is called with the lock
+/// held.
 final class RedoState: @unchecked Sendable {
-    // pthread objects must not move: they live in their own allocation.
+    // pthread objects must not move: they live in their own allocations.
     private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+    private let checkpointDone = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
     let log: RedoLog
     let settings: Environment.RedoLogSettings
     private let directory: String
     /// A read transaction on the checkpointed state: while it is open, LMDB
     /// reuses none of that state's pages, so the state stays whole on disk.
     private var pinned: OpaquePointer?
+    /// The checkpoint being flushed in the background, with the read
+    /// transaction that pins its state.
+    private var inFlight: (checkpoint: RedoFormat.Checkpoint, pin: OpaquePointer)?
+    /// Where background checkpoints flush, one at a time.
+    private let checkpointQueue = DispatchQueue(label: "cairn.lmdb.checkpoint")
+    /// Runs a background checkpoint's flushes instead of ``checkpointQueue``:
+    /// tests set it to run them when they choose.
+    var runInBackground: ((@escaping @Sendable () -> Void) -> Void)?
     /// Whether commits write their records without flushing them.
     var deferred = false
     /// Called at every step of a commit and a checkpoint (tests take the
@@ -24,6 +36,8 @@ final class RedoState: @unchecked Sendable {
     /// For tests: when set, the next commits fail with this code instead of
     /// committing (the transaction is aborted after its record was written).
     var injectedCommitFailure: Int32?
+    /// For tests: when set, background checkpoints fail with this code.
+    var injectedCheckpointFailure: Int32?
     /// Set when a commit could be made durable neither by its record nor by
     /// a checkpoint: every later write fails with it until the environment
     /// is opened again (which recovers the last durable state).
@@ -34,9 +48,12 @@ final class RedoState: @unchecked Sendable {
         self.settings = settings
         self.directory = directory
         pthread_mutex_init(mutex, nil)
+        pthread_cond_init(checkpointDone, nil)
     }
 
     deinit {
+        pthread_cond_destroy(checkpointDone)
+        checkpointDone.deallocate()
         pthread_mutex_destroy(mutex)
         mutex.deallocate()
     }
@@ -50,8 +67,14 @@ final class RedoState: @unchecked Sendable {
         return try body()
     }
 
+    /// Waits until no checkpoint is being flushed in the background.
+    func awaitBackgroundCheckpoint() {
+        while inFlight != nil { pthread_cond_wait(checkpointDone, mutex) }
+    }
+
     /// Ends the pin (the environment is closing).
     func release() {
+        awaitBackgroundCheckpoint()
         if let pinned { mdb_txn_abort(pinned) }
         pinned = nil
     }
@@ -99,9 +122,15 @@ final class RedoState: @unchecked Sendable {
             do { try log.flush() } catch { return try checkpointOrFail(env) }
             observer?(.recordFlushed)
         }
-        // The commit is durable; a checkpoint that fails now is tried again
-        // after the next record.
-        if log.sequence >= settings.checkpointRecords { try? checkpoint(env) }
+        // The commit is durable. Time for a checkpoint: in the background
+        // when the log can take the next generation's records meanwhile; a
+        // checkpoint that fails now is tried again after the next record.
+        guard log.sequence >= settings.checkpointRecords || log.segmentHalfFull else { return }
+        if settings.backgroundCheckpoints, inFlight == nil, log.checkpoint?.generation == log.recordGeneration {
+            startBackgroundCheckpoint(env)
+        } else if inFlight == nil {
+            try? checkpoint(env)
+        }
     }
 
     private func checkpointOrFail(_ env: OpaquePointer) throws(LMDBError) {
@@ -111,33 +140,39 @@ final class RedoState: @unchecked Sendable {
         }
     }
 
+    /// The data file's meta pages, checked to describe transaction `id`.
+    private func metaPages(of id: UInt64) throws(LMDBError) -> [UInt8] {
+        guard let pages = RedoLog.metaPages(directory: directory, pageSize: log.pageSize) else {
+            throw LMDBError(code: EIO, operation: "checkpoint: reading the meta pages")
+        }
+        let newest = [pages[..<log.pageSize], pages[log.pageSize...]].compactMap(RedoFormat.metaTransactionID).max()
+        guard newest == id else {
+            throw LMDBError(
+                code: MDB_CORRUPTED,
+                operation: "checkpoint: the meta pages are at \(newest.map(String.init) ?? "none"), not \(id)")
+        }
+        return pages
+    }
+
     /// Flushes the data file, saves its meta pages as the new checkpoint,
-    /// and moves the pin to the state they describe.
+    /// and moves the pin to the state they describe; first waits for a
+    /// checkpoint being flushed in the background.
     ///
     /// A `closing` checkpoint marks the log closed: the environment is
     /// closing, and its next opener need not restore anything.
     func checkpoint(_ env: OpaquePointer, closing: Bool = false) throws(LMDBError) {
+        awaitBackgroundCheckpoint()
         var pin: OpaquePointer?
         try check(mdb_txn_begin(env, nil, UInt32(MDB_RDONLY), &pin), "mdb_txn_begin(checkpoint)")
         do throws(LMDBError) {
             let transactionID = UInt64(mdb_txn_id(pin))
             try check(mdb_env_sync(env, 1), "mdb_env_sync")
             observer?(.dataFlushed)
-            guard let pages = RedoLog.metaPages(directory: directory, pageSize: log.pageSize) else {
-                throw LMDBError(code: EIO, operation: "checkpoint: reading the meta pages")
-            }
-            let newest = [pages[..<log.pageSize], pages[log.pageSize...]].compactMap(RedoFormat.metaTransactionID)
-                .max()
-            guard newest == transactionID else {
-                throw LMDBError(
-                    code: MDB_CORRUPTED,
-                    operation:
-                        "checkpoint: the meta pages are at \(newest.map(String.init) ?? "none"), not \(transactionID)")
-            }
+            // A generation no record in the file has had: stale records never match.
             try log.write(
                 RedoFormat.Checkpoint(
-                    generation: (log.checkpoint?.generation ?? 0) + 1, transactionID: transactionID,
-                    pageSize: log.pageSize, metaPages: pages, closed: closing))
+                    generation: log.recordGeneration + 1, transactionID: transactionID, pageSize: log.pageSize,
+                    metaPages: try metaPages(of: transactionID), closed: closing, segmentSize: log.segmentSize))
         } catch {
             mdb_txn_abort(pin)
             throw error
@@ -146,6 +181,81 @@ final class RedoState: @unchecked Sendable {
         if let pinned { mdb_txn_abort(pinned) }
         pinned = pin
     }
+
+    /// Starts a checkpoint of the state just committed whose flushes run
+    /// on another thread: pins the state, saves its meta pages, ends the
+    /// records' generation so that new records go into the other segment,
+    /// and hands the data file's flush and the slot's write to
+    /// ``runInBackground``. Until the slot is durable, recovery starts from
+    /// the previous checkpoint and replays both generations. Falls back to
+    /// a checkpoint here when any step before the hand-off fails.
+    private func startBackgroundCheckpoint(_ env: OpaquePointer) {
+        var pin: OpaquePointer?
+        guard mdb_txn_begin(env, nil, UInt32(MDB_RDONLY), &pin) == MDB_SUCCESS, let pin else {
+            try? checkpoint(env)
+            return
+        }
+        let transactionID = UInt64(mdb_txn_id(pin))
+        do throws(LMDBError) {
+            let pages = try metaPages(of: transactionID)
+            try log.endGeneration()
+            inFlight = (
+                RedoFormat.Checkpoint(
+                    generation: log.recordGeneration, transactionID: transactionID, pageSize: log.pageSize,
+                    metaPages: pages, segmentSize: log.segmentSize),
+                pin
+            )
+        } catch {
+            mdb_txn_abort(pin)
+            try? checkpoint(env)
+            return
+        }
+        observer?(.checkpointStarted)
+        let handle = SendablePointer(env)
+        let work: @Sendable () -> Void = { self.finishBackgroundCheckpoint(handle.pointer) }
+        if let runInBackground { runInBackground(work) } else { checkpointQueue.async(execute: work) }
+    }
+
+    /// On the background thread: flushes the data file, writes and flushes
+    /// the slot, then (under the lock) moves the pin and lets waiters go.
+    /// A failure leaves the previous checkpoint the newest: the records of
+    /// both generations stay in the log, and the next checkpoint is made
+    /// by the writer itself (no new generation may start while the one
+    /// before the failed checkpoint's may still be needed).
+    private func finishBackgroundCheckpoint(_ env: OpaquePointer) {
+        guard let (next, injected) = locked({ inFlight.map { ($0.checkpoint, injectedCheckpointFailure) } }) else {
+            return
+        }
+        var outcome: LMDBError?
+        do throws(LMDBError) {
+            if let injected { throw LMDBError(code: injected, operation: "checkpoint (injected)") }
+            try check(mdb_env_sync(env, 1), "mdb_env_sync")
+            observer?(.dataFlushed)
+            try log.writeSlot(next)
+            observer?(.checkpointWritten)
+        } catch {
+            outcome = error
+        }
+        locked {
+            guard let flight = inFlight else { return }
+            inFlight = nil
+            if outcome == nil {
+                log.adopt(next)
+                if let pinned { mdb_txn_abort(pinned) }
+                pinned = flight.pin
+            } else {
+                mdb_txn_abort(flight.pin)
+            }
+            pthread_cond_broadcast(checkpointDone)
+        }
+    }
+}
+
+/// An LMDB handle handed to the background checkpoint's thread, which uses
+/// it only while the environment waits for it (``RedoState/release()``).
+private struct SendablePointer: @unchecked Sendable {
+    let pointer: OpaquePointer
+    init(_ pointer: OpaquePointer) { self.pointer = pointer }
 }
 
 /// The steps of making a commit durable, for tests (``RedoState/observer``).
@@ -157,6 +267,9 @@ enum RedoStep: Equatable {
     case committed
     /// The record is flushed.
     case recordFlushed
+    /// A background checkpoint started: its state pinned, the records'
+    /// generation ended; nothing flushed.
+    case checkpointStarted
     /// A checkpoint flushed the data file; its slot is not written yet.
     case dataFlushed
     /// The checkpoint's slot is written and flushed; the pin has not moved.

@@ -112,10 +112,17 @@ import Testing
         }
     }
 
-    @Test(arguments: 0..<6)
-    func aPowerLossLosesNoFlushedCommit(seed: Int) throws {
+    /// With `checkpointInFlight`, a background checkpoint started during
+    /// the second churn has not flushed anything yet: the log holds the
+    /// records of two generations, and recovery crosses from one to the
+    /// other over the state the first checkpoint pinned.
+    @Test(arguments: 0..<6, [false, true])
+    func aPowerLossLosesNoFlushedCommit(seed: Int, checkpointInFlight: Bool) throws {
         let directory = try TemporaryDirectory()
-        let store = try RedoStore(directory.path, settings: .init(checkpointRecords: 1000))
+        let store = try RedoStore(directory.path, settings: .init(checkpointRecords: checkpointInFlight ? 60 : 1000))
+        var pending: [@Sendable () -> Void] = []
+        store.environment.runBackgroundCheckpoints { pending.append($0) }
+        defer { for job in pending { job() } }
         var expected: [String: String] = [:]
         var random = SeededRandom(seed: UInt64(seed))
         func churn(_ count: Int) throws {
@@ -132,10 +139,13 @@ import Testing
             }
         }
         try churn(200)
+        for job in pending { job() }
+        pending = []
         try store.environment.sync()
         // Everything up to here is on disk: the checkpoint flushed it.
         let durable = try RedoImage.read(directory.path)
         try churn(150)
+        #expect(pending.count == (checkpointInFlight ? 1 : 0))
         let now = try RedoImage.read(directory.path)
         // The log is flushed after each commit; of the data file, any pages
         // written since the checkpoint may or may not have reached the disk.
@@ -166,6 +176,15 @@ import Testing
     @Test func aKillAtEveryStepLosesNoAcknowledgedCommit() throws {
         let directory = try TemporaryDirectory()
         let store = try RedoStore(directory.path, settings: .init(maxRecordBytes: 2048, checkpointRecords: 5))
+        // Background checkpoints run here, some right after they start and
+        // some after another commit (whose record goes into the next
+        // generation's segment meanwhile).
+        var pending: [@Sendable () -> Void] = []
+        store.environment.runBackgroundCheckpoints { pending.append($0) }
+        func runPending() {
+            for job in pending { job() }
+            pending = []
+        }
         var acknowledged: [String: String] = [:]
         var inProgress: (key: String, value: String?)?
         var recorded = false
@@ -179,19 +198,23 @@ import Testing
                 failures.append("\(error)")
             }
         }
-        for index in 0..<24 {
+        for index in 0..<40 {
             let key = "key-\(index % 7)"
             let value: String? = index % 5 == 4 ? nil : String(repeating: "\(index).", count: index % 3 == 0 ? 800 : 3)
+            // A commit too large for a record checkpoints, after the one in flight.
+            if index % 2 == 0 || (value?.utf8.count ?? 0) > 1800 { runPending() }
             inProgress = (key, value)
             recorded = false
             if let value { try store.put(key, value) } else { try store.delete(key) }
             acknowledged[key] = value
             inProgress = nil
         }
+        runPending()
         try store.environment.sync()
         #expect(failures.isEmpty)
         let steps = Set(images.map(\.step))
-        #expect(steps == [.committed, .recordWritten, .recordFlushed, .dataFlushed, .checkpointWritten])
+        #expect(
+            steps == [.committed, .recordWritten, .recordFlushed, .checkpointStarted, .dataFlushed, .checkpointWritten])
         for (index, taken) in images.enumerated() {
             let crashed = try TemporaryDirectory()
             try taken.image.write(to: crashed.path)
@@ -222,10 +245,90 @@ import Testing
         #expect(try RedoStore(crashed.path).contents() == ["a": "1", "c": "3"])
     }
 
+    /// While a background checkpoint flushes, new records go into the
+    /// log's other segment: a kill before, during and after the flush
+    /// recovers every commit, crossing from one generation to the next.
+    @Test func recoveryCrossesACheckpointInFlight() throws {
+        let directory = try TemporaryDirectory()
+        let store = try RedoStore(directory.path, settings: .init(checkpointRecords: 3))
+        var pending: [@Sendable () -> Void] = []
+        store.environment.runBackgroundCheckpoints { pending.append($0) }
+        var steps: [RedoStep] = []
+        store.environment.observeRedo { steps.append($0) }
+        func recovered(_ image: RedoImage) throws -> [String: String] {
+            let crashed = try TemporaryDirectory()
+            try image.write(to: crashed.path)
+            return try RedoStore(crashed.path).contents()
+        }
+        let before = try #require(try RedoImage.read(directory.path).checkpoint)
+        for index in 0..<3 { try store.put("k\(index)", "v\(index)") }
+        #expect(steps.contains(.checkpointStarted))
+        #expect(pending.count == 1)
+        for index in 3..<5 { try store.put("k\(index)", "v\(index)") }
+        let expected = Dictionary(uniqueKeysWithValues: (0..<5).map { ("k\($0)", "v\($0)") })
+        let unflushed = try RedoImage.read(directory.path)
+        #expect(unflushed.checkpoint == before)
+        #expect(try recovered(unflushed) == expected)
+        var images: [RedoStep: RedoImage] = [:]
+        store.environment.observeRedo { step in images[step] = try? RedoImage.read(directory.path) }
+        pending.removeFirst()()
+        let flushed = try #require(images[.dataFlushed])
+        let written = try #require(images[.checkpointWritten])
+        #expect(flushed.checkpoint == before)
+        #expect(try recovered(flushed) == expected)
+        #expect(written.checkpoint!.generation == before.generation + 1)
+        #expect(written.records == 3)  // k2, k3, k4: the database's opening was the first record
+        #expect(try recovered(written) == expected)
+        try store.put("k5", "v5")
+        #expect(try recovered(try RedoImage.read(directory.path)).count == 6)
+        for job in pending { job() }
+    }
+
+    /// A background checkpoint whose flush fails leaves the previous one
+    /// the newest; the next checkpoint is made by the writer itself, and
+    /// nothing is lost on the way.
+    @Test func aFailedBackgroundCheckpointLosesNothing() throws {
+        let directory = try TemporaryDirectory()
+        let store = try RedoStore(directory.path, settings: .init(checkpointRecords: 2))
+        var pending: [@Sendable () -> Void] = []
+        store.environment.runBackgroundCheckpoints { pending.append($0) }
+        func recovered() throws -> [String: String] {
+            let crashed = try TemporaryDirectory()
+            try RedoImage.read(directory.path).write(to: crashed.path)
+            return try RedoStore(crashed.path).contents()
+        }
+        let before = try #require(try RedoImage.read(directory.path).checkpoint)
+        for index in 0..<3 { try store.put("k\(index)", "v\(index)") }
+        #expect(pending.count == 1)
+        store.environment.failBackgroundCheckpoints(true)
+        pending.removeFirst()()
+        store.environment.failBackgroundCheckpoints(false)
+        #expect(try RedoImage.read(directory.path).checkpoint == before)
+        #expect(try recovered().count == 3)
+        // The next checkpoint is the writer's: a new generation in the first
+        // segment must not overwrite records the newest checkpoint still needs.
+        try store.put("k3", "v3")
+        #expect(pending.isEmpty)
+        #expect(try RedoImage.read(directory.path).checkpoint!.generation == before.generation + 2)
+        #expect(try recovered().count == 4)
+        for index in 4..<9 {
+            try store.put("k\(index)", "v\(index)")
+            for job in pending { job() }
+            pending = []
+        }
+        #expect(try recovered().count == 9)
+    }
+
     @Test func checkpointsStartTheLogAfreshAndBigCommitsCheckpoint() throws {
         let directory = try TemporaryDirectory()
         let store = try RedoStore(directory.path, settings: .init(maxRecordBytes: 64 << 10, checkpointRecords: 16))
-        for index in 0..<40 { try store.put("k\(index)", "v\(index)") }
+        var pending: [@Sendable () -> Void] = []
+        store.environment.runBackgroundCheckpoints { pending.append($0) }
+        for index in 0..<40 {
+            try store.put("k\(index)", "v\(index)")
+            for job in pending { job() }
+            pending = []
+        }
         var image = try RedoImage.read(directory.path)
         #expect(image.checkpoint!.generation >= 3)
         #expect(image.records < 16)
@@ -372,10 +475,11 @@ private struct RedoImage {
         }.max { $0.generation < $1.generation }
     }
 
-    /// How many records follow the checkpoint.
+    /// How many records of its generation follow the checkpoint.
     var records: Int {
         guard let checkpoint else { return 0 }
-        var offset = 2 * RedoFormat.slotSize(pageSize: Self.pageSize)
+        var offset = checkpoint.segmentStart(
+            of: checkpoint.generation, recordsStart: 2 * RedoFormat.slotSize(pageSize: Self.pageSize))
         var count = 0
         while offset + 32 <= log.count, let header = RedoFormat.recordHeader(log[offset...]),
             header.generation == checkpoint.generation, header.sequence == UInt64(count + 1)
