@@ -1,3 +1,4 @@
+import CFileWriteback
 import CLMDB
 import Dispatch
 
@@ -229,6 +230,7 @@ final class RedoState: @unchecked Sendable {
         var outcome: LMDBError?
         do throws(LMDBError) {
             if let injected { throw LMDBError(code: injected, operation: "checkpoint (injected)") }
+            Self.writeBackPaced(env)
             try check(mdb_env_sync(env, 1), "mdb_env_sync")
             observer?(.dataFlushed)
             try log.writeSlot(next)
@@ -247,6 +249,32 @@ final class RedoState: @unchecked Sendable {
                 mdb_txn_abort(flight.pin)
             }
             pthread_cond_broadcast(checkpointDone)
+        }
+    }
+}
+
+extension RedoState {
+    /// How much of the data file a background checkpoint writes back at a time.
+    static let writebackSlice = 1 << 20
+
+    /// Writes the data file's dirty pages back a slice at a time, waiting
+    /// for each, before the checkpoint's flush: the disk then never holds
+    /// more than a slice of the checkpoint's writes when the writer's next
+    /// log flush (whose cache flush waits for every write before it)
+    /// arrives. Paces only; the flush after it makes the data durable.
+    fileprivate static func writeBackPaced(_ env: OpaquePointer) {
+        var fd: Int32 = -1
+        guard mdb_env_get_fd(env, &fd) == MDB_SUCCESS, fd >= 0 else { return }
+        // The pages in use: the file may be allocated far beyond them.
+        var info = MDB_envinfo()
+        var stat = MDB_stat()
+        mdb_env_info(env, &info)
+        mdb_env_stat(env, &stat)
+        let used = (info.me_last_pgno + 1) * Int(stat.ms_psize)
+        var offset = 0
+        while offset < used {
+            _ = cairn_write_back_and_wait(fd, Int64(offset), Int64(writebackSlice))
+            offset += writebackSlice
         }
     }
 }
