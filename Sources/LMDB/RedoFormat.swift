@@ -90,7 +90,8 @@ enum RedoFormat {
 
     /// Fills in the header of a record whose changes follow
     /// ``recordHeaderSize`` reserved bytes in `record`: magic, length,
-    /// generation, sequence, and the checksum over all of it.
+    /// generation, sequence, and the checksum over all of it. A record with
+    /// no changes (the header alone) ends its generation (see ``RedoLog``).
     static func seal(_ record: inout [UInt8], generation: UInt64, sequence: UInt64) {
         precondition(record.count >= recordHeaderSize)
         let payloadLength = UInt32(record.count - recordHeaderSize)

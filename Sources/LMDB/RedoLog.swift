@@ -60,9 +60,10 @@ final class RedoLog {
     /// The file is allocated on disk (`posix_fallocate`) up to room for two
     /// segments of `recordBytes` of records each (at most a 64th of the file
     /// system's size), and records never go beyond what is allocated: the
-    /// log never takes disk space that the data file's reserve counts on. When the allocation fails (a full disk), the log
-    /// has what the file already holds, and commits that do not fit are
-    /// made durable by checkpoints.
+    /// log never takes disk space that the data file's reserve counts on.
+    /// When the allocation fails (a full disk), the log has what the file
+    /// already holds, and commits that do not fit are made durable by
+    /// checkpoints.
     ///
     /// A second opener in this process waits up to `inProcessWait` seconds
     /// for the first to close.

@@ -319,6 +319,43 @@ import Testing
         #expect(try recovered().count == 9)
     }
 
+    /// A log of the first format (one record area, no segment size) left by
+    /// a crash is recovered, and rewritten in format 2 from then on.
+    @Test func aFormatOneLogIsRecovered() throws {
+        let directory = try TemporaryDirectory()
+        let store = try RedoStore(directory.path, settings: .init(checkpointRecords: 1000))
+        try store.environment.sync()
+        var image = try RedoImage.read(directory.path)
+        var checkpoint = try #require(image.checkpoint)
+        if checkpoint.generation % 2 == 1 {
+            // Format 1 wrote every generation's records where segment 0 begins.
+            try store.environment.sync()
+            image = try RedoImage.read(directory.path)
+            checkpoint = try #require(image.checkpoint)
+        }
+        // The data file as the checkpoint flushed it: the records are all there is of what follows.
+        let durable = image
+        for index in 0..<3 { try store.put("k\(index)", "v\(index)") }
+        image = try RedoImage.read(directory.path)
+        image.data = durable.data
+        let size = RedoFormat.slotSize(pageSize: RedoImage.pageSize)
+        var slot = Array(image.log[0..<size])
+        slot.replaceSubrange(0..<8, with: RedoFormat.slotMagicFormat1)
+        slot.replaceSubrange(8..<12, with: [1, 0, 0, 0])
+        slot.replaceSubrange(32..<40, with: [UInt8](repeating: 0, count: 8))
+        slot.replaceSubrange(44..<52, with: [UInt8](repeating: 0, count: 8))
+        let sum = slot.withUnsafeBytes { RedoFormat.checksum($0) }
+        withUnsafeBytes(of: sum.littleEndian) { slot.replaceSubrange(32..<40, with: $0) }
+        let old = RedoFormat.checkpoint(inSlot: slot)
+        #expect(old?.format == 1 && old?.segmentSize == 0 && old?.generation == checkpoint.generation)
+        image.log.replaceSubrange(0..<size, with: slot)
+        let crashed = try TemporaryDirectory()
+        try image.write(to: crashed.path)
+        let recovered = try RedoStore(crashed.path)
+        #expect(try recovered.contents() == ["k0": "v0", "k1": "v1", "k2": "v2"])
+        #expect(try RedoImage.read(crashed.path).checkpoint?.format == 2)
+    }
+
     @Test func checkpointsStartTheLogAfreshAndBigCommitsCheckpoint() throws {
         let directory = try TemporaryDirectory()
         let store = try RedoStore(directory.path, settings: .init(maxRecordBytes: 64 << 10, checkpointRecords: 16))
