@@ -95,7 +95,9 @@ public final class Environment: @unchecked Sendable {
     /// written or deleted) are appended to `redo.log` and flushed once: one
     /// sequential write and one flush per durable commit. A *checkpoint*
     /// flushes the data file (`mdb_env_sync`), saves its two meta pages in
-    /// the log, and starts the log afresh. Until the next checkpoint, a read
+    /// the log, and starts the log afresh; a checkpoint that falls due after
+    /// a record runs on a thread of its own while the next records go into
+    /// the log's other segment. Until the next checkpoint, a read
     /// transaction on the checkpointed state keeps LMDB from reusing its
     /// pages, so that state stays whole on disk whatever the later, unflushed
     /// commits wrote. Opening the environment after a crash writes the saved
