@@ -213,7 +213,10 @@ final class RedoState: @unchecked Sendable {
         }
         observer?(.checkpointStarted)
         let handle = SendablePointer(env)
-        let work: @Sendable () -> Void = { self.finishBackgroundCheckpoint(handle.pointer) }
+        // Read here, where no map resize can run (the writer is inside its
+        // transaction's gate): the background thread must not read the map.
+        let used = Self.usedBytes(env)
+        let work: @Sendable () -> Void = { self.finishBackgroundCheckpoint(handle.pointer, usedBytes: used) }
         if let runInBackground { runInBackground(work) } else { checkpointQueue.async(execute: work) }
     }
 
@@ -223,15 +226,20 @@ final class RedoState: @unchecked Sendable {
     /// both generations stay in the log, and the next checkpoint is made
     /// by the writer itself (no new generation may start while the one
     /// before the failed checkpoint's may still be needed).
-    private func finishBackgroundCheckpoint(_ env: OpaquePointer) {
+    private func finishBackgroundCheckpoint(_ env: OpaquePointer, usedBytes: Int) {
         guard let (next, injected) = locked({ inFlight.map { ($0.checkpoint, injectedCheckpointFailure) } }) else {
             return
         }
         var outcome: LMDBError?
         do throws(LMDBError) {
             if let injected { throw LMDBError(code: injected, operation: "checkpoint (injected)") }
-            Self.writeBackPaced(env)
-            try check(mdb_env_sync(env, 1), "mdb_env_sync")
+            // The data file's flush, as mdb_env_sync does it without
+            // MDB_WRITEMAP, but without its look at the map's meta pages: a
+            // map resize may run meanwhile (this thread is outside the gate).
+            var fd: Int32 = -1
+            try check(mdb_env_get_fd(env, &fd), "mdb_env_get_fd")
+            Self.writeBackPaced(fd, upTo: usedBytes)
+            guard fdatasync(fd) == 0 else { throw LMDBError(code: errno, operation: "fdatasync(data.mdb)") }
             observer?(.dataFlushed)
             try log.writeSlot(next)
             observer?(.checkpointWritten)
@@ -257,20 +265,24 @@ extension RedoState {
     /// How much of the data file a background checkpoint writes back at a time.
     static let writebackSlice = 1 << 20
 
-    /// Writes the data file's dirty pages back a slice at a time, waiting
-    /// for each, before the checkpoint's flush: the disk then never holds
-    /// more than a slice of the checkpoint's writes when the writer's next
-    /// log flush (whose cache flush waits for every write before it)
-    /// arrives. Paces only; the flush after it makes the data durable.
-    fileprivate static func writeBackPaced(_ env: OpaquePointer) {
-        var fd: Int32 = -1
-        guard mdb_env_get_fd(env, &fd) == MDB_SUCCESS, fd >= 0 else { return }
-        // The pages in use: the file may be allocated far beyond them.
+    /// The bytes of the data file's pages in use (the file may be allocated
+    /// far beyond them). Reads the map's meta page: only where no map resize
+    /// can run at the same time.
+    fileprivate static func usedBytes(_ env: OpaquePointer) -> Int {
         var info = MDB_envinfo()
         var stat = MDB_stat()
         mdb_env_info(env, &info)
         mdb_env_stat(env, &stat)
-        let used = (info.me_last_pgno + 1) * Int(stat.ms_psize)
+        return (info.me_last_pgno + 1) * Int(stat.ms_psize)
+    }
+
+    /// Writes the data file's dirty pages up to `used` bytes back a slice at
+    /// a time, waiting for each, before the checkpoint's flush: the disk
+    /// then never holds more than a slice of the checkpoint's writes when
+    /// the writer's next log flush (whose cache flush waits for every write
+    /// before it) arrives. Paces only; the flush after it makes the data
+    /// durable. Pages written beyond `used` since are left to that flush.
+    fileprivate static func writeBackPaced(_ fd: Int32, upTo used: Int) {
         var offset = 0
         while offset < used {
             _ = cairn_write_back_and_wait(fd, Int64(offset), Int64(writebackSlice))
