@@ -14,8 +14,9 @@ import NIOCore
 /// on the event loop when it can be, with no thread hop; otherwise one task
 /// carries it out and its reply comes back to the event loop with
 /// `EventLoop.execute`. A small write's task runs on the event loop itself
-/// (``EventLoopTaskExecutor``): one hop to the store's writer and one back. A pipelined `uploads.append` reports twice, when
-/// the store accepted it and when it is stored.
+/// (``EventLoopTaskExecutor``): one hop to the store's writer and one back.
+/// A pipelined `uploads.append` reports twice, when the store accepted it
+/// and when it is stored.
 ///
 /// The handler lives on its channel's event loop and must not leave it;
 /// ``ConnectionRegistry`` reaches it through a shutdown closure that hops

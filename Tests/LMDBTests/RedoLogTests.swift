@@ -89,9 +89,11 @@ import Testing
         #expect(pages == log.metaPages)
     }
 
-    @Test func aKilledProcessLosesNoCommit() throws {
+    @Test(arguments: [true, false])
+    func aKilledProcessLosesNoCommit(backgroundCheckpoints: Bool) throws {
         let directory = try TemporaryDirectory()
-        let store = try RedoStore(directory.path)
+        let store = try RedoStore(
+            directory.path, settings: .init(checkpointRecords: 40, backgroundCheckpoints: backgroundCheckpoints))
         var expected: [String: String] = [:]
         for index in 0..<300 {
             // Overwrites and deletes make LMDB free and reuse pages.
