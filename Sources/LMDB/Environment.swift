@@ -243,7 +243,9 @@ public final class Environment: @unchecked Sendable {
     }
 
     /// The smallest map that holds the data: (last used page + 1) pages.
-    private static func minimumMapSize(of env: OpaquePointer) -> Int {
+    /// Reads the map's meta page: only where no map resize can run at the
+    /// same time.
+    static func minimumMapSize(of env: OpaquePointer) -> Int {
         var envInfo = MDB_envinfo()
         var stat = MDB_stat()
         mdb_env_info(env, &envInfo)

@@ -213,9 +213,10 @@ final class RedoState: @unchecked Sendable {
         }
         observer?(.checkpointStarted)
         let handle = SendablePointer(env)
-        // Read here, where no map resize can run (the writer is inside its
-        // transaction's gate): the background thread must not read the map.
-        let used = Self.usedBytes(env)
+        // The bytes of the pages in use (the file may be allocated far beyond
+        // them), read here, where no map resize can run (the writer is inside
+        // its transaction's gate): the background thread must not read the map.
+        let used = Environment.minimumMapSize(of: env)
         let work: @Sendable () -> Void = { self.finishBackgroundCheckpoint(handle.pointer, usedBytes: used) }
         if let runInBackground { runInBackground(work) } else { checkpointQueue.async(execute: work) }
     }
@@ -264,17 +265,6 @@ final class RedoState: @unchecked Sendable {
 extension RedoState {
     /// How much of the data file a background checkpoint writes back at a time.
     static let writebackSlice = 1 << 20
-
-    /// The bytes of the data file's pages in use (the file may be allocated
-    /// far beyond them). Reads the map's meta page: only where no map resize
-    /// can run at the same time.
-    fileprivate static func usedBytes(_ env: OpaquePointer) -> Int {
-        var info = MDB_envinfo()
-        var stat = MDB_stat()
-        mdb_env_info(env, &info)
-        mdb_env_stat(env, &stat)
-        return (info.me_last_pgno + 1) * Int(stat.ms_psize)
-    }
 
     /// Writes the data file's dirty pages up to `used` bytes back a slice at
     /// a time, waiting for each, before the checkpoint's flush: the disk
