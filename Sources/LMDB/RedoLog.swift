@@ -38,8 +38,6 @@ final class RedoLog {
     private(set) var unflushed = false
     /// Where the last record written begins, until it is flushed or retracted.
     private var lastRecordStart: Int?
-    /// The file's allocated length: records end before it.
-    private(set) var capacity = 0
     /// The file, when this object holds its lock.
     private var identity: FileIdentity?
 
@@ -112,7 +110,9 @@ final class RedoLog {
         var fileSystem = statvfs()
         let diskBytes = fstatvfs(fd, &fileSystem) == 0 ? Int(fileSystem.f_blocks) * Int(fileSystem.f_frsize) : 0
         let wanted = recordsStart + (diskBytes > 0 ? min(2 * recordBytes, diskBytes / 64) : 2 * recordBytes)
+        // Records end before the file's allocated length.
         var allocated = stat()
+        var capacity = 0
         if posix_fallocate(fd, 0, off_t(wanted)) == 0 {
             capacity = wanted
         } else if fstat(fd, &allocated) == 0 {
